@@ -1,0 +1,162 @@
+//! Shuttle entry points: random, PCT and DFS exploration, and replay of a schedule.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use ::shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
+use ::shuttle::{Config, Runner};
+use shuttle_engine::runtime::execution::CurrentSchedule;
+use shuttle_engine::scheduler::serialization::serialize_schedule;
+
+use super::{panic_message, Failure};
+use crate::rt::sim::{self, RunRecord, RunSettings};
+use crate::rt::Shuttle;
+
+/// How shuttle picks the schedules to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strategy {
+    /// Uniformly random choices at every scheduling point.
+    Random,
+    /// Probabilistic concurrency testing: finds bugs of depth `depth` with a known
+    /// probability per run.
+    Pct {
+        /// The bug depth PCT targets.
+        depth: usize,
+    },
+    /// Every schedule, depth-first, up to the iteration budget.
+    Dfs,
+    /// Exactly one schedule, as printed by a failure.
+    Replay(String),
+}
+
+/// A shuttle check: strategy, budget, seed and run limits.
+#[derive(Debug, Clone)]
+#[must_use = "a check does nothing until it is run"]
+pub struct ShuttleCheck {
+    strategy: Strategy,
+    iterations: usize,
+    settings: RunSettings,
+}
+
+/// What a passing shuttle check leaves behind.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// How many schedules ran.
+    pub iterations: usize,
+    /// The record of the last run.
+    pub last: Option<RunRecord>,
+}
+
+impl ShuttleCheck {
+    /// A check with `strategy` over at most `iterations` schedules, seed 0.
+    pub fn new(strategy: Strategy, iterations: usize) -> Self {
+        Self { strategy, iterations, settings: RunSettings::default() }
+    }
+
+    /// Seeds the scheduler and the runtime's RNG stream.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.settings.seed = seed;
+        self
+    }
+
+    /// Fails a run whose next timer lies beyond `limit` of virtual time.
+    pub fn max_virtual_time(mut self, limit: Duration) -> Self {
+        self.settings.max_virtual_time = limit;
+        self
+    }
+
+    /// Runs `body` once per schedule; panics with the failure report on the first failure.
+    pub fn run<F, Fut>(&self, body: F) -> Summary
+    where
+        F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()>,
+    {
+        self.try_run(body).unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// Runs `body` once per schedule; returns the first failure instead of panicking.
+    pub fn try_run<F, Fut>(&self, body: F) -> Result<Summary, Failure>
+    where
+        F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()>,
+    {
+        let last = Arc::new(StdMutex::new(None));
+        let sink = last.clone();
+        let settings = self.settings;
+        let test = move || {
+            let ((), record) = sim::run(settings, &body);
+            *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.runner(test)));
+        let last = last.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match outcome {
+            Ok(iterations) => Ok(Summary { iterations, last }),
+            Err(payload) => Err(self.failure(panic_message(payload.as_ref()))),
+        }
+    }
+
+    fn runner(&self, test: impl Fn() + Send + Sync + 'static) -> usize {
+        let (seed, n) = (self.settings.seed, self.iterations);
+        match &self.strategy {
+            Strategy::Random => run_with(RandomScheduler::new_from_seed(seed, n), test),
+            Strategy::Pct { depth } => run_with(PctScheduler::new_from_seed(seed, *depth, n), test),
+            Strategy::Dfs => run_with(DfsScheduler::new(Some(n), false), test),
+            Strategy::Replay(schedule) => run_with(ReplayScheduler::new_from_encoded(schedule), test),
+        }
+    }
+
+    fn failure(&self, message: String) -> Failure {
+        let schedule = serialize_schedule(&CurrentSchedule::get_schedule());
+        let replay = format!(
+            "sigrelay::check::ShuttleCheck::new(Strategy::Replay({schedule:?}.into()), 1).seed({}).run(body)",
+            self.settings.seed
+        );
+        let reproducer = format!("{:?}, seed {}, schedule {schedule}", self.strategy, self.settings.seed);
+        Failure { backend: "shuttle", message, reproducer, replay }
+    }
+}
+
+fn run_with(scheduler: impl Scheduler + 'static, test: impl Fn() + Send + Sync + 'static) -> usize {
+    let mut config = Config::new();
+    config.max_steps = ::shuttle::MaxSteps::FailAfter(1_000_000);
+    Runner::new(scheduler, config).run(test)
+}
+
+/// Runs `body` under `iterations` random schedules (seed 0); panics on the first failure.
+pub fn shuttle_random<F, Fut>(iterations: usize, body: F) -> Summary
+where
+    F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()>,
+{
+    ShuttleCheck::new(Strategy::Random, iterations).run(body)
+}
+
+/// Runs `body` under `iterations` PCT schedules of bug depth `depth` (seed 0).
+pub fn shuttle_pct<F, Fut>(iterations: usize, depth: usize, body: F) -> Summary
+where
+    F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()>,
+{
+    ShuttleCheck::new(Strategy::Pct { depth }, iterations).run(body)
+}
+
+/// Runs `body` under every schedule, depth-first, up to `max_iterations`.
+pub fn shuttle_dfs<F, Fut>(max_iterations: usize, body: F) -> Summary
+where
+    F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()>,
+{
+    ShuttleCheck::new(Strategy::Dfs, max_iterations).run(body)
+}
+
+/// Replays the one schedule a failure printed (run with seed 0; use [`ShuttleCheck`] to give
+/// the failure's seed).
+pub fn shuttle_replay<F, Fut>(schedule: &str, body: F) -> Summary
+where
+    F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()>,
+{
+    ShuttleCheck::new(Strategy::Replay(schedule.to_string()), 1).run(body)
+}

@@ -1,0 +1,42 @@
+//! sigrelay: deadlock-free streaming concurrency, and the harness that proves it.
+//!
+//! Every part of sigrelay is written against one small trait, [`rt::Runtime`], so the same
+//! code runs in production on tokio and, unchanged, under loom and shuttle (interleaving
+//! exploration with virtual time) and in turmoil (simulated nodes).
+//!
+//! # Map of the code
+//! - [`rt`]: the `Runtime` trait and its backends. `rt::tokio` forwards to tokio at zero
+//!   cost; `rt::sim` holds the primitives shared by the shuttle and loom backends — channels
+//!   on the checker's locks, virtual time under the synctest rule, the event log, and the
+//!   wait-for graph of deadlock and leak reports; `rt::turmoil` runs tokio in a turmoil host.
+//! - [`check`]: entry points that run an async test body under shuttle, loom or turmoil and
+//!   report failures with what replays them.
+//! - [`select!`]: the biased select core code uses.
+//!
+//! # Backends are added, never switched
+//! `rt-shuttle`, `rt-loom` and `rt-turmoil` each add a backend and its entry points; none
+//! changes the behaviour of another. Without them sigrelay depends on tokio alone.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
+pub mod check;
+pub mod rt;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use ::tokio::select;
+}
+
+/// Waits on several futures at once and runs the branch of the first to complete —
+/// always in the order written (`biased`), so a run is a function of its schedule.
+///
+/// The syntax is tokio's `select!` without the `biased;` line, which is implied. Where a
+/// random choice is wanted, draw it from [`Runtime::rng`](rt::Runtime::rng) and order the
+/// branches by it.
+#[macro_export]
+macro_rules! select {
+    ($($branches:tt)*) => {
+        $crate::__private::select! { biased; $($branches)* }
+    };
+}

@@ -1,0 +1,148 @@
+//! The one small trait every part of sigrelay is written against, and its backends.
+//!
+//! [`Runtime`] gives core code everything it needs from the outside world: named tasks,
+//! bounded channels, oneshots, latest-value cells, locks, notifications, time and a seeded
+//! RNG. Static dispatch throughout: the [`Tokio`] backend is a zero-sized type whose methods
+//! inline to tokio.
+//!
+//! | backend | tasks | time | explores |
+//! |---|---|---|---|
+//! | [`Tokio`] | tokio tasks | real (or tokio's paused clock in tests) | nothing: production |
+//! | `Shuttle` (`rt-shuttle`) | `shuttle::future` tasks | virtual, synctest rule | random, PCT, DFS schedules |
+//! | `Loom` (`rt-loom`) | one loom thread per task | virtual, synctest rule | every interleaving, bounded |
+//! | `Turmoil` (`rt-turmoil`) | tokio tasks in a turmoil host | turmoil's simulated clock | seeds, network faults |
+//!
+//! Shuttle and loom share one implementation of the primitives ([`sim`]) built on the
+//! checker's own locks, so every blocking point is a scheduling point the checker sees, and
+//! every blocked task is known by name for the wait-for graph of a deadlock report.
+//!
+//! Core code selects with [`select!`](crate::select), which is always biased: an unbiased
+//! select draws from a thread-local RNG that no checker controls.
+
+mod error;
+mod handles;
+mod rng;
+mod time;
+pub mod tokio;
+
+#[cfg(feature = "rt-loom")]
+pub mod loom;
+#[cfg(feature = "rt-shuttle")]
+pub mod shuttle;
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
+pub mod sim;
+#[cfg(feature = "rt-turmoil")]
+pub mod turmoil;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::time::Duration;
+
+pub use self::error::{Elapsed, JoinError, RecvError, SendError, TryRecvError, TrySendError};
+pub use self::handles::{
+    Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Receiver, Sender,
+    WatchReceiver, WatchSender,
+};
+#[cfg(feature = "rt-loom")]
+pub use self::loom::Loom;
+pub use self::rng::Rng;
+#[cfg(feature = "rt-shuttle")]
+pub use self::shuttle::Shuttle;
+pub use self::time::Timeout;
+pub use self::tokio::Tokio;
+#[cfg(feature = "rt-turmoil")]
+pub use self::turmoil::Turmoil;
+
+/// Everything core code may use from the outside world.
+///
+/// Channels and cells are named: the simulation backends put the name and the creation site
+/// into deadlock reports and event logs; tokio ignores them.
+pub trait Runtime: Clone + Send + Sync + Debug + 'static {
+    /// A point on this runtime's clock.
+    type Instant: Instant;
+    /// The handle of a spawned task.
+    type JoinHandle<T: Send + 'static>: JoinHandle<T>;
+    /// The sending half of a bounded channel.
+    type Sender<T: Send + 'static>: Sender<T>;
+    /// The receiving half of a bounded channel.
+    type Receiver<T: Send + 'static>: Receiver<T>;
+    /// The sending half of a oneshot.
+    type OneshotSender<T: Send + 'static>: OneshotSender<T>;
+    /// The receiving half of a oneshot.
+    type OneshotReceiver<T: Send + 'static>: OneshotReceiver<T>;
+    /// The receiving half of a latest-value cell.
+    type WatchReceiver<T: Clone + Send + Sync + 'static>: WatchReceiver<T>;
+    /// The writing half of a latest-value cell.
+    type WatchSender<T: Clone + Send + Sync + 'static>: WatchSender<T, Receiver = Self::WatchReceiver<T>>;
+    /// An asynchronous lock.
+    type Mutex<T: Send + 'static>: Mutex<T>;
+    /// A notification primitive.
+    type Notify: Notify;
+    /// The future of [`sleep`](Runtime::sleep) and [`sleep_until`](Runtime::sleep_until).
+    type Sleep: Future<Output = ()> + Send + 'static;
+
+    /// Spawns a named task. The name shows in deadlock reports, leak reports and event logs.
+    #[must_use = "dropping the handle detaches the task; bind it to `_task` to say so"]
+    fn spawn<F>(&self, name: &str, task: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Lets other tasks run before this one continues.
+    fn yield_now(&self) -> impl Future<Output = ()> + Send;
+
+    /// A bounded channel holding at most `capacity` values; `send` waits while it is full.
+    ///
+    /// # Panics
+    /// If `capacity` is zero: a rendezvous channel is not a bounded buffer.
+    #[track_caller]
+    fn channel<T: Send + 'static>(
+        &self,
+        name: &str,
+        capacity: usize,
+    ) -> (Self::Sender<T>, Self::Receiver<T>);
+
+    /// A channel carrying exactly one value.
+    #[track_caller]
+    fn oneshot<T: Send + 'static>(
+        &self,
+        name: &str,
+    ) -> (Self::OneshotSender<T>, Self::OneshotReceiver<T>);
+
+    /// A latest-value cell holding `initial`.
+    #[track_caller]
+    fn watch<T: Clone + Send + Sync + 'static>(
+        &self,
+        name: &str,
+        initial: T,
+    ) -> (Self::WatchSender<T>, Self::WatchReceiver<T>);
+
+    /// An asynchronous lock around `value`.
+    #[track_caller]
+    fn mutex<T: Send + 'static>(&self, name: &str, value: T) -> Self::Mutex<T>;
+
+    /// A notification primitive.
+    #[track_caller]
+    fn notify(&self, name: &str) -> Self::Notify;
+
+    /// The current time on this runtime's clock.
+    fn now(&self) -> Self::Instant;
+
+    /// Completes once `duration` has passed on this runtime's clock.
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        self.sleep_until(self.now() + duration)
+    }
+
+    /// Completes once this runtime's clock reaches `deadline`.
+    fn sleep_until(&self, deadline: Self::Instant) -> Self::Sleep;
+
+    /// Runs `future` for at most `duration`. The future is polled before the deadline is
+    /// checked, so one that is ready at the deadline completes.
+    fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F, Self::Sleep> {
+        Timeout::new(future, self.sleep(duration))
+    }
+
+    /// A new RNG seeded from this runtime's seed. On the simulation backends the seed is the
+    /// run's seed, so the sequence of RNGs handed out, and their streams, are reproducible.
+    fn rng(&self) -> Rng;
+}

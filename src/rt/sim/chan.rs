@@ -1,0 +1,270 @@
+//! The bounded multi-producer, single-consumer channel of the simulation backends.
+//!
+//! Senders wait in FIFO order, as with tokio's semaphore: a sender that finds others queued
+//! queues behind them even if a slot is free, so no sender starves. Each freed slot wakes the
+//! head of the queue; a queued send that is dropped passes its turn on.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use super::log::EventKind;
+use super::report::{Side, WaitOp};
+use super::{Anchor, Model};
+use crate::rt::{handles, SendError, TryRecvError, TrySendError};
+
+struct State<T> {
+    buffer: VecDeque<T>,
+    capacity: usize,
+    senders: usize,
+    receiver_open: bool,
+    receiver: Option<Waker>,
+    queue: VecDeque<(u64, Waker)>,
+    next_ticket: u64,
+}
+
+struct Chan<M: Model, T: Send> {
+    state: M::Lock<State<T>>,
+    anchor: Anchor<M>,
+}
+
+/// The sending half of a simulated channel.
+pub struct SimSender<M: Model, T: Send> {
+    chan: Arc<Chan<M, T>>,
+    endpoint: u64,
+}
+
+/// The receiving half of a simulated channel.
+pub struct SimReceiver<M: Model, T: Send> {
+    chan: Arc<Chan<M, T>>,
+    endpoint: u64,
+}
+
+pub(super) fn channel<M: Model, T: Send>(anchor: Anchor<M>, capacity: usize) -> (SimSender<M, T>, SimReceiver<M, T>) {
+    let state = State {
+        buffer: VecDeque::with_capacity(capacity),
+        capacity,
+        senders: 1,
+        receiver_open: true,
+        receiver: None,
+        queue: VecDeque::new(),
+        next_ticket: 0,
+    };
+    let (tx, rx) = (anchor.endpoint(Side::Tx), anchor.endpoint(Side::Rx));
+    let chan = Arc::new(Chan { state: M::new_lock(state), anchor });
+    (SimSender { chan: chan.clone(), endpoint: tx }, SimReceiver { chan, endpoint: rx })
+}
+
+impl<T> State<T> {
+    fn has_room(&self) -> bool {
+        self.buffer.len() < self.capacity
+    }
+
+    /// Wakes the head of the sender queue if a slot is free for it.
+    fn next_sender(&self) -> Option<Waker> {
+        self.queue.front().filter(|_| self.has_room()).map(|(_, w)| w.clone())
+    }
+
+    fn leave_queue(&mut self, ticket: u64) {
+        self.queue.retain(|(t, _)| *t != ticket);
+    }
+}
+
+/// The future of a send: holds the value until it is in the buffer or handed back.
+struct SendFut<'a, M: Model, T: Send> {
+    tx: &'a SimSender<M, T>,
+    value: Option<T>,
+    ticket: Option<u64>,
+}
+
+// The value is moved out, never pinned in place.
+impl<M: Model, T: Send> Unpin for SendFut<'_, M, T> {}
+
+impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let chan = &this.tx.chan;
+        chan.anchor.touch(this.tx.endpoint, Side::Tx);
+        let ticket = this.ticket;
+        let outcome = M::with(&chan.state, |s| {
+            if !s.receiver_open {
+                ticket.inspect(|t| s.leave_queue(*t));
+                return Some(Err(()));
+            }
+            let my_turn = s.queue.front().map(|(t, _)| Some(*t) == ticket).unwrap_or(true);
+            if my_turn && s.has_room() {
+                ticket.inspect(|t| s.leave_queue(*t));
+                s.buffer.push_back(this.value.take().expect("send polled after completion"));
+                chan.anchor.resource.set_len(s.buffer.len());
+                return Some(Ok((s.receiver.take(), s.next_sender())));
+            }
+            let ticket = *this.ticket.get_or_insert_with(|| {
+                s.next_ticket += 1;
+                s.next_ticket
+            });
+            match s.queue.iter_mut().find(|(t, _)| *t == ticket) {
+                Some(entry) => entry.1 = cx.waker().clone(),
+                None => s.queue.push_back((ticket, cx.waker().clone())),
+            }
+            None
+        });
+        match outcome {
+            None => {
+                chan.anchor.wait(WaitOp::Send);
+                Poll::Pending
+            }
+            Some(Err(())) => {
+                this.ticket = None;
+                Poll::Ready(Err(SendError(this.value.take().expect("send polled after completion"))))
+            }
+            Some(Ok((receiver, next))) => {
+                this.ticket = None;
+                chan.anchor.record(EventKind::Send);
+                receiver.into_iter().chain(next).for_each(Waker::wake);
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+impl<M: Model, T: Send> Drop for SendFut<'_, M, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            let next = M::with(&self.tx.chan.state, |s| {
+                s.leave_queue(ticket);
+                s.next_sender()
+            });
+            next.into_iter().for_each(Waker::wake);
+        }
+    }
+}
+
+impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
+    fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + Send + '_ {
+        SendFut { tx: self, value: Some(value), ticket: None }
+    }
+
+    fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let chan = &self.chan;
+        chan.anchor.touch(self.endpoint, Side::Tx);
+        let woken = M::with(&chan.state, |s| {
+            if !s.receiver_open {
+                return Err(TrySendError::Closed(value));
+            }
+            if !s.queue.is_empty() || !s.has_room() {
+                return Err(TrySendError::Full(value));
+            }
+            s.buffer.push_back(value);
+            chan.anchor.resource.set_len(s.buffer.len());
+            Ok(s.receiver.take())
+        })?;
+        chan.anchor.record(EventKind::Send);
+        woken.into_iter().for_each(Waker::wake);
+        Ok(())
+    }
+
+    fn is_closed(&self) -> bool {
+        M::with(&self.chan.state, |s| !s.receiver_open)
+    }
+}
+
+impl<M: Model, T: Send> SimReceiver<M, T> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        match self.take(Some(cx.waker())) {
+            Ok(v) => Poll::Ready(Some(v)),
+            Err(TryRecvError::Closed) => Poll::Ready(None),
+            Err(TryRecvError::Empty) => {
+                self.chan.anchor.wait(WaitOp::Recv);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Takes the next value, registering `waker` if there is none yet.
+    fn take(&mut self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
+        let chan = &self.chan;
+        chan.anchor.touch(self.endpoint, Side::Rx);
+        let (value, next) = M::with(&chan.state, |s| match s.buffer.pop_front() {
+            Some(v) => {
+                chan.anchor.resource.set_len(s.buffer.len());
+                Ok((v, s.next_sender()))
+            }
+            None if s.senders == 0 => Err(TryRecvError::Closed),
+            None => {
+                s.receiver = waker.cloned();
+                Err(TryRecvError::Empty)
+            }
+        })?;
+        chan.anchor.record(EventKind::Recv);
+        next.into_iter().for_each(Waker::wake);
+        Ok(value)
+    }
+
+    /// Marks the receiver gone; wakes every queued sender so each sees the closed channel.
+    fn shut(&mut self) -> Vec<Waker> {
+        M::with(&self.chan.state, |s| {
+            s.receiver_open = false;
+            s.queue.iter().map(|(_, w)| w.clone()).collect()
+        })
+    }
+}
+
+impl<M: Model, T: Send> handles::Receiver<T> for SimReceiver<M, T> {
+    fn recv(&mut self) -> impl Future<Output = Option<T>> + Send + '_ {
+        poll_fn(move |cx| self.poll_recv(cx))
+    }
+
+    fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.take(None)
+    }
+
+    fn close(&mut self) {
+        self.shut().into_iter().for_each(Waker::wake);
+    }
+}
+
+impl<M: Model, T: Send> Clone for SimSender<M, T> {
+    fn clone(&self) -> Self {
+        M::with(&self.chan.state, |s| s.senders += 1);
+        let endpoint = self.chan.anchor.endpoint(Side::Tx);
+        Self { chan: self.chan.clone(), endpoint }
+    }
+}
+
+impl<M: Model, T: Send> Drop for SimSender<M, T> {
+    fn drop(&mut self) {
+        self.chan.anchor.resource.release(self.endpoint);
+        let receiver = M::with(&self.chan.state, |s| {
+            s.senders -= 1;
+            if s.senders == 0 { s.receiver.take() } else { None }
+        });
+        receiver.into_iter().for_each(Waker::wake);
+    }
+}
+
+impl<M: Model, T: Send> Drop for SimReceiver<M, T> {
+    fn drop(&mut self) {
+        self.chan.anchor.resource.release(self.endpoint);
+        let senders = self.shut();
+        let dropped = M::with(&self.chan.state, |s| std::mem::take(&mut s.buffer));
+        senders.into_iter().for_each(Waker::wake);
+        drop(dropped);
+    }
+}
+
+impl<M: Model, T: Send> fmt::Debug for SimSender<M, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SimSender").field(&self.chan.anchor).finish()
+    }
+}
+
+impl<M: Model, T: Send> fmt::Debug for SimReceiver<M, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SimReceiver").field(&self.chan.anchor).finish()
+    }
+}

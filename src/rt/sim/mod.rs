@@ -1,0 +1,245 @@
+//! The primitives shared by the model-checking backends (shuttle and loom).
+//!
+//! A [`Model`] supplies the checker's lock, task spawning and the id of the running task;
+//! everything else — channels, oneshots, watch cells, mutexes, notifications, virtual time,
+//! the RNG, the event log and the deadlock and leak reports — is written once here, on top of
+//! it. Channel state sits behind the checker's own lock, so every operation is a point where
+//! the checker may switch tasks, and a blocked operation is a `Pending` the checker sees.
+//!
+//! [`Sim<M>`] is the runtime handle; `Shuttle` and `Loom` are its two instances.
+
+mod chan;
+mod cell;
+mod log;
+mod report;
+mod sync;
+mod task;
+mod time;
+mod world;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{resume_unwind, Location};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use self::chan::{SimReceiver, SimSender};
+pub use self::cell::{SimOneshotReceiver, SimOneshotSender, SimWatchReceiver, SimWatchSender};
+pub use self::log::EventLog;
+pub use self::sync::{SimMutex, SimMutexGuard, SimNotify};
+pub use self::task::SimJoinHandle;
+pub use self::time::{SimInstant, SimSleep};
+
+use self::log::EventKind;
+use self::report::{Resource, Side, Wait, WaitOp};
+use self::task::{JoinShared, TaskEnd, Tracked};
+use self::world::{Limits, TaskId, World};
+use super::{Rng, Runtime};
+
+/// What a model checker lends the shared primitives. Implemented by the shuttle and loom
+/// backends only.
+pub trait Model: fmt::Debug + Send + Sync + 'static {
+    /// The backend's name in reports.
+    const NAME: &'static str;
+    /// How many tasks besides the body the checker can run at once, if it is limited.
+    const MAX_TASKS: Option<usize>;
+    /// The checker's lock; taking it is a scheduling point.
+    type Lock<T: Send>: Send + Sync;
+    /// A new lock around `value`.
+    fn new_lock<T: Send>(value: T) -> Self::Lock<T>;
+    /// Runs `f` with the lock held. `f` never blocks.
+    fn with<T: Send, R>(lock: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R;
+    /// Starts a task that the checker schedules; `id` is its id in the run.
+    fn spawn(id: usize, task: impl Future<Output = ()> + Send + 'static);
+    /// Drives the body of a run to completion on the checker's main thread.
+    fn block_on<F: Future>(id: usize, future: F) -> F::Output;
+    /// The checker's id of the running task.
+    fn native_id() -> usize;
+    /// A checker-visible yield.
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// The runtime handle of a model-checked run; cheap to clone.
+pub struct Sim<M> {
+    world: Arc<World>,
+    _model: PhantomData<fn() -> M>,
+}
+
+/// What a finished run leaves behind.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// The event log of the run.
+    pub log: EventLog,
+    /// The virtual time at which the run ended.
+    pub virtual_time: Duration,
+}
+
+/// Settings of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSettings {
+    /// The seed of the runtime's RNG stream.
+    pub seed: u64,
+    /// The run fails if a timer lies beyond this virtual time.
+    pub max_virtual_time: Duration,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        Self { seed: 0, max_virtual_time: Duration::from_secs(7 * 24 * 3600) }
+    }
+}
+
+/// Runs `body` as task "main" of a fresh world and then waits for every task it spawned to
+/// exit: a task left blocked fails the run as a leak. Must be called inside the checker.
+pub fn run<M: Model, T, Fut>(settings: RunSettings, body: impl FnOnce(Sim<M>) -> Fut) -> (T, RunRecord)
+where
+    Fut: Future<Output = T>,
+{
+    let limits = Limits { max_virtual_time: settings.max_virtual_time, max_tasks: M::MAX_TASKS };
+    let world = World::new(settings.seed, limits);
+    let sim = Sim::<M> { world: world.clone(), _model: PhantomData };
+    let id = world.add_task("main", Location::caller(), None);
+    let drain_world = world.clone();
+    let main = async move {
+        let value = body(sim).await;
+        drain_world.body_returned();
+        time::Drain::<M>::new(drain_world).await;
+        value
+    };
+    match M::block_on(id, Tracked::<M, _>::new(world.clone(), id, main, None)) {
+        Ok(value) => (value, RunRecord { log: world.log(), virtual_time: world.now() }),
+        Err(TaskEnd::Panicked(payload)) => resume_unwind(payload),
+        Err(TaskEnd::Aborted) => unreachable!("the body of a run has no join handle to abort it"),
+    }
+}
+
+/// Ties a primitive to its world and its named resource.
+pub(crate) struct Anchor<M> {
+    world: Arc<World>,
+    resource: Arc<Resource>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Anchor<M> {
+    fn new(world: &Arc<World>, kind: &'static str, name: &str, capacity: usize, at: &'static Location<'static>) -> Self {
+        let resource = world.add_resource(kind, name, capacity, at);
+        Self { world: world.clone(), resource, _model: PhantomData }
+    }
+
+    fn me(&self) -> Option<TaskId> {
+        self.world.current(M::native_id())
+    }
+
+    fn endpoint(&self, side: Side) -> u64 {
+        self.resource.endpoint(side, self.me())
+    }
+
+    fn touch(&self, endpoint: u64, side: Side) {
+        self.resource.touch(endpoint, side, self.me());
+    }
+
+    fn wait(&self, op: WaitOp) {
+        self.world.wait_on(self.me(), Wait { resource: Some(self.resource.clone()), op });
+    }
+
+    fn record(&self, kind: fn(usize) -> EventKind) {
+        self.world.record(self.me(), kind(self.resource.id));
+    }
+}
+
+impl<M> fmt::Debug for Anchor<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.resource.label())
+    }
+}
+
+impl<M> Clone for Sim<M> {
+    fn clone(&self) -> Self {
+        Self { world: self.world.clone(), _model: PhantomData }
+    }
+}
+
+impl<M: Model> fmt::Debug for Sim<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sim<{}>", M::NAME)
+    }
+}
+
+impl<M: Model> Sim<M> {
+    /// The event log of this run so far.
+    pub fn event_log(&self) -> EventLog {
+        self.world.log()
+    }
+}
+
+impl<M: Model> Runtime for Sim<M> {
+    type Instant = SimInstant;
+    type JoinHandle<T: Send + 'static> = SimJoinHandle<M, T>;
+    type Sender<T: Send + 'static> = SimSender<M, T>;
+    type Receiver<T: Send + 'static> = SimReceiver<M, T>;
+    type OneshotSender<T: Send + 'static> = SimOneshotSender<M, T>;
+    type OneshotReceiver<T: Send + 'static> = SimOneshotReceiver<M, T>;
+    type WatchReceiver<T: Clone + Send + Sync + 'static> = SimWatchReceiver<M, T>;
+    type WatchSender<T: Clone + Send + Sync + 'static> = SimWatchSender<M, T>;
+    type Mutex<T: Send + 'static> = SimMutex<M, T>;
+    type Notify = SimNotify<M>;
+    type Sleep = SimSleep<M>;
+
+    #[track_caller]
+    fn spawn<F>(&self, name: &str, task: F) -> SimJoinHandle<M, F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let parent = self.world.current(M::native_id());
+        let id = self.world.add_task(name, Location::caller(), parent);
+        let shared = JoinShared::new();
+        let tracked = Tracked::<M, F>::new(self.world.clone(), id, task, Some(shared.clone()));
+        let completion = shared.clone();
+        M::spawn(id, async move { completion.complete(tracked.await) });
+        SimJoinHandle::new(shared, self.world.clone(), id)
+    }
+
+    fn yield_now(&self) -> impl Future<Output = ()> + Send {
+        M::yield_now()
+    }
+
+    #[track_caller]
+    fn channel<T: Send + 'static>(&self, name: &str, capacity: usize) -> (SimSender<M, T>, SimReceiver<M, T>) {
+        assert!(capacity > 0, "channel capacity must be positive");
+        chan::channel(Anchor::new(&self.world, "channel", name, capacity, Location::caller()), capacity)
+    }
+
+    #[track_caller]
+    fn oneshot<T: Send + 'static>(&self, name: &str) -> (SimOneshotSender<M, T>, SimOneshotReceiver<M, T>) {
+        cell::oneshot(Anchor::new(&self.world, "oneshot", name, 1, Location::caller()))
+    }
+
+    #[track_caller]
+    fn watch<T: Clone + Send + Sync + 'static>(&self, name: &str, initial: T) -> (SimWatchSender<M, T>, SimWatchReceiver<M, T>) {
+        cell::watch(Anchor::new(&self.world, "watch", name, 0, Location::caller()), initial)
+    }
+
+    #[track_caller]
+    fn mutex<T: Send + 'static>(&self, name: &str, value: T) -> SimMutex<M, T> {
+        SimMutex::new(Anchor::new(&self.world, "mutex", name, 0, Location::caller()), value)
+    }
+
+    #[track_caller]
+    fn notify(&self, name: &str) -> SimNotify<M> {
+        SimNotify::new(Anchor::new(&self.world, "notify", name, 0, Location::caller()))
+    }
+
+    fn now(&self) -> SimInstant {
+        SimInstant::from_start(self.world.now())
+    }
+
+    fn sleep_until(&self, deadline: SimInstant) -> SimSleep<M> {
+        SimSleep::new(self.world.clone(), deadline.since_start())
+    }
+
+    fn rng(&self) -> Rng {
+        Rng::new(self.world.next_seed())
+    }
+}

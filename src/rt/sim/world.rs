@@ -1,0 +1,290 @@
+//! The per-run state of a simulation: live tasks and whether each is blocked, the virtual
+//! clock and its timers, the resources tasks wait on, and the event log.
+//!
+//! # The synctest rule
+//! Virtual time moves only when every live task is blocked, and then jumps straight to the
+//! earliest timer. The task that blocks last sees it (in [`World::blocked`]) and either fires
+//! the earliest timers or, with none pending, reports a deadlock (or, once the body has
+//! returned, a leak) as a wait-for graph.
+//!
+//! # Why a std mutex guards this state
+//! Under both checkers exactly one task runs at a time, and nothing that can switch tasks
+//! (a checker lock, a park) happens while the lock is held, so it never contends. Being
+//! invisible to the checker is the point: bookkeeping adds no interleavings to explore.
+//! Wakers are always called after the lock is released.
+
+use std::collections::BTreeMap;
+use std::panic::Location;
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
+use std::task::Waker;
+use std::time::Duration;
+
+use super::log::{EventKind, EventLog, Events};
+use super::report::{self, Resource, Wait};
+use crate::rt::rng::splitmix64;
+
+/// Identifies a task within one run; the body is task 0.
+pub(crate) type TaskId = usize;
+
+/// Scheduling state of a live task, as seen through its wakers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunState {
+    /// Ready to be polled.
+    Runnable,
+    /// Being polled now.
+    Polling,
+    /// Woken while being polled: stays runnable when the poll returns pending.
+    Notified,
+    /// Returned pending and not woken since.
+    Blocked,
+}
+
+/// A live task.
+#[derive(Debug)]
+pub(crate) struct TaskEntry {
+    pub(crate) state: RunState,
+    pub(crate) waits: Vec<Wait>,
+    pub(crate) spawned_at: &'static Location<'static>,
+}
+
+/// Limits of one run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_virtual_time: Duration,
+    pub(crate) max_tasks: Option<usize>,
+}
+
+#[derive(Debug)]
+struct State {
+    rng: u64,
+    names: Vec<Arc<str>>,
+    live: BTreeMap<TaskId, TaskEntry>,
+    natives: BTreeMap<usize, TaskId>,
+    now: Duration,
+    timers: BTreeMap<(Duration, u64), Waker>,
+    next_timer: u64,
+    resources: Vec<Arc<Resource>>,
+    body_returned: bool,
+    drain_waker: Option<Waker>,
+    events: Events,
+    limits: Limits,
+}
+
+/// The shared state of one simulation run.
+#[derive(Debug)]
+pub(crate) struct World {
+    state: StdMutex<State>,
+}
+
+/// What the last task to block must do once the world lock is released.
+#[derive(Debug)]
+pub(crate) enum Quiescence {
+    /// Some task can still run.
+    Busy,
+    /// Time advanced: wake these timers.
+    Fire(Vec<Waker>),
+    /// Nothing can ever run again: fail with this report.
+    Stuck(String),
+}
+
+impl World {
+    pub(crate) fn new(seed: u64, limits: Limits) -> Arc<Self> {
+        let state = State {
+            rng: seed,
+            names: Vec::new(),
+            live: BTreeMap::new(),
+            natives: BTreeMap::new(),
+            now: Duration::ZERO,
+            timers: BTreeMap::new(),
+            next_timer: 0,
+            resources: Vec::new(),
+            body_returned: false,
+            drain_waker: None,
+            events: Events::default(),
+            limits,
+        };
+        Arc::new(Self { state: StdMutex::new(state) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new task; the caller starts it under the checker.
+    pub(crate) fn add_task(&self, name: &str, at: &'static Location<'static>, parent: Option<TaskId>) -> TaskId {
+        let mut s = self.lock();
+        let id = s.names.len();
+        if let Some(max) = s.limits.max_tasks {
+            assert!(
+                id <= max,
+                "the loom backend runs each task on a loom thread, and loom allows at most {max} \
+                 besides the body: task \"{name}\" (spawned at {at}) is one too many; keep loom \
+                 models to small protocol kernels and run larger ones under shuttle"
+            );
+        }
+        s.names.push(name.into());
+        s.live.insert(id, TaskEntry { state: RunState::Runnable, waits: Vec::new(), spawned_at: at });
+        s.record(parent, EventKind::Spawn(id));
+        id
+    }
+
+    /// Binds the checker's id of the running task to `id`.
+    pub(crate) fn bind_native(&self, native: usize, id: TaskId) {
+        self.lock().natives.insert(native, id);
+    }
+
+    /// The task that is running, given the checker's id for it.
+    pub(crate) fn current(&self, native: usize) -> Option<TaskId> {
+        self.lock().natives.get(&native).copied()
+    }
+
+    pub(crate) fn begin_poll(&self, id: TaskId) {
+        let mut s = self.lock();
+        if let Some(t) = s.live.get_mut(&id) {
+            t.state = RunState::Polling;
+            t.waits.clear();
+        }
+    }
+
+    /// A waker of task `id` fired.
+    pub(crate) fn wake(&self, id: TaskId) {
+        let mut s = self.lock();
+        if let Some(t) = s.live.get_mut(&id) {
+            t.state = match t.state {
+                RunState::Polling | RunState::Notified => RunState::Notified,
+                RunState::Runnable | RunState::Blocked => RunState::Runnable,
+            };
+        }
+    }
+
+    /// Task `id` returned pending. Applies the synctest rule if it was the last to block.
+    pub(crate) fn blocked(&self, id: TaskId) -> Quiescence {
+        let mut s = self.lock();
+        if let Some(t) = s.live.get_mut(&id) {
+            t.state = match t.state {
+                RunState::Notified => RunState::Runnable,
+                _ => RunState::Blocked,
+            };
+        }
+        if s.live.values().any(|t| t.state != RunState::Blocked) {
+            return Quiescence::Busy;
+        }
+        s.advance()
+    }
+
+    /// Task `id` completed, panicked or was aborted.
+    pub(crate) fn exited(&self, id: TaskId, outcome: &'static str) -> Option<Waker> {
+        let mut s = self.lock();
+        s.live.remove(&id);
+        s.record(Some(id), EventKind::Exit(outcome));
+        let drained = s.body_returned && s.live.len() <= 1;
+        if drained { s.drain_waker.take() } else { None }
+    }
+
+    /// The body returned; from now on the run only waits for the other tasks to exit.
+    pub(crate) fn body_returned(&self) {
+        self.lock().body_returned = true;
+    }
+
+    /// Whether every task but the body has exited; otherwise `waker` is woken when they have.
+    pub(crate) fn poll_drained(&self, waker: &Waker) -> bool {
+        let mut s = self.lock();
+        if s.live.len() <= 1 {
+            return true;
+        }
+        s.drain_waker = Some(waker.clone());
+        false
+    }
+
+    /// Records that the running task waits on `resource`.
+    pub(crate) fn wait_on(&self, task: Option<TaskId>, wait: Wait) {
+        let mut s = self.lock();
+        if let Some(t) = task.and_then(|id| s.live.get_mut(&id)) {
+            t.waits.push(wait);
+        }
+    }
+
+    /// Registers a named resource for reports and the event log.
+    pub(crate) fn add_resource(&self, kind: &'static str, name: &str, capacity: usize, at: &'static Location<'static>) -> Arc<Resource> {
+        let mut s = self.lock();
+        let r = Arc::new(Resource::new(s.resources.len(), kind, name, capacity, at));
+        s.resources.push(r.clone());
+        r
+    }
+
+    /// Appends an event by the running task to the log.
+    pub(crate) fn record(&self, task: Option<TaskId>, kind: EventKind) {
+        self.lock().record(task, kind);
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        self.lock().now
+    }
+
+    /// Arms (or re-arms) a timer; returns its key.
+    pub(crate) fn arm_timer(&self, key: Option<(Duration, u64)>, deadline: Duration, waker: &Waker) -> (Duration, u64) {
+        let mut s = self.lock();
+        let key = key.unwrap_or_else(|| {
+            s.next_timer += 1;
+            (deadline, s.next_timer)
+        });
+        s.timers.insert(key, waker.clone());
+        key
+    }
+
+    pub(crate) fn disarm_timer(&self, key: (Duration, u64)) {
+        self.lock().timers.remove(&key);
+    }
+
+    /// The next seed for an RNG handed out by the runtime.
+    pub(crate) fn next_seed(&self) -> u64 {
+        splitmix64(&mut self.lock().rng)
+    }
+
+    /// The event log so far, rendered.
+    pub(crate) fn log(&self) -> EventLog {
+        let s = self.lock();
+        s.events.render(&s.names, &s.resources)
+    }
+
+    pub(crate) fn task_name(&self, id: TaskId) -> Arc<str> {
+        self.lock().names[id].clone()
+    }
+}
+
+impl State {
+    fn record(&mut self, task: Option<TaskId>, kind: EventKind) {
+        self.events.push(self.now, task, kind);
+    }
+
+    fn advance(&mut self) -> Quiescence {
+        let Some(&(deadline, _)) = self.timers.keys().next() else {
+            return Quiescence::Stuck(self.stuck_report());
+        };
+        if deadline > self.limits.max_virtual_time {
+            return Quiescence::Stuck(format!(
+                "virtual time limit of {:?} reached with tasks still alive\n{}",
+                self.limits.max_virtual_time,
+                self.graph()
+            ));
+        }
+        self.now = self.now.max(deadline);
+        self.record(None, EventKind::Advance);
+        let due: Vec<_> = self.timers.range(..=(deadline, u64::MAX)).map(|(k, _)| *k).collect();
+        Quiescence::Fire(due.into_iter().filter_map(|k| self.timers.remove(&k)).collect())
+    }
+
+    fn stuck_report(&self) -> String {
+        let head = if self.body_returned {
+            let n = self.live.len().saturating_sub(1);
+            format!("leak: the body returned but {n} task(s) are still alive and can never finish")
+        } else {
+            "deadlock: every task is blocked and no timer is pending".to_string()
+        };
+        format!("{head} (virtual time {:?})\n{}", self.now, self.graph())
+    }
+
+    fn graph(&self) -> String {
+        report::wait_for_graph(&self.live, &self.names)
+    }
+}

@@ -1,0 +1,83 @@
+//! The turmoil backend: tokio inside a turmoil host, on turmoil's simulated clock.
+//!
+//! Turmoil runs each host on a paused current-thread tokio runtime and moves its clock, so
+//! the tokio primitives are the right ones here; only the RNG differs from [`Tokio`]: it
+//! is seeded from the simulation's seed.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex as StdMutex};
+
+use super::rng::splitmix64;
+use super::{Rng, Runtime, Tokio};
+
+/// The runtime handle of a task inside a turmoil simulation.
+#[derive(Debug, Clone)]
+pub struct Turmoil {
+    seed: Arc<StdMutex<u64>>,
+}
+
+impl Turmoil {
+    /// A handle whose RNG stream starts from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self { seed: Arc::new(StdMutex::new(seed)) }
+    }
+}
+
+impl Runtime for Turmoil {
+    type Instant = <Tokio as Runtime>::Instant;
+    type JoinHandle<T: Send + 'static> = <Tokio as Runtime>::JoinHandle<T>;
+    type Sender<T: Send + 'static> = <Tokio as Runtime>::Sender<T>;
+    type Receiver<T: Send + 'static> = <Tokio as Runtime>::Receiver<T>;
+    type OneshotSender<T: Send + 'static> = <Tokio as Runtime>::OneshotSender<T>;
+    type OneshotReceiver<T: Send + 'static> = <Tokio as Runtime>::OneshotReceiver<T>;
+    type WatchReceiver<T: Clone + Send + Sync + 'static> = <Tokio as Runtime>::WatchReceiver<T>;
+    type WatchSender<T: Clone + Send + Sync + 'static> = <Tokio as Runtime>::WatchSender<T>;
+    type Mutex<T: Send + 'static> = <Tokio as Runtime>::Mutex<T>;
+    type Notify = <Tokio as Runtime>::Notify;
+    type Sleep = <Tokio as Runtime>::Sleep;
+
+    fn spawn<F>(&self, name: &str, task: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        Tokio.spawn(name, task)
+    }
+
+    fn yield_now(&self) -> impl Future<Output = ()> + Send {
+        Tokio.yield_now()
+    }
+
+    fn channel<T: Send + 'static>(&self, name: &str, capacity: usize) -> (Self::Sender<T>, Self::Receiver<T>) {
+        Tokio.channel(name, capacity)
+    }
+
+    fn oneshot<T: Send + 'static>(&self, name: &str) -> (Self::OneshotSender<T>, Self::OneshotReceiver<T>) {
+        Tokio.oneshot(name)
+    }
+
+    fn watch<T: Clone + Send + Sync + 'static>(&self, name: &str, initial: T) -> (Self::WatchSender<T>, Self::WatchReceiver<T>) {
+        Tokio.watch(name, initial)
+    }
+
+    fn mutex<T: Send + 'static>(&self, name: &str, value: T) -> Self::Mutex<T> {
+        Tokio.mutex(name, value)
+    }
+
+    fn notify(&self, name: &str) -> Self::Notify {
+        Tokio.notify(name)
+    }
+
+    fn now(&self) -> Self::Instant {
+        Tokio.now()
+    }
+
+    fn sleep_until(&self, deadline: Self::Instant) -> Self::Sleep {
+        Tokio.sleep_until(deadline)
+    }
+
+    fn rng(&self) -> Rng {
+        let mut state = self.seed.lock().unwrap_or_else(|p| p.into_inner());
+        Rng::new(splitmix64(&mut state))
+    }
+}
