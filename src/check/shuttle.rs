@@ -14,6 +14,9 @@ use super::{panic_message, Failure};
 use crate::rt::sim::{self, RunRecord, RunSettings};
 use crate::rt::Shuttle;
 
+/// The panic of shuttle's PCT scheduler for a body with one task.
+const PCT_NEEDS_TASKS: &str = "did not exercise any concurrency";
+
 /// How shuttle picks the schedules to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Strategy {
@@ -77,7 +80,17 @@ impl ShuttleCheck {
     }
 
     /// Runs `body` once per schedule; returns the first failure instead of panicking.
+    ///
+    /// PCT needs at least two tasks; a body that never spawns runs under random schedules.
     pub fn try_run<F, Fut>(&self, body: F) -> Result<Summary, Failure>
+    where
+        F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()>,
+    {
+        self.try_run_shared(Arc::new(body))
+    }
+
+    fn try_run_shared<F, Fut>(&self, body: Arc<F>) -> Result<Summary, Failure>
     where
         F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()>,
@@ -85,15 +98,22 @@ impl ShuttleCheck {
         let last = Arc::new(StdMutex::new(None));
         let sink = last.clone();
         let settings = self.settings;
+        let shared = body.clone();
         let test = move || {
-            let ((), record) = sim::run(settings, &body);
+            let ((), record) = sim::run(settings, &*shared);
             *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| self.runner(test)));
         let last = last.lock().unwrap_or_else(|p| p.into_inner()).take();
         match outcome {
             Ok(iterations) => Ok(Summary { iterations, last }),
-            Err(payload) => Err(self.failure(panic_message(payload.as_ref()))),
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                if matches!(self.strategy, Strategy::Pct { .. }) && message.contains(PCT_NEEDS_TASKS) {
+                    return Self { strategy: Strategy::Random, ..self.clone() }.try_run_shared(body);
+                }
+                Err(self.failure(message))
+            }
         }
     }
 

@@ -142,7 +142,9 @@ pub trait Runtime: Clone + Send + Sync + Debug + 'static {
         Timeout::new(future, self.sleep(duration))
     }
 
-    /// A new RNG seeded from this runtime's seed. On the simulation backends the seed is the
-    /// run's seed, so the sequence of RNGs handed out, and their streams, are reproducible.
+    /// A new RNG, seeded by the next value of the runtime's own stream: on every backend the
+    /// `n`th RNG of a runtime seeded with `s` is `Rng::new` of the `n`th value of
+    /// `Rng::new(s)`. The simulation backends seed that stream with the run's seed; tokio
+    /// with operating-system entropy unless [`Tokio::seed_thread_rng`] was called.
     fn rng(&self) -> Rng;
 }

@@ -3,7 +3,7 @@
 //! Names given to tasks and channels are dropped here (tokio's task names need
 //! `tokio_unstable`); everything inlines to the tokio call it wraps.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use ::tokio::sync::{mpsc, oneshot, watch};
 
-use super::rng::splitmix64;
 use super::{
     handles, JoinError, RecvError, Rng, Runtime, SendError, TryRecvError, TrySendError,
 };
@@ -22,14 +21,14 @@ use super::{
 pub struct Tokio;
 
 thread_local! {
-    static RNG_STATE: Cell<u64> = Cell::new(RandomState::new().hash_one(0u8));
+    static THREAD_RNG: RefCell<Rng> = RefCell::new(Rng::new(RandomState::new().hash_one(0u8)));
 }
 
 impl Tokio {
     /// Seeds the RNG stream of the calling thread, so that a current-thread runtime hands out
     /// reproducible RNGs. Without it every thread starts from operating-system entropy.
     pub fn seed_thread_rng(seed: u64) {
-        RNG_STATE.with(|s| s.set(seed));
+        THREAD_RNG.with(|r| *r.borrow_mut() = Rng::new(seed));
     }
 }
 
@@ -152,12 +151,7 @@ impl Runtime for Tokio {
     }
 
     fn rng(&self) -> Rng {
-        RNG_STATE.with(|s| {
-            let mut state = s.get();
-            let seed = splitmix64(&mut state);
-            s.set(state);
-            Rng::new(seed)
-        })
+        THREAD_RNG.with(|r| Rng::new(r.borrow_mut().next_u64()))
     }
 }
 

@@ -7,19 +7,18 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex as StdMutex};
 
-use super::rng::splitmix64;
 use super::{Rng, Runtime, Tokio};
 
 /// The runtime handle of a task inside a turmoil simulation.
 #[derive(Debug, Clone)]
 pub struct Turmoil {
-    seed: Arc<StdMutex<u64>>,
+    rng: Arc<StdMutex<Rng>>,
 }
 
 impl Turmoil {
     /// A handle whose RNG stream starts from `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { seed: Arc::new(StdMutex::new(seed)) }
+        Self { rng: Arc::new(StdMutex::new(Rng::new(seed))) }
     }
 }
 
@@ -77,7 +76,6 @@ impl Runtime for Turmoil {
     }
 
     fn rng(&self) -> Rng {
-        let mut state = self.seed.lock().unwrap_or_else(|p| p.into_inner());
-        Rng::new(splitmix64(&mut state))
+        Rng::new(self.rng.lock().unwrap_or_else(|p| p.into_inner()).next_u64())
     }
 }

@@ -92,6 +92,7 @@ impl Default for RunSettings {
 
 /// Runs `body` as task "main" of a fresh world and then waits for every task it spawned to
 /// exit: a task left blocked fails the run as a leak. Must be called inside the checker.
+#[track_caller]
 pub fn run<M: Model, T, Fut>(settings: RunSettings, body: impl FnOnce(Sim<M>) -> Fut) -> (T, RunRecord)
 where
     Fut: Future<Output = T>,
@@ -108,9 +109,9 @@ where
         value
     };
     match M::block_on(id, Tracked::<M, _>::new(world.clone(), id, main, None)) {
-        Ok(value) => (value, RunRecord { log: world.log(), virtual_time: world.now() }),
-        Err(TaskEnd::Panicked(payload)) => resume_unwind(payload),
-        Err(TaskEnd::Aborted) => unreachable!("the body of a run has no join handle to abort it"),
+        Some(Ok(value)) => (value, RunRecord { log: world.log(), virtual_time: world.now() }),
+        Some(Err(TaskEnd::Panicked(payload))) => resume_unwind(payload),
+        Some(Err(TaskEnd::Aborted)) | None => unreachable!("the body of a run has no join handle"),
     }
 }
 
@@ -196,8 +197,9 @@ impl<M: Model> Runtime for Sim<M> {
         let id = self.world.add_task(name, Location::caller(), parent);
         let shared = JoinShared::new();
         let tracked = Tracked::<M, F>::new(self.world.clone(), id, task, Some(shared.clone()));
-        let completion = shared.clone();
-        M::spawn(id, async move { completion.complete(tracked.await) });
+        M::spawn(id, async move {
+            tracked.await;
+        });
         SimJoinHandle::new(shared, self.world.clone(), id)
     }
 

@@ -99,15 +99,31 @@ impl<M: Model, F: Future> Tracked<M, F> {
         }
     }
 
-    fn finish(&mut self, outcome: &'static str) {
+    /// Ends the task: hands its end to the join handle, if any (waking the joiner first, so
+    /// the world never sees the joiner blocked on a finished task), then leaves the world.
+    fn finish(&mut self, end: Result<F::Output, TaskEnd>) -> Option<Result<F::Output, TaskEnd>> {
         self.future = None;
+        let outcome = match &end {
+            Ok(_) => "ok",
+            Err(TaskEnd::Panicked(_)) => "panicked",
+            Err(TaskEnd::Aborted) => "aborted",
+        };
+        let end = match &self.shared {
+            Some(shared) => {
+                shared.complete(end);
+                None
+            }
+            None => Some(end),
+        };
         if let Some(drained) = self.world.exited(self.id, outcome) {
             drained.wake();
         }
+        self.settle();
+        end
     }
 
-    fn after_pending(&self) {
-        match self.world.blocked(self.id) {
+    fn settle(&self) {
+        match self.world.settle() {
             Quiescence::Busy => {}
             Quiescence::Fire(wakers) => wakers.into_iter().for_each(Waker::wake),
             Quiescence::Stuck(report) => panic!("{} {report}", M::NAME),
@@ -115,8 +131,9 @@ impl<M: Model, F: Future> Tracked<M, F> {
     }
 }
 
+/// The output is the task's end, or `None` once that was handed to its join handle.
 impl<M: Model, F: Future> Future for Tracked<M, F> {
-    type Output = Result<F::Output, TaskEnd>;
+    type Output = Option<Result<F::Output, TaskEnd>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -125,8 +142,7 @@ impl<M: Model, F: Future> Future for Tracked<M, F> {
             this.bound = true;
         }
         if this.shared.as_ref().is_some_and(|s| s.lock().aborted) {
-            this.finish("aborted");
-            return Poll::Ready(Err(TaskEnd::Aborted));
+            return Poll::Ready(this.finish(Err(TaskEnd::Aborted)));
         }
         this.world.begin_poll(this.id);
         let waker = this.task_waker(cx.waker());
@@ -134,17 +150,12 @@ impl<M: Model, F: Future> Future for Tracked<M, F> {
         let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut Context::from_waker(&waker))));
         match polled {
             Ok(Poll::Pending) => {
-                this.after_pending();
+                this.world.blocked(this.id);
+                this.settle();
                 Poll::Pending
             }
-            Ok(Poll::Ready(v)) => {
-                this.finish("ok");
-                Poll::Ready(Ok(v))
-            }
-            Err(payload) => {
-                this.finish("panicked");
-                Poll::Ready(Err(TaskEnd::Panicked(payload)))
-            }
+            Ok(Poll::Ready(v)) => Poll::Ready(this.finish(Ok(v))),
+            Err(payload) => Poll::Ready(this.finish(Err(TaskEnd::Panicked(payload)))),
         }
     }
 }

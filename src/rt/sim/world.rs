@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::log::{EventKind, EventLog, Events};
 use super::report::{self, Resource, Wait};
-use crate::rt::rng::splitmix64;
+use crate::rt::Rng;
 
 /// Identifies a task within one run; the body is task 0.
 pub(crate) type TaskId = usize;
@@ -56,7 +56,7 @@ pub(crate) struct Limits {
 
 #[derive(Debug)]
 struct State {
-    rng: u64,
+    rng: Rng,
     names: Vec<Arc<str>>,
     live: BTreeMap<TaskId, TaskEntry>,
     natives: BTreeMap<usize, TaskId>,
@@ -90,7 +90,7 @@ pub(crate) enum Quiescence {
 impl World {
     pub(crate) fn new(seed: u64, limits: Limits) -> Arc<Self> {
         let state = State {
-            rng: seed,
+            rng: Rng::new(seed),
             names: Vec::new(),
             live: BTreeMap::new(),
             natives: BTreeMap::new(),
@@ -157,8 +157,8 @@ impl World {
         }
     }
 
-    /// Task `id` returned pending. Applies the synctest rule if it was the last to block.
-    pub(crate) fn blocked(&self, id: TaskId) -> Quiescence {
+    /// Task `id` returned pending.
+    pub(crate) fn blocked(&self, id: TaskId) {
         let mut s = self.lock();
         if let Some(t) = s.live.get_mut(&id) {
             t.state = match t.state {
@@ -166,7 +166,13 @@ impl World {
                 _ => RunState::Blocked,
             };
         }
-        if s.live.values().any(|t| t.state != RunState::Blocked) {
+    }
+
+    /// Applies the synctest rule after a task blocked or exited: if no live task can run,
+    /// time jumps to the earliest timer, or the run is stuck.
+    pub(crate) fn settle(&self) -> Quiescence {
+        let mut s = self.lock();
+        if s.live.is_empty() || s.live.values().any(|t| t.state != RunState::Blocked) {
             return Quiescence::Busy;
         }
         s.advance()
@@ -238,7 +244,7 @@ impl World {
 
     /// The next seed for an RNG handed out by the runtime.
     pub(crate) fn next_seed(&self) -> u64 {
-        splitmix64(&mut self.lock().rng)
+        self.lock().rng.next_u64()
     }
 
     /// The event log so far, rendered.

@@ -1,0 +1,43 @@
+//! The conformance suite: one body per behaviour, written once against `R: Runtime` and run
+//! on every backend — tokio (paused clock), shuttle (random and PCT schedules), loom (every
+//! interleaving up to a preemption bound) and turmoil.
+
+mod backends;
+mod bodies;
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod tokio {
+            $( #[test] fn $name() { super::backends::tokio(super::bodies::$name::<sigrelay::rt::Tokio>) } )*
+        }
+        mod shuttle {
+            $( #[test] fn $name() { super::backends::shuttle(super::bodies::$name::<sigrelay::rt::Shuttle>) } )*
+        }
+        mod loom {
+            $( #[test] fn $name() { super::backends::loom(super::bodies::$name::<sigrelay::rt::Loom>) } )*
+        }
+        mod turmoil {
+            $( #[test] fn $name() { super::backends::turmoil(super::bodies::$name::<sigrelay::rt::Turmoil>) } )*
+        }
+    };
+}
+
+conformance!(
+    channel_capacity,
+    channel_order,
+    channel_closes_when_senders_dropped,
+    send_hands_value_back_when_receiver_dropped,
+    receiver_close_keeps_buffered_values,
+    send_waits_while_full,
+    oneshot_delivers_and_reports_drops,
+    watch_sees_latest_value,
+    mutex_excludes_and_hands_over,
+    notify_stores_one_permit,
+    join_returns_value_or_panic,
+    abort_stops_a_blocked_task,
+    timeout_fires,
+    timeout_does_not_fire,
+    sleeps_wake_in_deadline_order,
+    select_is_biased,
+    rng_is_deterministic,
+);
