@@ -8,8 +8,9 @@
 //!
 //! [`Sim<M>`] is the runtime handle; `Shuttle` and `Loom` are its two instances.
 
-mod chan;
 mod cell;
+mod chan;
+mod graph;
 mod log;
 mod report;
 mod sync;
@@ -133,7 +134,7 @@ impl<M: Model> Anchor<M> {
     }
 
     fn endpoint(&self, side: Side) -> u64 {
-        self.resource.endpoint(side, self.me())
+        self.resource.endpoint(side, self.me(), self.world.task_count())
     }
 
     fn touch(&self, endpoint: u64, side: Side) {

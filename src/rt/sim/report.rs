@@ -1,18 +1,13 @@
-//! Named resources and the wait-for graph of a deadlock or leak report.
-//!
-//! Each blocked task is listed by name with what it waits on: the resource's kind, name and
-//! creation site, the operation, the buffer's fill, and the live tasks that hold the other
-//! end (the last task to use each endpoint). Edges lead from a blocked task to those
-//! holders; a cycle among them is spelled out, since it is the usual cause.
+//! Named resources, who holds their endpoints, and what blocked tasks wait on: the facts
+//! the wait-for graph of a report (see [`graph`](super::graph)) is drawn from.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use super::world::{RunState, TaskEntry, TaskId};
+use super::world::TaskId;
 
 /// Which end of a resource an endpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,7 +28,17 @@ pub(crate) struct Resource {
     site: &'static Location<'static>,
     len: AtomicUsize,
     endpoints: AtomicU64,
-    holders: StdMutex<BTreeMap<u64, (Side, TaskId)>>,
+    holders: StdMutex<BTreeMap<u64, Holder>>,
+}
+
+/// Who holds an endpoint: the last task that used it or, if none has since it was made,
+/// the task that made it — which may have moved it into a task it spawned later.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Holder {
+    pub(crate) side: Side,
+    pub(crate) task: TaskId,
+    /// `Some(n)`: made by `task` when `n` tasks existed, and not used since.
+    pub(crate) unused_since: Option<TaskId>,
 }
 
 /// What a blocked task waits for.
@@ -71,10 +76,10 @@ impl Resource {
         Self { id, kind, name: name.into(), capacity, site, len, endpoints, holders }
     }
 
-    /// A fresh endpoint id, held by `task` on `side`.
-    pub(crate) fn endpoint(&self, side: Side, task: Option<TaskId>) -> u64 {
+    /// A fresh endpoint id, made by `task` on `side` when `tasks` tasks existed.
+    pub(crate) fn endpoint(&self, side: Side, task: Option<TaskId>, tasks: TaskId) -> u64 {
         let id = self.endpoints.fetch_add(1, Ordering::Relaxed);
-        self.touch(id, side, task);
+        self.hold(id, side, task, Some(tasks));
         id
     }
 
@@ -88,10 +93,15 @@ impl Resource {
         self.len.store(len, Ordering::Relaxed);
     }
 
-    /// Records that `task` holds (last used) endpoint `endpoint`.
+    /// Records that `task` used endpoint `endpoint`, so it holds it.
     pub(crate) fn touch(&self, endpoint: u64, side: Side, task: Option<TaskId>) {
+        self.hold(endpoint, side, task, None);
+    }
+
+    fn hold(&self, endpoint: u64, side: Side, task: Option<TaskId>, unused_since: Option<TaskId>) {
         if let Some(task) = task {
-            self.holders.lock().unwrap_or_else(|p| p.into_inner()).insert(endpoint, (side, task));
+            let holder = Holder { side, task, unused_since };
+            self.holders.lock().unwrap_or_else(|p| p.into_inner()).insert(endpoint, holder);
         }
     }
 
@@ -100,88 +110,19 @@ impl Resource {
         self.holders.lock().unwrap_or_else(|p| p.into_inner()).remove(&endpoint);
     }
 
-    fn holders_of(&self, side: Side) -> BTreeSet<TaskId> {
+    /// The holders of the endpoints on `side`.
+    pub(crate) fn holders_of(&self, side: Side) -> Vec<Holder> {
         let holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        holders.values().filter(|(s, _)| *s == side).map(|(_, t)| *t).collect()
+        holders.values().filter(|h| h.side == side).copied().collect()
     }
-}
 
-/// The wait-for graph of the live tasks.
-pub(crate) fn wait_for_graph(live: &BTreeMap<TaskId, TaskEntry>, names: &[Arc<str>]) -> String {
-    let mut out = String::from("wait-for graph:\n");
-    let mut edges: BTreeMap<TaskId, BTreeSet<TaskId>> = BTreeMap::new();
-    for (&id, task) in live {
-        let state = if task.state == RunState::Blocked { "blocked" } else { "runnable" };
-        let _ = writeln!(out, "  task \"{}\" ({state}, spawned at {})", names[id], task.spawned_at);
-        if task.waits.is_empty() {
-            let _ = writeln!(out, "    waits on nothing the runtime knows (a future outside sigrelay's primitives)");
-        }
-        for wait in &task.waits {
-            let unblockers = describe_wait(&mut out, wait, names);
-            let live_unblockers = unblockers.into_iter().filter(|t| live.contains_key(t) && *t != id);
-            edges.entry(id).or_default().extend(live_unblockers);
-        }
+    /// `kind "name" (created at site) [len/cap buffered]`.
+    pub(crate) fn describe(&self) -> String {
+        let fill = if self.capacity > 0 {
+            format!(" [{}/{} buffered]", self.len.load(Ordering::Relaxed), self.capacity)
+        } else {
+            String::new()
+        };
+        format!("{} (created at {}){fill}", self.label(), self.site)
     }
-    if let Some(cycle) = find_cycle(&edges) {
-        let path: Vec<String> = cycle.iter().map(|t| format!("\"{}\"", names[*t])).collect();
-        let _ = writeln!(out, "cycle: {}", path.join(" -> "));
-    }
-    out
-}
-
-fn describe_wait(out: &mut String, wait: &Wait, names: &[Arc<str>]) -> BTreeSet<TaskId> {
-    let r = wait.resource.as_deref();
-    let (verb, other_side) = match wait.op {
-        WaitOp::Send => ("to send on", Some(Side::Rx)),
-        WaitOp::Recv => ("to receive from", Some(Side::Tx)),
-        WaitOp::Lock => ("to lock", Some(Side::Tx)),
-        WaitOp::Changed => ("for a change of", Some(Side::Tx)),
-        WaitOp::Notified => ("for a notification on", None),
-        WaitOp::Join(t) => {
-            let _ = writeln!(out, "    waits to join task \"{}\"", names[t]);
-            return BTreeSet::from([t]);
-        }
-        WaitOp::Sleep(until) => {
-            let _ = writeln!(out, "    sleeps until {until:?}");
-            return BTreeSet::new();
-        }
-        WaitOp::Drain => {
-            let _ = writeln!(out, "    returned from the body; waits for every other task to exit");
-            return BTreeSet::new();
-        }
-    };
-    let Some(r) = r else { return BTreeSet::new() };
-    let fill = if r.capacity > 0 {
-        format!(" [{}/{} buffered]", r.len.load(Ordering::Relaxed), r.capacity)
-    } else {
-        String::new()
-    };
-    let holders = other_side.map(|s| r.holders_of(s)).unwrap_or_default();
-    let held: Vec<String> = holders.iter().map(|t| format!("\"{}\"", names[*t])).collect();
-    let held = match (other_side, held.is_empty()) {
-        (None, _) => String::new(),
-        (Some(_), true) => "; other end held by no task".to_string(),
-        (Some(_), false) => format!("; other end held by {}", held.join(", ")),
-    };
-    let _ = writeln!(out, "    waits {verb} {} (created at {}){fill}{held}", r.label(), r.site);
-    holders
-}
-
-fn find_cycle(edges: &BTreeMap<TaskId, BTreeSet<TaskId>>) -> Option<Vec<TaskId>> {
-    fn visit(node: TaskId, edges: &BTreeMap<TaskId, BTreeSet<TaskId>>, path: &mut Vec<TaskId>, done: &mut BTreeSet<TaskId>) -> Option<Vec<TaskId>> {
-        if let Some(pos) = path.iter().position(|n| *n == node) {
-            let mut cycle = path[pos..].to_vec();
-            cycle.push(node);
-            return Some(cycle);
-        }
-        if !done.insert(node) {
-            return None;
-        }
-        path.push(node);
-        let found = edges.get(&node).into_iter().flatten().find_map(|n| visit(*n, edges, path, done));
-        path.pop();
-        found
-    }
-    let mut done = BTreeSet::new();
-    edges.keys().find_map(|n| visit(*n, edges, &mut Vec::new(), &mut done))
 }

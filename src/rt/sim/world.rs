@@ -20,7 +20,8 @@ use std::task::Waker;
 use std::time::Duration;
 
 use super::log::{EventKind, EventLog, Events};
-use super::report::{self, Resource, Wait};
+use super::graph::{self, Tasks};
+use super::report::{Resource, Wait};
 use crate::rt::Rng;
 
 /// Identifies a task within one run; the body is task 0.
@@ -58,6 +59,7 @@ pub(crate) struct Limits {
 struct State {
     rng: Rng,
     names: Vec<Arc<str>>,
+    parents: Vec<Option<TaskId>>,
     live: BTreeMap<TaskId, TaskEntry>,
     natives: BTreeMap<usize, TaskId>,
     now: Duration,
@@ -92,6 +94,7 @@ impl World {
         let state = State {
             rng: Rng::new(seed),
             names: Vec::new(),
+            parents: Vec::new(),
             live: BTreeMap::new(),
             natives: BTreeMap::new(),
             now: Duration::ZERO,
@@ -123,6 +126,7 @@ impl World {
             );
         }
         s.names.push(name.into());
+        s.parents.push(parent);
         s.live.insert(id, TaskEntry { state: RunState::Runnable, waits: Vec::new(), spawned_at: at });
         s.record(parent, EventKind::Spawn(id));
         id
@@ -253,6 +257,11 @@ impl World {
         s.events.render(&s.names, &s.resources)
     }
 
+    /// How many tasks the run has spawned so far, the body included.
+    pub(crate) fn task_count(&self) -> usize {
+        self.lock().names.len()
+    }
+
     pub(crate) fn task_name(&self, id: TaskId) -> Arc<str> {
         self.lock().names[id].clone()
     }
@@ -291,6 +300,6 @@ impl State {
     }
 
     fn graph(&self) -> String {
-        report::wait_for_graph(&self.live, &self.names)
+        graph::wait_for_graph(&Tasks { live: &self.live, names: &self.names, parents: &self.parents })
     }
 }

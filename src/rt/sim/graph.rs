@@ -1,0 +1,126 @@
+//! The wait-for graph of a deadlock or leak report.
+//!
+//! Each live task is listed by name with what it waits on: the resource's kind, name and
+//! creation site, the operation, the buffer's fill, and who holds the other end. A holder
+//! is the last task to use an endpoint; an endpoint not used since it was made is held by
+//! its maker unless the maker spawned tasks since, and then, if exactly one of them is
+//! alive (the waiter aside), by that one — the usual `spawn(async move { … })` hand-over.
+//! Edges lead from a blocked task to the holders that could unblock it; a cycle among
+//! them is spelled out, since it is the usual cause.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use super::report::{Holder, Side, Wait, WaitOp};
+use super::world::{RunState, TaskEntry, TaskId};
+
+/// What the graph is drawn from.
+pub(crate) struct Tasks<'a> {
+    pub(crate) live: &'a BTreeMap<TaskId, TaskEntry>,
+    pub(crate) names: &'a [Arc<str>],
+    pub(crate) parents: &'a [Option<TaskId>],
+}
+
+impl Tasks<'_> {
+    fn name(&self, task: TaskId) -> String {
+        format!("\"{}\"", self.names[task])
+    }
+
+    /// The task that most likely holds an endpoint, and how sure that is.
+    fn holder(&self, holder: &Holder, waiter: TaskId) -> (Option<TaskId>, String) {
+        let Some(since) = holder.unused_since else {
+            return (Some(holder.task), self.name(holder.task));
+        };
+        let spawned: Vec<TaskId> = (since..self.parents.len())
+            .filter(|t| self.parents[*t] == Some(holder.task) && *t != waiter && self.live.contains_key(t))
+            .collect();
+        let maker = self.name(holder.task);
+        match spawned.as_slice() {
+            [] => (Some(holder.task), maker),
+            [only] => (Some(*only), format!("{} (made by {maker}, moved in at spawn)", self.name(*only))),
+            many => {
+                let names: Vec<String> = many.iter().map(|t| self.name(*t)).collect();
+                (None, format!("{maker} or one of {}, which it spawned since", names.join(", ")))
+            }
+        }
+    }
+}
+
+/// The wait-for graph of the live tasks.
+pub(crate) fn wait_for_graph(tasks: &Tasks<'_>) -> String {
+    let mut out = String::from("wait-for graph:\n");
+    let mut edges: BTreeMap<TaskId, BTreeSet<TaskId>> = BTreeMap::new();
+    for (&id, task) in tasks.live {
+        let state = if task.state == RunState::Blocked { "blocked" } else { "runnable" };
+        let _ = writeln!(out, "  task {} ({state}, spawned at {})", tasks.name(id), task.spawned_at);
+        if task.waits.is_empty() {
+            let _ = writeln!(out, "    waits on nothing sigrelay knows (a future outside its primitives)");
+        }
+        for wait in &task.waits {
+            let (line, unblockers) = describe_wait(tasks, wait, id);
+            let _ = writeln!(out, "    {line}");
+            let live = unblockers.into_iter().filter(|t| tasks.live.contains_key(t) && *t != id);
+            edges.entry(id).or_default().extend(live);
+        }
+    }
+    if let Some(cycle) = find_cycle(&edges) {
+        let path: Vec<String> = cycle.iter().map(|t| tasks.name(*t)).collect();
+        let _ = writeln!(out, "cycle: {}", path.join(" -> "));
+    }
+    out
+}
+
+/// One line saying what `waiter` waits for, and the tasks that could end the wait.
+fn describe_wait(tasks: &Tasks<'_>, wait: &Wait, waiter: TaskId) -> (String, BTreeSet<TaskId>) {
+    let (verb, other_side) = match wait.op {
+        WaitOp::Send => ("to send on", Some(Side::Rx)),
+        WaitOp::Recv => ("to receive from", Some(Side::Tx)),
+        WaitOp::Lock => ("to lock", Some(Side::Tx)),
+        WaitOp::Changed => ("for a change of", Some(Side::Tx)),
+        WaitOp::Notified => ("for a notification on", None),
+        WaitOp::Join(t) => return (format!("waits to join task {}", tasks.name(t)), BTreeSet::from([t])),
+        WaitOp::Sleep(until) => return (format!("sleeps until {until:?}"), BTreeSet::new()),
+        WaitOp::Drain => {
+            return ("returned from the body; waits for every other task to exit".into(), BTreeSet::new())
+        }
+    };
+    let Some(resource) = wait.resource.as_deref() else {
+        return (format!("waits {verb} an unnamed resource"), BTreeSet::new());
+    };
+    let mut line = format!("waits {verb} {}", resource.describe());
+    let Some(side) = other_side else { return (line, BTreeSet::new()) };
+    let holders: Vec<_> = resource.holders_of(side).iter().map(|h| tasks.holder(h, waiter)).collect();
+    if holders.is_empty() {
+        line.push_str("; other end held by no task");
+    } else {
+        let names: Vec<&str> = holders.iter().map(|(_, n)| n.as_str()).collect();
+        let _ = write!(line, "; other end held by {}", names.join(", "));
+    }
+    (line, holders.into_iter().filter_map(|(t, _)| t).collect())
+}
+
+fn find_cycle(edges: &BTreeMap<TaskId, BTreeSet<TaskId>>) -> Option<Vec<TaskId>> {
+    let mut done = BTreeSet::new();
+    edges.keys().find_map(|n| visit(*n, edges, &mut Vec::new(), &mut done))
+}
+
+fn visit(
+    node: TaskId,
+    edges: &BTreeMap<TaskId, BTreeSet<TaskId>>,
+    path: &mut Vec<TaskId>,
+    done: &mut BTreeSet<TaskId>,
+) -> Option<Vec<TaskId>> {
+    if let Some(pos) = path.iter().position(|n| *n == node) {
+        let mut cycle = path[pos..].to_vec();
+        cycle.push(node);
+        return Some(cycle);
+    }
+    if !done.insert(node) {
+        return None;
+    }
+    path.push(node);
+    let found = edges.get(&node).into_iter().flatten().find_map(|n| visit(*n, edges, path, done));
+    path.pop();
+    found
+}

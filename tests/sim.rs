@@ -1,0 +1,155 @@
+//! The harness itself: deadlock reports, the leak check, determinism and virtual time.
+
+use std::time::Duration;
+
+use sigrelay::check::{LoomCheck, ShuttleCheck, Strategy};
+use sigrelay::rt::{Receiver, Runtime, Sender};
+
+/// Two tasks, each waiting to receive what only the other would send next.
+async fn two_task_cycle<R: Runtime>(rt: R) {
+    let (to_bob, mut bob_inbox) = rt.channel::<u32>("alice_to_bob", 1);
+    let (to_alice, mut alice_inbox) = rt.channel::<u32>("bob_to_alice", 1);
+    let alice = rt.spawn("alice", async move {
+        to_bob.send(0).await.expect("bob is alive");
+        let _reply = alice_inbox.recv().await;
+        to_bob.send(1).await.expect("bob is alive");
+    });
+    let bob = rt.spawn("bob", async move {
+        let _first = bob_inbox.recv().await;
+        let _second = bob_inbox.recv().await;
+        to_alice.send(2).await.expect("alice is alive");
+    });
+    let _ = alice.await;
+    let _ = bob.await;
+}
+
+#[test]
+fn shuttle_reports_a_channel_cycle_as_a_wait_for_graph() {
+    let failure = ShuttleCheck::new(Strategy::Random, 50)
+        .try_run(two_task_cycle)
+        .expect_err("the cycle deadlocks on every schedule");
+    let report = &failure.message;
+    assert!(report.contains("deadlock: every task is blocked"), "{report}");
+    assert!(report.contains("task \"alice\""), "{report}");
+    assert!(report.contains("task \"bob\""), "{report}");
+    assert!(report.contains("waits to receive from channel \"bob_to_alice\""), "{report}");
+    assert!(report.contains("waits to receive from channel \"alice_to_bob\""), "{report}");
+    assert!(report.contains("other end held by \"bob\" (made by \"main\", moved in at spawn)"), "{report}");
+    assert!(report.contains("other end held by \"alice\""), "{report}");
+    assert!(report.contains("cycle: \"alice\" -> \"bob\" -> \"alice\""), "{report}");
+    eprintln!("{failure}");
+    assert!(report.contains("[0/1 buffered]"), "{report}");
+    assert!(report.contains("tests/sim.rs"), "creation sites are named: {report}");
+    assert!(failure.replay.contains("Strategy::Replay"), "{}", failure.replay);
+}
+
+#[test]
+fn loom_reports_the_same_cycle_instead_of_aborting() {
+    let failure = LoomCheck::default().try_run(two_task_cycle).expect_err("the cycle deadlocks");
+    assert!(failure.message.contains("deadlock: every task is blocked"), "{}", failure.message);
+    assert!(failure.message.contains("cycle: "), "{}", failure.message);
+}
+
+async fn detached_task_that_never_ends<R: Runtime>(rt: R) {
+    let (keep_open, mut never) = rt.channel::<u32>("never_written", 1);
+    let _detached = rt.spawn("forgotten", async move { never.recv().await });
+    rt.sleep(Duration::from_millis(5)).await;
+    std::mem::forget(keep_open);
+}
+
+#[test]
+fn leak_check_fails_on_a_detached_task_that_never_ends() {
+    let failure = ShuttleCheck::new(Strategy::Random, 20)
+        .try_run(detached_task_that_never_ends)
+        .expect_err("the detached task outlives the body");
+    assert!(failure.message.contains("leak: the body returned but 1 task(s) are still alive"), "{}", failure.message);
+    assert!(failure.message.contains("task \"forgotten\""), "{}", failure.message);
+    assert!(failure.message.contains("channel \"never_written\""), "{}", failure.message);
+}
+
+#[test]
+fn leak_check_passes_once_detached_tasks_end() {
+    ShuttleCheck::new(Strategy::Random, 20).run(|rt| async move {
+        let (tx, mut rx) = rt.channel::<u32>("finite", 1);
+        let clock = rt.clone();
+        let _detached = rt.spawn("finishes-later", async move {
+            clock.sleep(Duration::from_secs(5)).await;
+            tx.send(1).await.expect("the receiver is alive");
+        });
+        let _reader = rt.spawn("reader", async move { rx.recv().await });
+    });
+}
+
+async fn chatty<R: Runtime>(rt: R) {
+    let (tx, mut rx) = rt.channel::<u64>("chatter", 2);
+    for name in ["one", "two", "three"] {
+        let (tx, clock) = (tx.clone(), rt.clone());
+        let mut rng = rt.rng();
+        let _worker = rt.spawn(name, async move {
+            for _ in 0..3 {
+                clock.sleep(Duration::from_millis(rng.below(5))).await;
+                tx.send(rng.next_u64()).await.expect("the receiver is alive");
+            }
+        });
+    }
+    drop(tx);
+    while rx.recv().await.is_some() {}
+}
+
+#[test]
+fn the_same_seed_gives_the_same_event_log() {
+    let run = |seed| {
+        let summary = ShuttleCheck::new(Strategy::Random, 1).seed(seed).run(chatty);
+        summary.last.expect("one run was recorded").log
+    };
+    let (first, again) = (run(11), run(11));
+    assert!(first.lines().len() > 20, "the log records the run: {:#?}", first.lines());
+    assert_eq!(first.first_difference(&again), None);
+    assert_eq!(first.hash(), again.hash());
+    let other = run(12);
+    assert_ne!(first.hash(), other.hash(), "another seed schedules differently");
+    assert!(first.first_difference(&other).is_some());
+}
+
+#[test]
+fn virtual_time_jumps_an_hour_at_once() {
+    let wall = std::time::Instant::now();
+    let summary = ShuttleCheck::new(Strategy::Random, 1).run(|rt| async move {
+        let start = rt.now();
+        rt.sleep(Duration::from_secs(3600)).await;
+        assert_eq!(rt.now().since_start() - start.since_start(), Duration::from_secs(3600));
+    });
+    let record = summary.last.expect("one run was recorded");
+    assert_eq!(record.virtual_time, Duration::from_secs(3600));
+    assert!(wall.elapsed() < Duration::from_secs(5), "an hour of virtual time took {:?}", wall.elapsed());
+}
+
+#[test]
+fn virtual_time_limit_stops_a_task_that_sleeps_forever() {
+    let failure = ShuttleCheck::new(Strategy::Random, 1)
+        .max_virtual_time(Duration::from_secs(60))
+        .try_run(|rt| async move {
+            let clock = rt.clone();
+            let _ticker = rt.spawn("ticker", async move {
+                loop {
+                    clock.sleep(Duration::from_secs(1)).await;
+                }
+            });
+        })
+        .expect_err("the ticker never ends");
+    assert!(failure.message.contains("virtual time limit of 60s"), "{}", failure.message);
+    assert!(failure.message.contains("task \"ticker\""), "{}", failure.message);
+}
+
+#[test]
+fn loom_refuses_a_fifth_task_clearly() {
+    let failure = LoomCheck::default()
+        .try_run(|rt| async move {
+            for i in 0..5 {
+                let _task = rt.spawn(&format!("task-{i}"), async {});
+            }
+        })
+        .expect_err("loom runs at most four tasks besides the body");
+    assert!(failure.message.contains("\"task-4\""), "{}", failure.message);
+    assert!(failure.message.contains("at most 4"), "{}", failure.message);
+}
