@@ -27,7 +27,9 @@ use std::fmt;
 #[cfg(feature = "rt-loom")]
 pub use self::loom::{loom_model, LoomCheck};
 #[cfg(feature = "rt-shuttle")]
-pub use self::shuttle::{shuttle_dfs, shuttle_pct, shuttle_random, shuttle_replay, ShuttleCheck, Strategy};
+pub use self::shuttle::{
+    shuttle_dfs, shuttle_pct, shuttle_random, shuttle_replay, ShuttleCheck, Strategy,
+};
 #[cfg(feature = "rt-turmoil")]
 pub use self::turmoil::{turmoil_run, TurmoilCheck};
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]

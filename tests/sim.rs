@@ -29,24 +29,52 @@ fn shuttle_reports_a_channel_cycle_as_a_wait_for_graph() {
         .try_run(two_task_cycle)
         .expect_err("the cycle deadlocks on every schedule");
     let report = &failure.message;
-    assert!(report.contains("deadlock: every task is blocked"), "{report}");
+    assert!(
+        report.contains("deadlock: every task is blocked"),
+        "{report}"
+    );
     assert!(report.contains("task \"alice\""), "{report}");
     assert!(report.contains("task \"bob\""), "{report}");
-    assert!(report.contains("waits to receive from channel \"bob_to_alice\""), "{report}");
-    assert!(report.contains("waits to receive from channel \"alice_to_bob\""), "{report}");
-    assert!(report.contains("other end held by \"bob\" (made by \"main\", moved in at spawn)"), "{report}");
+    assert!(
+        report.contains("waits to receive from channel \"bob_to_alice\""),
+        "{report}"
+    );
+    assert!(
+        report.contains("waits to receive from channel \"alice_to_bob\""),
+        "{report}"
+    );
+    assert!(
+        report.contains("other end held by \"bob\" (made by \"main\", moved in at spawn)"),
+        "{report}"
+    );
     assert!(report.contains("other end held by \"alice\""), "{report}");
-    assert!(report.contains("cycle: \"alice\" -> \"bob\" -> \"alice\""), "{report}");
+    assert!(
+        report.contains("cycle: \"alice\" -> \"bob\" -> \"alice\""),
+        "{report}"
+    );
     eprintln!("{failure}");
     assert!(report.contains("[0/1 buffered]"), "{report}");
-    assert!(report.contains("tests/sim.rs"), "creation sites are named: {report}");
-    assert!(failure.replay.contains("Strategy::Replay"), "{}", failure.replay);
+    assert!(
+        report.contains("tests/sim.rs"),
+        "creation sites are named: {report}"
+    );
+    assert!(
+        failure.replay.contains("Strategy::Replay"),
+        "{}",
+        failure.replay
+    );
 }
 
 #[test]
 fn loom_reports_the_same_cycle_instead_of_aborting() {
-    let failure = LoomCheck::default().try_run(two_task_cycle).expect_err("the cycle deadlocks");
-    assert!(failure.message.contains("deadlock: every task is blocked"), "{}", failure.message);
+    let failure = LoomCheck::default()
+        .try_run(two_task_cycle)
+        .expect_err("the cycle deadlocks");
+    assert!(
+        failure.message.contains("deadlock: every task is blocked"),
+        "{}",
+        failure.message
+    );
     assert!(failure.message.contains("cycle: "), "{}", failure.message);
 }
 
@@ -62,9 +90,23 @@ fn leak_check_fails_on_a_detached_task_that_never_ends() {
     let failure = ShuttleCheck::new(Strategy::Random, 20)
         .try_run(detached_task_that_never_ends)
         .expect_err("the detached task outlives the body");
-    assert!(failure.message.contains("leak: the body returned but 1 task(s) are still alive"), "{}", failure.message);
-    assert!(failure.message.contains("task \"forgotten\""), "{}", failure.message);
-    assert!(failure.message.contains("channel \"never_written\""), "{}", failure.message);
+    assert!(
+        failure
+            .message
+            .contains("leak: the body returned but 1 task(s) are still alive"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains("task \"forgotten\""),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains("channel \"never_written\""),
+        "{}",
+        failure.message
+    );
 }
 
 #[test]
@@ -88,7 +130,9 @@ async fn chatty<R: Runtime>(rt: R) {
         let _worker = rt.spawn(name, async move {
             for _ in 0..3 {
                 clock.sleep(Duration::from_millis(rng.below(5))).await;
-                tx.send(rng.next_u64()).await.expect("the receiver is alive");
+                tx.send(rng.next_u64())
+                    .await
+                    .expect("the receiver is alive");
             }
         });
     }
@@ -99,15 +143,25 @@ async fn chatty<R: Runtime>(rt: R) {
 #[test]
 fn the_same_seed_gives_the_same_event_log() {
     let run = |seed| {
-        let summary = ShuttleCheck::new(Strategy::Random, 1).seed(seed).run(chatty);
+        let summary = ShuttleCheck::new(Strategy::Random, 1)
+            .seed(seed)
+            .run(chatty);
         summary.last.expect("one run was recorded").log
     };
     let (first, again) = (run(11), run(11));
-    assert!(first.lines().len() > 20, "the log records the run: {:#?}", first.lines());
+    assert!(
+        first.lines().len() > 20,
+        "the log records the run: {:#?}",
+        first.lines()
+    );
     assert_eq!(first.first_difference(&again), None);
     assert_eq!(first.hash(), again.hash());
     let other = run(12);
-    assert_ne!(first.hash(), other.hash(), "another seed schedules differently");
+    assert_ne!(
+        first.hash(),
+        other.hash(),
+        "another seed schedules differently"
+    );
     assert!(first.first_difference(&other).is_some());
 }
 
@@ -117,11 +171,18 @@ fn virtual_time_jumps_an_hour_at_once() {
     let summary = ShuttleCheck::new(Strategy::Random, 1).run(|rt| async move {
         let start = rt.now();
         rt.sleep(Duration::from_secs(3600)).await;
-        assert_eq!(rt.now().since_start() - start.since_start(), Duration::from_secs(3600));
+        assert_eq!(
+            rt.now().since_start() - start.since_start(),
+            Duration::from_secs(3600)
+        );
     });
     let record = summary.last.expect("one run was recorded");
     assert_eq!(record.virtual_time, Duration::from_secs(3600));
-    assert!(wall.elapsed() < Duration::from_secs(5), "an hour of virtual time took {:?}", wall.elapsed());
+    assert!(
+        wall.elapsed() < Duration::from_secs(5),
+        "an hour of virtual time took {:?}",
+        wall.elapsed()
+    );
 }
 
 #[test]
@@ -137,8 +198,16 @@ fn virtual_time_limit_stops_a_task_that_sleeps_forever() {
             });
         })
         .expect_err("the ticker never ends");
-    assert!(failure.message.contains("virtual time limit of 60s"), "{}", failure.message);
-    assert!(failure.message.contains("task \"ticker\""), "{}", failure.message);
+    assert!(
+        failure.message.contains("virtual time limit of 60s"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains("task \"ticker\""),
+        "{}",
+        failure.message
+    );
 }
 
 #[test]
@@ -150,6 +219,10 @@ fn loom_refuses_a_fifth_task_clearly() {
             }
         })
         .expect_err("loom runs at most four tasks besides the body");
-    assert!(failure.message.contains("\"task-4\""), "{}", failure.message);
+    assert!(
+        failure.message.contains("\"task-4\""),
+        "{}",
+        failure.message
+    );
     assert!(failure.message.contains("at most 4"), "{}", failure.message);
 }

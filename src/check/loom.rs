@@ -19,7 +19,11 @@ pub struct LoomCheck {
 
 impl Default for LoomCheck {
     fn default() -> Self {
-        Self { preemption_bound: Some(2), max_branches: 10_000, settings: RunSettings::default() }
+        Self {
+            preemption_bound: Some(2),
+            max_branches: 10_000,
+            settings: RunSettings::default(),
+        }
     }
 }
 
@@ -63,7 +67,9 @@ impl LoomCheck {
         builder.preemption_bound = self.preemption_bound;
         builder.max_branches = self.max_branches;
         let settings = self.settings;
-        let explored = catch_unwind(AssertUnwindSafe(|| builder.check(move || sim::run(settings, &body).0)));
+        let explored = catch_unwind(AssertUnwindSafe(|| {
+            builder.check(move || sim::run(settings, &body).0)
+        }));
         explored.map_err(|payload| Failure {
             backend: "loom",
             message: panic_message(payload.as_ref()),

@@ -5,7 +5,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use ::shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
+use ::shuttle::scheduler::{
+    DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
+};
 use ::shuttle::{Config, Runner};
 use shuttle_engine::runtime::execution::CurrentSchedule;
 use shuttle_engine::scheduler::serialization::serialize_schedule;
@@ -55,7 +57,11 @@ pub struct Summary {
 impl ShuttleCheck {
     /// A check with `strategy` over at most `iterations` schedules, seed 0.
     pub fn new(strategy: Strategy, iterations: usize) -> Self {
-        Self { strategy, iterations, settings: RunSettings::default() }
+        Self {
+            strategy,
+            iterations,
+            settings: RunSettings::default(),
+        }
     }
 
     /// Seeds the scheduler and the runtime's RNG stream.
@@ -76,7 +82,8 @@ impl ShuttleCheck {
         F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()>,
     {
-        self.try_run(body).unwrap_or_else(|failure| panic!("{failure}"))
+        self.try_run(body)
+            .unwrap_or_else(|failure| panic!("{failure}"))
     }
 
     /// Runs `body` once per schedule; returns the first failure instead of panicking.
@@ -109,8 +116,14 @@ impl ShuttleCheck {
             Ok(iterations) => Ok(Summary { iterations, last }),
             Err(payload) => {
                 let message = panic_message(payload.as_ref());
-                if matches!(self.strategy, Strategy::Pct { .. }) && message.contains(PCT_NEEDS_TASKS) {
-                    return Self { strategy: Strategy::Random, ..self.clone() }.try_run_shared(body);
+                if matches!(self.strategy, Strategy::Pct { .. })
+                    && message.contains(PCT_NEEDS_TASKS)
+                {
+                    return Self {
+                        strategy: Strategy::Random,
+                        ..self.clone()
+                    }
+                    .try_run_shared(body);
                 }
                 Err(self.failure(message))
             }
@@ -123,7 +136,9 @@ impl ShuttleCheck {
             Strategy::Random => run_with(RandomScheduler::new_from_seed(seed, n), test),
             Strategy::Pct { depth } => run_with(PctScheduler::new_from_seed(seed, *depth, n), test),
             Strategy::Dfs => run_with(DfsScheduler::new(Some(n), false), test),
-            Strategy::Replay(schedule) => run_with(ReplayScheduler::new_from_encoded(schedule), test),
+            Strategy::Replay(schedule) => {
+                run_with(ReplayScheduler::new_from_encoded(schedule), test)
+            }
         }
     }
 
@@ -133,8 +148,16 @@ impl ShuttleCheck {
             "sigrelay::check::ShuttleCheck::new(Strategy::Replay({schedule:?}.into()), 1).seed({}).run(body)",
             self.settings.seed
         );
-        let reproducer = format!("{:?}, seed {}, schedule {schedule}", self.strategy, self.settings.seed);
-        Failure { backend: "shuttle", message, reproducer, replay }
+        let reproducer = format!(
+            "{:?}, seed {}, schedule {schedule}",
+            self.strategy, self.settings.seed
+        );
+        Failure {
+            backend: "shuttle",
+            message,
+            reproducer,
+            replay,
+        }
     }
 }
 

@@ -18,7 +18,10 @@ pub struct TurmoilCheck {
 impl TurmoilCheck {
     /// A run with `seed`, simulating at most 60 s.
     pub fn new(seed: u64) -> Self {
-        Self { seed, duration: Duration::from_secs(60) }
+        Self {
+            seed,
+            duration: Duration::from_secs(60),
+        }
     }
 
     /// Fails the run if the body has not finished after `duration` of simulated time.
@@ -52,7 +55,10 @@ impl TurmoilCheck {
             backend: "turmoil",
             message,
             reproducer: format!("seed {}", self.seed),
-            replay: format!("sigrelay::check::TurmoilCheck::new({}).try_run(body)", self.seed),
+            replay: format!(
+                "sigrelay::check::TurmoilCheck::new({}).try_run(body)",
+                self.seed
+            ),
         })
     }
 }

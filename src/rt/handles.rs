@@ -12,7 +12,9 @@ use std::time::Duration;
 use super::error::{JoinError, RecvError, SendError, TryRecvError, TrySendError};
 
 /// A point on a runtime's clock: real on tokio, virtual on the simulation backends.
-pub trait Instant: Copy + Ord + Debug + Send + Sync + Add<Duration, Output = Self> + 'static {
+pub trait Instant:
+    Copy + Ord + Debug + Send + Sync + Add<Duration, Output = Self> + 'static
+{
     /// Time from `earlier` to `self`, zero if `earlier` is later.
     fn saturating_duration_since(&self, earlier: Self) -> Duration;
 }

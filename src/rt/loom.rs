@@ -55,7 +55,7 @@ impl Model for LoomModel {
         TASK.with(Cell::get)
     }
 
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        async { ::loom::thread::yield_now() }
+    async fn yield_now() {
+        ::loom::thread::yield_now()
     }
 }

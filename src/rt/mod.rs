@@ -73,7 +73,10 @@ pub trait Runtime: Clone + Send + Sync + Debug + 'static {
     /// The receiving half of a latest-value cell.
     type WatchReceiver<T: Clone + Send + Sync + 'static>: WatchReceiver<T>;
     /// The writing half of a latest-value cell.
-    type WatchSender<T: Clone + Send + Sync + 'static>: WatchSender<T, Receiver = Self::WatchReceiver<T>>;
+    type WatchSender<T: Clone + Send + Sync + 'static>: WatchSender<
+        T,
+        Receiver = Self::WatchReceiver<T>,
+    >;
     /// An asynchronous lock.
     type Mutex<T: Send + 'static>: Mutex<T>;
     /// A notification primitive.

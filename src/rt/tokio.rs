@@ -11,10 +11,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ::tokio::sync::{mpsc, oneshot, watch};
+use pin_project_lite::pin_project;
 
-use super::{
-    handles, JoinError, RecvError, Rng, Runtime, SendError, TryRecvError, TrySendError,
-};
+use super::{handles, JoinError, RecvError, Rng, Runtime, SendError, TryRecvError, TrySendError};
 
 /// The tokio backend. Spawning needs a tokio runtime context, as `tokio::spawn` does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,7 +76,15 @@ macro_rules! debug_as_inner {
     )*};
 }
 
-debug_as_inner!(TaskHandle, ChanSender, ChanReceiver, OnceSender, OnceReceiver, CellSender, CellReceiver);
+debug_as_inner!(
+    TaskHandle,
+    ChanSender,
+    ChanReceiver,
+    OnceSender,
+    OnceReceiver,
+    CellSender,
+    CellReceiver
+);
 
 impl Runtime for Tokio {
     type Instant = ::tokio::time::Instant;
@@ -107,7 +114,11 @@ impl Runtime for Tokio {
     }
 
     #[inline]
-    fn channel<T: Send + 'static>(&self, _name: &str, capacity: usize) -> (ChanSender<T>, ChanReceiver<T>) {
+    fn channel<T: Send + 'static>(
+        &self,
+        _name: &str,
+        capacity: usize,
+    ) -> (ChanSender<T>, ChanReceiver<T>) {
         assert!(capacity > 0, "channel capacity must be positive");
         let (tx, rx) = mpsc::channel(capacity);
         (ChanSender(tx), ChanReceiver(rx))
@@ -120,7 +131,11 @@ impl Runtime for Tokio {
     }
 
     #[inline]
-    fn watch<T: Clone + Send + Sync + 'static>(&self, _name: &str, initial: T) -> (CellSender<T>, CellReceiver<T>) {
+    fn watch<T: Clone + Send + Sync + 'static>(
+        &self,
+        _name: &str,
+        initial: T,
+    ) -> (CellSender<T>, CellReceiver<T>) {
         let (tx, rx) = watch::channel(initial);
         (CellSender(tx), CellReceiver(rx))
     }
@@ -191,7 +206,9 @@ impl<T: Send> handles::JoinHandle<T> for TaskHandle<T> {
 impl<T: Send> handles::Sender<T> for ChanSender<T> {
     #[inline]
     fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + Send + '_ {
-        async move { self.0.send(value).await.map_err(|e| SendError(e.0)) }
+        HandBack {
+            inner: self.0.send(value),
+        }
     }
 
     #[inline]
@@ -205,6 +222,23 @@ impl<T: Send> handles::Sender<T> for ChanSender<T> {
     #[inline]
     fn is_closed(&self) -> bool {
         self.0.is_closed()
+    }
+}
+
+pin_project! {
+    /// Tokio's send future with its error turned into ours; no extra state.
+    struct HandBack<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<T, F: Future<Output = Result<(), mpsc::error::SendError<T>>>> Future for HandBack<F> {
+    type Output = Result<(), SendError<T>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map_err(|e| SendError(e.0))
     }
 }
 
@@ -285,8 +319,8 @@ impl<T: Clone + Send + Sync> handles::WatchReceiver<T> for CellReceiver<T> {
     }
 
     #[inline]
-    fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + Send + '_ {
-        async move { self.0.changed().await.map_err(|_| RecvError) }
+    async fn changed(&mut self) -> Result<(), RecvError> {
+        self.0.changed().await.map_err(|_| RecvError)
     }
 }
 

@@ -18,7 +18,9 @@ pub struct Turmoil {
 impl Turmoil {
     /// A handle whose RNG stream starts from `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { rng: Arc::new(StdMutex::new(Rng::new(seed))) }
+        Self {
+            rng: Arc::new(StdMutex::new(Rng::new(seed))),
+        }
     }
 }
 
@@ -47,15 +49,26 @@ impl Runtime for Turmoil {
         Tokio.yield_now()
     }
 
-    fn channel<T: Send + 'static>(&self, name: &str, capacity: usize) -> (Self::Sender<T>, Self::Receiver<T>) {
+    fn channel<T: Send + 'static>(
+        &self,
+        name: &str,
+        capacity: usize,
+    ) -> (Self::Sender<T>, Self::Receiver<T>) {
         Tokio.channel(name, capacity)
     }
 
-    fn oneshot<T: Send + 'static>(&self, name: &str) -> (Self::OneshotSender<T>, Self::OneshotReceiver<T>) {
+    fn oneshot<T: Send + 'static>(
+        &self,
+        name: &str,
+    ) -> (Self::OneshotSender<T>, Self::OneshotReceiver<T>) {
         Tokio.oneshot(name)
     }
 
-    fn watch<T: Clone + Send + Sync + 'static>(&self, name: &str, initial: T) -> (Self::WatchSender<T>, Self::WatchReceiver<T>) {
+    fn watch<T: Clone + Send + Sync + 'static>(
+        &self,
+        name: &str,
+        initial: T,
+    ) -> (Self::WatchSender<T>, Self::WatchReceiver<T>) {
         Tokio.watch(name, initial)
     }
 
@@ -76,6 +89,11 @@ impl Runtime for Turmoil {
     }
 
     fn rng(&self) -> Rng {
-        Rng::new(self.rng.lock().unwrap_or_else(|p| p.into_inner()).next_u64())
+        Rng::new(
+            self.rng
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .next_u64(),
+        )
     }
 }

@@ -31,8 +31,12 @@ where
 {
     let body = Arc::new(body);
     let random = body.clone();
-    ShuttleCheck::new(Strategy::Random, 200).seed(SEED).run(move |rt| random(rt));
-    ShuttleCheck::new(Strategy::Pct { depth: 3 }, 200).seed(SEED).run(move |rt| body(rt));
+    ShuttleCheck::new(Strategy::Random, 200)
+        .seed(SEED)
+        .run(move |rt| random(rt));
+    ShuttleCheck::new(Strategy::Pct { depth: 3 }, 200)
+        .seed(SEED)
+        .run(move |rt| body(rt));
 }
 
 /// Every interleaving with at most two preemptions.

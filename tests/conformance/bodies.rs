@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use sigrelay::rt::{
-    Instant, JoinError, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Receiver, RecvError, Rng,
-    Runtime, SendError, Sender, TryRecvError, TrySendError, WatchReceiver, WatchSender,
+    Instant, JoinError, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Receiver,
+    RecvError, Rng, Runtime, SendError, Sender, TryRecvError, TrySendError, WatchReceiver,
+    WatchSender,
 };
 
 /// The seed every backend's runtime is given.
@@ -49,7 +50,9 @@ pub async fn channel_closes_when_senders_dropped<R: Runtime>(rt: R) {
     drop(tx);
     assert_eq!(rx.recv().await, Some(1));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
-    let last = rt.spawn("last-sender", async move { tx2.send(2).await.expect("the receiver is alive") });
+    let last = rt.spawn("last-sender", async move {
+        tx2.send(2).await.expect("the receiver is alive")
+    });
     assert_eq!(rx.recv().await, Some(2));
     assert_eq!(rx.recv().await, None);
     assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
@@ -60,8 +63,14 @@ pub async fn send_hands_value_back_when_receiver_dropped<R: Runtime>(rt: R) {
     let (tx, rx) = rt.channel::<String>("orphaned", 1);
     drop(rx);
     assert!(tx.is_closed());
-    assert_eq!(tx.send("kept".to_string()).await, Err(SendError("kept".to_string())));
-    assert_eq!(tx.try_send("again".to_string()), Err(TrySendError::Closed("again".to_string())));
+    assert_eq!(
+        tx.send("kept".to_string()).await,
+        Err(SendError("kept".to_string()))
+    );
+    assert_eq!(
+        tx.try_send("again".to_string()),
+        Err(TrySendError::Closed("again".to_string()))
+    );
 }
 
 pub async fn receiver_close_keeps_buffered_values<R: Runtime>(rt: R) {
@@ -78,7 +87,9 @@ pub async fn send_waits_while_full<R: Runtime>(rt: R) {
     let (tx, mut rx) = rt.channel::<u32>("full", 1);
     tx.send(1).await.expect("room for one");
     let blocked = tx.clone();
-    let second = rt.spawn("second-sender", async move { blocked.send(2).await.expect("the receiver is alive") });
+    let second = rt.spawn("second-sender", async move {
+        blocked.send(2).await.expect("the receiver is alive")
+    });
     assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
     assert_eq!(rx.recv().await, Some(1));
     assert_eq!(rx.recv().await, Some(2));
@@ -87,7 +98,9 @@ pub async fn send_waits_while_full<R: Runtime>(rt: R) {
 
 pub async fn oneshot_delivers_and_reports_drops<R: Runtime>(rt: R) {
     let (tx, rx) = rt.oneshot::<u32>("answer");
-    let sender = rt.spawn("answerer", async move { tx.send(42).expect("the receiver is alive") });
+    let sender = rt.spawn("answerer", async move {
+        tx.send(42).expect("the receiver is alive")
+    });
     assert_eq!(rx.await, Ok(42));
     sender.await.expect("the answerer completes");
 
@@ -110,7 +123,9 @@ pub async fn watch_sees_latest_value<R: Runtime>(rt: R) {
         tx.send(1).expect("a receiver is alive");
         tx.send(2).expect("a receiver is alive");
     });
-    rx.changed().await.expect("a value arrives before the sender is dropped");
+    rx.changed()
+        .await
+        .expect("a value arrives before the sender is dropped");
     writer.await.expect("the writer completes");
     assert_eq!(rx.current(), 2);
     assert_eq!(late.changed().await, Ok(()));
@@ -145,7 +160,8 @@ pub async fn notify_stores_one_permit<R: Runtime>(rt: R) {
     });
     ready_rx.await.expect("the waiter says it waits");
     notify.notify_waiters();
-    task.await.expect("notify_waiters wakes a waiter created before it");
+    task.await
+        .expect("notify_waiters wakes a waiter created before it");
 }
 
 pub async fn join_returns_value_or_panic<R: Runtime>(rt: R) {
@@ -216,7 +232,10 @@ pub async fn select_is_biased<R: Runtime>(rt: R) {
             v = first.recv() => ("first", v),
             v = second.recv() => ("second", v),
         };
-        assert_eq!(picked.0, "first", "both are ready: the first branch always wins");
+        assert_eq!(
+            picked.0, "first",
+            "both are ready: the first branch always wins"
+        );
     }
     let picked = sigrelay::select! {
         v = first.recv() => ("first", v),
@@ -230,7 +249,9 @@ pub async fn rng_is_deterministic<R: Runtime>(rt: R) {
     for _ in 0..3 {
         let mut expected = Rng::new(stream.next_u64());
         let mut got = rt.rng();
-        let (a, b): (Vec<u64>, Vec<u64>) = (0..4).map(|_| (expected.next_u64(), got.next_u64())).unzip();
+        let (a, b): (Vec<u64>, Vec<u64>) = (0..4)
+            .map(|_| (expected.next_u64(), got.next_u64()))
+            .unzip();
         assert_eq!(a, b, "the runtime's RNGs follow its seed");
     }
 }

@@ -31,11 +31,21 @@ pub struct SimOneshotSender<M: Model, T: Send>(Arc<Once<M, T>>);
 #[must_use = "futures do nothing unless awaited"]
 pub struct SimOneshotReceiver<M: Model, T: Send>(Arc<Once<M, T>>);
 
-pub(super) fn oneshot<M: Model, T: Send>(anchor: Anchor<M>) -> (SimOneshotSender<M, T>, SimOneshotReceiver<M, T>) {
+pub(super) fn oneshot<M: Model, T: Send>(
+    anchor: Anchor<M>,
+) -> (SimOneshotSender<M, T>, SimOneshotReceiver<M, T>) {
     anchor.endpoint(Side::Tx);
     anchor.endpoint(Side::Rx);
-    let state = OnceState { value: None, sender_alive: true, receiver_alive: true, receiver: None };
-    let once = Arc::new(Once { state: M::new_lock(state), anchor });
+    let state = OnceState {
+        value: None,
+        sender_alive: true,
+        receiver_alive: true,
+        receiver: None,
+    };
+    let once = Arc::new(Once {
+        state: M::new_lock(state),
+        anchor,
+    });
     (SimOneshotSender(once.clone()), SimOneshotReceiver(once))
 }
 
@@ -143,12 +153,31 @@ pub struct SimWatchReceiver<M: Model, T: Send> {
     endpoint: u64,
 }
 
-pub(super) fn watch<M: Model, T: Send>(anchor: Anchor<M>, initial: T) -> (SimWatchSender<M, T>, SimWatchReceiver<M, T>) {
+pub(super) fn watch<M: Model, T: Send>(
+    anchor: Anchor<M>,
+    initial: T,
+) -> (SimWatchSender<M, T>, SimWatchReceiver<M, T>) {
     anchor.endpoint(Side::Tx);
     let endpoint = anchor.endpoint(Side::Rx);
-    let state = WatchState { value: initial, version: 0, sender_alive: true, receivers: 1, waiters: BTreeMap::new() };
-    let watch = Arc::new(Watch { state: M::new_lock(state), anchor });
-    (SimWatchSender(watch.clone()), SimWatchReceiver { watch, seen: 0, endpoint })
+    let state = WatchState {
+        value: initial,
+        version: 0,
+        sender_alive: true,
+        receivers: 1,
+        waiters: BTreeMap::new(),
+    };
+    let watch = Arc::new(Watch {
+        state: M::new_lock(state),
+        anchor,
+    });
+    (
+        SimWatchSender(watch.clone()),
+        SimWatchReceiver {
+            watch,
+            seen: 0,
+            endpoint,
+        },
+    )
 }
 
 impl<M: Model, T: Clone + Send + Sync> handles::WatchSender<T> for SimWatchSender<M, T> {
@@ -162,7 +191,10 @@ impl<M: Model, T: Clone + Send + Sync> handles::WatchSender<T> for SimWatchSende
                 return Err(SendError(value));
             }
             s.version += 1;
-            Ok((std::mem::replace(&mut s.value, value), std::mem::take(&mut s.waiters)))
+            Ok((
+                std::mem::replace(&mut s.value, value),
+                std::mem::take(&mut s.waiters),
+            ))
         })?;
         drop(old);
         watch.anchor.record(EventKind::Send);
@@ -176,7 +208,11 @@ impl<M: Model, T: Clone + Send + Sync> handles::WatchSender<T> for SimWatchSende
             s.version
         });
         let endpoint = self.0.anchor.endpoint(Side::Rx);
-        SimWatchReceiver { watch: self.0.clone(), seen, endpoint }
+        SimWatchReceiver {
+            watch: self.0.clone(),
+            seen,
+            endpoint,
+        }
     }
 
     fn current(&self) -> T {
@@ -230,7 +266,11 @@ impl<M: Model, T: Send> Clone for SimWatchReceiver<M, T> {
     fn clone(&self) -> Self {
         M::with(&self.watch.state, |s| s.receivers += 1);
         let endpoint = self.watch.anchor.endpoint(Side::Rx);
-        Self { watch: self.watch.clone(), seen: self.seen, endpoint }
+        Self {
+            watch: self.watch.clone(),
+            seen: self.seen,
+            endpoint,
+        }
     }
 }
 

@@ -43,7 +43,10 @@ pub struct SimReceiver<M: Model, T: Send> {
     endpoint: u64,
 }
 
-pub(super) fn channel<M: Model, T: Send>(anchor: Anchor<M>, capacity: usize) -> (SimSender<M, T>, SimReceiver<M, T>) {
+pub(super) fn channel<M: Model, T: Send>(
+    anchor: Anchor<M>,
+    capacity: usize,
+) -> (SimSender<M, T>, SimReceiver<M, T>) {
     let state = State {
         buffer: VecDeque::with_capacity(capacity),
         capacity,
@@ -54,8 +57,17 @@ pub(super) fn channel<M: Model, T: Send>(anchor: Anchor<M>, capacity: usize) -> 
         next_ticket: 0,
     };
     let (tx, rx) = (anchor.endpoint(Side::Tx), anchor.endpoint(Side::Rx));
-    let chan = Arc::new(Chan { state: M::new_lock(state), anchor });
-    (SimSender { chan: chan.clone(), endpoint: tx }, SimReceiver { chan, endpoint: rx })
+    let chan = Arc::new(Chan {
+        state: M::new_lock(state),
+        anchor,
+    });
+    (
+        SimSender {
+            chan: chan.clone(),
+            endpoint: tx,
+        },
+        SimReceiver { chan, endpoint: rx },
+    )
 }
 
 impl<T> State<T> {
@@ -65,7 +77,10 @@ impl<T> State<T> {
 
     /// Wakes the head of the sender queue if a slot is free for it.
     fn next_sender(&self) -> Option<Waker> {
-        self.queue.front().filter(|_| self.has_room()).map(|(_, w)| w.clone())
+        self.queue
+            .front()
+            .filter(|_| self.has_room())
+            .map(|(_, w)| w.clone())
     }
 
     fn leave_queue(&mut self, ticket: u64) {
@@ -96,10 +111,15 @@ impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
                 ticket.inspect(|t| s.leave_queue(*t));
                 return Some(Err(()));
             }
-            let my_turn = s.queue.front().map(|(t, _)| Some(*t) == ticket).unwrap_or(true);
+            let my_turn = s
+                .queue
+                .front()
+                .map(|(t, _)| Some(*t) == ticket)
+                .unwrap_or(true);
             if my_turn && s.has_room() {
                 ticket.inspect(|t| s.leave_queue(*t));
-                s.buffer.push_back(this.value.take().expect("send polled after completion"));
+                s.buffer
+                    .push_back(this.value.take().expect("send polled after completion"));
                 chan.anchor.resource.set_len(s.buffer.len());
                 return Some(Ok((s.receiver.take(), s.next_sender())));
             }
@@ -120,7 +140,9 @@ impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
             }
             Some(Err(())) => {
                 this.ticket = None;
-                Poll::Ready(Err(SendError(this.value.take().expect("send polled after completion"))))
+                Poll::Ready(Err(SendError(
+                    this.value.take().expect("send polled after completion"),
+                )))
             }
             Some(Ok((receiver, next))) => {
                 this.ticket = None;
@@ -146,7 +168,11 @@ impl<M: Model, T: Send> Drop for SendFut<'_, M, T> {
 
 impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
     fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + Send + '_ {
-        SendFut { tx: self, value: Some(value), ticket: None }
+        SendFut {
+            tx: self,
+            value: Some(value),
+            ticket: None,
+        }
     }
 
     fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
@@ -232,7 +258,10 @@ impl<M: Model, T: Send> Clone for SimSender<M, T> {
     fn clone(&self) -> Self {
         M::with(&self.chan.state, |s| s.senders += 1);
         let endpoint = self.chan.anchor.endpoint(Side::Tx);
-        Self { chan: self.chan.clone(), endpoint }
+        Self {
+            chan: self.chan.clone(),
+            endpoint,
+        }
     }
 }
 
@@ -241,7 +270,11 @@ impl<M: Model, T: Send> Drop for SimSender<M, T> {
         self.chan.anchor.resource.release(self.endpoint);
         let receiver = M::with(&self.chan.state, |s| {
             s.senders -= 1;
-            if s.senders == 0 { s.receiver.take() } else { None }
+            if s.senders == 0 {
+                s.receiver.take()
+            } else {
+                None
+            }
         });
         receiver.into_iter().for_each(Waker::wake);
     }
@@ -265,6 +298,8 @@ impl<M: Model, T: Send> fmt::Debug for SimSender<M, T> {
 
 impl<M: Model, T: Send> fmt::Debug for SimReceiver<M, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SimReceiver").field(&self.chan.anchor).finish()
+        f.debug_tuple("SimReceiver")
+            .field(&self.chan.anchor)
+            .finish()
     }
 }

@@ -33,15 +33,26 @@ impl Tasks<'_> {
             return (Some(holder.task), self.name(holder.task));
         };
         let spawned: Vec<TaskId> = (since..self.parents.len())
-            .filter(|t| self.parents[*t] == Some(holder.task) && *t != waiter && self.live.contains_key(t))
+            .filter(|t| {
+                self.parents[*t] == Some(holder.task) && *t != waiter && self.live.contains_key(t)
+            })
             .collect();
         let maker = self.name(holder.task);
         match spawned.as_slice() {
             [] => (Some(holder.task), maker),
-            [only] => (Some(*only), format!("{} (made by {maker}, moved in at spawn)", self.name(*only))),
+            [only] => (
+                Some(*only),
+                format!("{} (made by {maker}, moved in at spawn)", self.name(*only)),
+            ),
             many => {
                 let names: Vec<String> = many.iter().map(|t| self.name(*t)).collect();
-                (None, format!("{maker} or one of {}, which it spawned since", names.join(", ")))
+                (
+                    None,
+                    format!(
+                        "{maker} or one of {}, which it spawned since",
+                        names.join(", ")
+                    ),
+                )
             }
         }
     }
@@ -52,15 +63,29 @@ pub(crate) fn wait_for_graph(tasks: &Tasks<'_>) -> String {
     let mut out = String::from("wait-for graph:\n");
     let mut edges: BTreeMap<TaskId, BTreeSet<TaskId>> = BTreeMap::new();
     for (&id, task) in tasks.live {
-        let state = if task.state == RunState::Blocked { "blocked" } else { "runnable" };
-        let _ = writeln!(out, "  task {} ({state}, spawned at {})", tasks.name(id), task.spawned_at);
+        let state = if task.state == RunState::Blocked {
+            "blocked"
+        } else {
+            "runnable"
+        };
+        let _ = writeln!(
+            out,
+            "  task {} ({state}, spawned at {})",
+            tasks.name(id),
+            task.spawned_at
+        );
         if task.waits.is_empty() {
-            let _ = writeln!(out, "    waits on nothing sigrelay knows (a future outside its primitives)");
+            let _ = writeln!(
+                out,
+                "    waits on nothing sigrelay knows (a future outside its primitives)"
+            );
         }
         for wait in &task.waits {
             let (line, unblockers) = describe_wait(tasks, wait, id);
             let _ = writeln!(out, "    {line}");
-            let live = unblockers.into_iter().filter(|t| tasks.live.contains_key(t) && *t != id);
+            let live = unblockers
+                .into_iter()
+                .filter(|t| tasks.live.contains_key(t) && *t != id);
             edges.entry(id).or_default().extend(live);
         }
     }
@@ -79,18 +104,32 @@ fn describe_wait(tasks: &Tasks<'_>, wait: &Wait, waiter: TaskId) -> (String, BTr
         WaitOp::Lock => ("to lock", Some(Side::Tx)),
         WaitOp::Changed => ("for a change of", Some(Side::Tx)),
         WaitOp::Notified => ("for a notification on", None),
-        WaitOp::Join(t) => return (format!("waits to join task {}", tasks.name(t)), BTreeSet::from([t])),
+        WaitOp::Join(t) => {
+            return (
+                format!("waits to join task {}", tasks.name(t)),
+                BTreeSet::from([t]),
+            )
+        }
         WaitOp::Sleep(until) => return (format!("sleeps until {until:?}"), BTreeSet::new()),
         WaitOp::Drain => {
-            return ("returned from the body; waits for every other task to exit".into(), BTreeSet::new())
+            return (
+                "returned from the body; waits for every other task to exit".into(),
+                BTreeSet::new(),
+            )
         }
     };
     let Some(resource) = wait.resource.as_deref() else {
         return (format!("waits {verb} an unnamed resource"), BTreeSet::new());
     };
     let mut line = format!("waits {verb} {}", resource.describe());
-    let Some(side) = other_side else { return (line, BTreeSet::new()) };
-    let holders: Vec<_> = resource.holders_of(side).iter().map(|h| tasks.holder(h, waiter)).collect();
+    let Some(side) = other_side else {
+        return (line, BTreeSet::new());
+    };
+    let holders: Vec<_> = resource
+        .holders_of(side)
+        .iter()
+        .map(|h| tasks.holder(h, waiter))
+        .collect();
     if holders.is_empty() {
         line.push_str("; other end held by no task");
     } else {
@@ -102,7 +141,9 @@ fn describe_wait(tasks: &Tasks<'_>, wait: &Wait, waiter: TaskId) -> (String, BTr
 
 fn find_cycle(edges: &BTreeMap<TaskId, BTreeSet<TaskId>>) -> Option<Vec<TaskId>> {
     let mut done = BTreeSet::new();
-    edges.keys().find_map(|n| visit(*n, edges, &mut Vec::new(), &mut done))
+    edges
+        .keys()
+        .find_map(|n| visit(*n, edges, &mut Vec::new(), &mut done))
 }
 
 fn visit(
@@ -120,7 +161,11 @@ fn visit(
         return None;
     }
     path.push(node);
-    let found = edges.get(&node).into_iter().flatten().find_map(|n| visit(*n, edges, path, done));
+    let found = edges
+        .get(&node)
+        .into_iter()
+        .flatten()
+        .find_map(|n| visit(*n, edges, path, done));
     path.pop();
     found
 }

@@ -51,8 +51,14 @@ impl Events {
     }
 
     pub(crate) fn render(&self, names: &[Arc<str>], resources: &[Arc<Resource>]) -> EventLog {
-        let lines: Vec<String> = self.events.iter().map(|e| e.render(names, resources)).collect();
-        let hash = lines.iter().fold(FNV_OFFSET, |h, l| fnv1a(fnv1a(h, l.as_bytes()), b"\n"));
+        let lines: Vec<String> = self
+            .events
+            .iter()
+            .map(|e| e.render(names, resources))
+            .collect();
+        let hash = lines
+            .iter()
+            .fold(FNV_OFFSET, |h, l| fnv1a(fnv1a(h, l.as_bytes()), b"\n"));
         EventLog { lines, hash }
     }
 }
@@ -94,10 +100,19 @@ impl EventLog {
     }
 
     /// The first line where two logs differ, with both versions.
-    pub fn first_difference<'a>(&'a self, other: &'a EventLog) -> Option<(usize, Option<&'a str>, Option<&'a str>)> {
+    pub fn first_difference<'a>(
+        &'a self,
+        other: &'a EventLog,
+    ) -> Option<(usize, Option<&'a str>, Option<&'a str>)> {
         let n = self.lines.len().max(other.lines.len());
         (0..n)
-            .map(|i| (i, self.lines.get(i).map(String::as_str), other.lines.get(i).map(String::as_str)))
+            .map(|i| {
+                (
+                    i,
+                    self.lines.get(i).map(String::as_str),
+                    other.lines.get(i).map(String::as_str),
+                )
+            })
             .find(|(_, a, b)| a != b)
     }
 }

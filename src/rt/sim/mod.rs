@@ -25,8 +25,8 @@ use std::panic::{resume_unwind, Location};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::chan::{SimReceiver, SimSender};
 pub use self::cell::{SimOneshotReceiver, SimOneshotSender, SimWatchReceiver, SimWatchSender};
+pub use self::chan::{SimReceiver, SimSender};
 pub use self::log::EventLog;
 pub use self::sync::{SimMutex, SimMutexGuard, SimNotify};
 pub use self::task::SimJoinHandle;
@@ -87,20 +87,32 @@ pub struct RunSettings {
 
 impl Default for RunSettings {
     fn default() -> Self {
-        Self { seed: 0, max_virtual_time: Duration::from_secs(7 * 24 * 3600) }
+        Self {
+            seed: 0,
+            max_virtual_time: Duration::from_secs(7 * 24 * 3600),
+        }
     }
 }
 
 /// Runs `body` as task "main" of a fresh world and then waits for every task it spawned to
 /// exit: a task left blocked fails the run as a leak. Must be called inside the checker.
 #[track_caller]
-pub fn run<M: Model, T, Fut>(settings: RunSettings, body: impl FnOnce(Sim<M>) -> Fut) -> (T, RunRecord)
+pub fn run<M: Model, T, Fut>(
+    settings: RunSettings,
+    body: impl FnOnce(Sim<M>) -> Fut,
+) -> (T, RunRecord)
 where
     Fut: Future<Output = T>,
 {
-    let limits = Limits { max_virtual_time: settings.max_virtual_time, max_tasks: M::MAX_TASKS };
+    let limits = Limits {
+        max_virtual_time: settings.max_virtual_time,
+        max_tasks: M::MAX_TASKS,
+    };
     let world = World::new(settings.seed, limits);
-    let sim = Sim::<M> { world: world.clone(), _model: PhantomData };
+    let sim = Sim::<M> {
+        world: world.clone(),
+        _model: PhantomData,
+    };
     let id = world.add_task("main", Location::caller(), None);
     let drain_world = world.clone();
     let main = async move {
@@ -110,7 +122,13 @@ where
         value
     };
     match M::block_on(id, Tracked::<M, _>::new(world.clone(), id, main, None)) {
-        Some(Ok(value)) => (value, RunRecord { log: world.log(), virtual_time: world.now() }),
+        Some(Ok(value)) => (
+            value,
+            RunRecord {
+                log: world.log(),
+                virtual_time: world.now(),
+            },
+        ),
         Some(Err(TaskEnd::Panicked(payload))) => resume_unwind(payload),
         Some(Err(TaskEnd::Aborted)) | None => unreachable!("the body of a run has no join handle"),
     }
@@ -124,9 +142,19 @@ pub(crate) struct Anchor<M> {
 }
 
 impl<M: Model> Anchor<M> {
-    fn new(world: &Arc<World>, kind: &'static str, name: &str, capacity: usize, at: &'static Location<'static>) -> Self {
+    fn new(
+        world: &Arc<World>,
+        kind: &'static str,
+        name: &str,
+        capacity: usize,
+        at: &'static Location<'static>,
+    ) -> Self {
         let resource = world.add_resource(kind, name, capacity, at);
-        Self { world: world.clone(), resource, _model: PhantomData }
+        Self {
+            world: world.clone(),
+            resource,
+            _model: PhantomData,
+        }
     }
 
     fn me(&self) -> Option<TaskId> {
@@ -134,7 +162,8 @@ impl<M: Model> Anchor<M> {
     }
 
     fn endpoint(&self, side: Side) -> u64 {
-        self.resource.endpoint(side, self.me(), self.world.task_count())
+        self.resource
+            .endpoint(side, self.me(), self.world.task_count())
     }
 
     fn touch(&self, endpoint: u64, side: Side) {
@@ -142,7 +171,13 @@ impl<M: Model> Anchor<M> {
     }
 
     fn wait(&self, op: WaitOp) {
-        self.world.wait_on(self.me(), Wait { resource: Some(self.resource.clone()), op });
+        self.world.wait_on(
+            self.me(),
+            Wait {
+                resource: Some(self.resource.clone()),
+                op,
+            },
+        );
     }
 
     fn record(&self, kind: fn(usize) -> EventKind) {
@@ -158,7 +193,10 @@ impl<M> fmt::Debug for Anchor<M> {
 
 impl<M> Clone for Sim<M> {
     fn clone(&self) -> Self {
-        Self { world: self.world.clone(), _model: PhantomData }
+        Self {
+            world: self.world.clone(),
+            _model: PhantomData,
+        }
     }
 }
 
@@ -209,29 +247,61 @@ impl<M: Model> Runtime for Sim<M> {
     }
 
     #[track_caller]
-    fn channel<T: Send + 'static>(&self, name: &str, capacity: usize) -> (SimSender<M, T>, SimReceiver<M, T>) {
+    fn channel<T: Send + 'static>(
+        &self,
+        name: &str,
+        capacity: usize,
+    ) -> (SimSender<M, T>, SimReceiver<M, T>) {
         assert!(capacity > 0, "channel capacity must be positive");
-        chan::channel(Anchor::new(&self.world, "channel", name, capacity, Location::caller()), capacity)
+        chan::channel(
+            Anchor::new(&self.world, "channel", name, capacity, Location::caller()),
+            capacity,
+        )
     }
 
     #[track_caller]
-    fn oneshot<T: Send + 'static>(&self, name: &str) -> (SimOneshotSender<M, T>, SimOneshotReceiver<M, T>) {
-        cell::oneshot(Anchor::new(&self.world, "oneshot", name, 1, Location::caller()))
+    fn oneshot<T: Send + 'static>(
+        &self,
+        name: &str,
+    ) -> (SimOneshotSender<M, T>, SimOneshotReceiver<M, T>) {
+        cell::oneshot(Anchor::new(
+            &self.world,
+            "oneshot",
+            name,
+            1,
+            Location::caller(),
+        ))
     }
 
     #[track_caller]
-    fn watch<T: Clone + Send + Sync + 'static>(&self, name: &str, initial: T) -> (SimWatchSender<M, T>, SimWatchReceiver<M, T>) {
-        cell::watch(Anchor::new(&self.world, "watch", name, 0, Location::caller()), initial)
+    fn watch<T: Clone + Send + Sync + 'static>(
+        &self,
+        name: &str,
+        initial: T,
+    ) -> (SimWatchSender<M, T>, SimWatchReceiver<M, T>) {
+        cell::watch(
+            Anchor::new(&self.world, "watch", name, 0, Location::caller()),
+            initial,
+        )
     }
 
     #[track_caller]
     fn mutex<T: Send + 'static>(&self, name: &str, value: T) -> SimMutex<M, T> {
-        SimMutex::new(Anchor::new(&self.world, "mutex", name, 0, Location::caller()), value)
+        SimMutex::new(
+            Anchor::new(&self.world, "mutex", name, 0, Location::caller()),
+            value,
+        )
     }
 
     #[track_caller]
     fn notify(&self, name: &str) -> SimNotify<M> {
-        SimNotify::new(Anchor::new(&self.world, "notify", name, 0, Location::caller()))
+        SimNotify::new(Anchor::new(
+            &self.world,
+            "notify",
+            name,
+            0,
+            Location::caller(),
+        ))
     }
 
     fn now(&self) -> SimInstant {

@@ -70,10 +70,25 @@ pub(crate) struct Wait {
 }
 
 impl Resource {
-    pub(crate) fn new(id: usize, kind: &'static str, name: &str, capacity: usize, site: &'static Location<'static>) -> Self {
+    pub(crate) fn new(
+        id: usize,
+        kind: &'static str,
+        name: &str,
+        capacity: usize,
+        site: &'static Location<'static>,
+    ) -> Self {
         let holders = StdMutex::new(BTreeMap::new());
         let (len, endpoints) = (AtomicUsize::new(0), AtomicU64::new(0));
-        Self { id, kind, name: name.into(), capacity, site, len, endpoints, holders }
+        Self {
+            id,
+            kind,
+            name: name.into(),
+            capacity,
+            site,
+            len,
+            endpoints,
+            holders,
+        }
     }
 
     /// A fresh endpoint id, made by `task` on `side` when `tasks` tasks existed.
@@ -100,26 +115,44 @@ impl Resource {
 
     fn hold(&self, endpoint: u64, side: Side, task: Option<TaskId>, unused_since: Option<TaskId>) {
         if let Some(task) = task {
-            let holder = Holder { side, task, unused_since };
-            self.holders.lock().unwrap_or_else(|p| p.into_inner()).insert(endpoint, holder);
+            let holder = Holder {
+                side,
+                task,
+                unused_since,
+            };
+            self.holders
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(endpoint, holder);
         }
     }
 
     /// Forgets a dropped endpoint.
     pub(crate) fn release(&self, endpoint: u64) {
-        self.holders.lock().unwrap_or_else(|p| p.into_inner()).remove(&endpoint);
+        self.holders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&endpoint);
     }
 
     /// The holders of the endpoints on `side`.
     pub(crate) fn holders_of(&self, side: Side) -> Vec<Holder> {
         let holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        holders.values().filter(|h| h.side == side).copied().collect()
+        holders
+            .values()
+            .filter(|h| h.side == side)
+            .copied()
+            .collect()
     }
 
     /// `kind "name" (created at site) [len/cap buffered]`.
     pub(crate) fn describe(&self) -> String {
         let fill = if self.capacity > 0 {
-            format!(" [{}/{} buffered]", self.len.load(Ordering::Relaxed), self.capacity)
+            format!(
+                " [{}/{} buffered]",
+                self.len.load(Ordering::Relaxed),
+                self.capacity
+            )
         } else {
             String::new()
         };

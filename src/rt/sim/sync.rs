@@ -43,13 +43,25 @@ unsafe impl<M: Model, T: Send> Send for SimMutexGuard<'_, M, T> {}
 
 impl<M: Model, T> SimMutex<M, T> {
     pub(super) fn new(anchor: Anchor<M>, value: T) -> Self {
-        let state = LockState { locked: false, queue: VecDeque::new(), next_ticket: 0 };
-        Self { state: M::new_lock(state), value: UnsafeCell::new(value), anchor }
+        let state = LockState {
+            locked: false,
+            queue: VecDeque::new(),
+            next_ticket: 0,
+        };
+        Self {
+            state: M::new_lock(state),
+            value: UnsafeCell::new(value),
+            anchor,
+        }
     }
 
     fn acquire(&self, ticket: &mut Option<u64>, waker: Option<&Waker>) -> bool {
         let acquired = M::with(&self.state, |s| {
-            let my_turn = s.queue.front().map(|(t, _)| Some(*t) == *ticket).unwrap_or(true);
+            let my_turn = s
+                .queue
+                .front()
+                .map(|(t, _)| Some(*t) == *ticket)
+                .unwrap_or(true);
             if my_turn && !s.locked {
                 s.locked = true;
                 if let Some(t) = ticket.take() {
@@ -75,7 +87,11 @@ impl<M: Model, T> SimMutex<M, T> {
         acquired
     }
 
-    fn poll_lock(&self, ticket: &mut Option<u64>, cx: &mut Context<'_>) -> Poll<SimMutexGuard<'_, M, T>> {
+    fn poll_lock(
+        &self,
+        ticket: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<SimMutexGuard<'_, M, T>> {
         if self.acquire(ticket, Some(cx.waker())) {
             return Poll::Ready(SimMutexGuard { mutex: self });
         }
@@ -89,7 +105,10 @@ impl<M: Model, T> SimMutex<M, T> {
             if let Some(t) = ticket {
                 s.queue.retain(|(q, _)| *q != t);
             }
-            s.queue.front().filter(|_| !s.locked).map(|(_, w)| w.clone())
+            s.queue
+                .front()
+                .filter(|_| !s.locked)
+                .map(|(_, w)| w.clone())
         });
         next.into_iter().for_each(Waker::wake);
     }
@@ -116,12 +135,16 @@ impl<M: Model, T: Send> handles::Mutex<T> for SimMutex<M, T> {
         Self: 'a;
 
     fn lock(&self) -> impl Future<Output = SimMutexGuard<'_, M, T>> + Send {
-        let mut pending = Lock { mutex: self, ticket: None };
+        let mut pending = Lock {
+            mutex: self,
+            ticket: None,
+        };
         poll_fn(move |cx| pending.mutex.poll_lock(&mut pending.ticket, cx))
     }
 
     fn try_lock(&self) -> Option<SimMutexGuard<'_, M, T>> {
-        self.acquire(&mut None, None).then_some(SimMutexGuard { mutex: self })
+        self.acquire(&mut None, None)
+            .then_some(SimMutexGuard { mutex: self })
     }
 }
 
@@ -171,15 +194,28 @@ struct Notified<'a, M: Model> {
 
 impl<M: Model> SimNotify<M> {
     pub(super) fn new(anchor: Anchor<M>) -> Self {
-        let state = NotifyState { permit: false, generation: 0, waiters: VecDeque::new(), next_ticket: 0 };
-        Self { state: M::new_lock(state), anchor }
+        let state = NotifyState {
+            permit: false,
+            generation: 0,
+            waiters: VecDeque::new(),
+            next_ticket: 0,
+        };
+        Self {
+            state: M::new_lock(state),
+            anchor,
+        }
     }
 
     fn poll_notified(&self, pending: &mut Notified<'_, M>, cx: &mut Context<'_>) -> Poll<()> {
         let ready = M::with(&self.state, |s| {
-            let mine = pending.ticket.and_then(|t| s.waiters.iter().position(|(q, _, _)| *q == t));
+            let mine = pending
+                .ticket
+                .and_then(|t| s.waiters.iter().position(|(q, _, _)| *q == t));
             let notified = mine.is_some_and(|i| s.waiters[i].2);
-            if notified || s.generation != pending.generation || (mine.is_none() && std::mem::take(&mut s.permit)) {
+            if notified
+                || s.generation != pending.generation
+                || (mine.is_none() && std::mem::take(&mut s.permit))
+            {
                 mine.map(|i| s.waiters.remove(i));
                 pending.ticket = None;
                 return true;
@@ -189,7 +225,8 @@ impl<M: Model> SimNotify<M> {
                 None => {
                     s.next_ticket += 1;
                     pending.ticket = Some(s.next_ticket);
-                    s.waiters.push_back((s.next_ticket, cx.waker().clone(), false));
+                    s.waiters
+                        .push_back((s.next_ticket, cx.waker().clone(), false));
                 }
             }
             false
@@ -231,7 +268,9 @@ impl<M: Model> Drop for Notified<'_, M> {
 
 impl<M: Model> handles::Notify for SimNotify<M> {
     fn notify_one(&self) {
-        M::with(&self.state, NotifyState::notify_one).into_iter().for_each(Waker::wake);
+        M::with(&self.state, NotifyState::notify_one)
+            .into_iter()
+            .for_each(Waker::wake);
     }
 
     fn notify_waiters(&self) {
@@ -244,7 +283,11 @@ impl<M: Model> handles::Notify for SimNotify<M> {
 
     fn notified(&self) -> impl Future<Output = ()> + Send + '_ {
         let generation = M::with(&self.state, |s| s.generation);
-        let mut pending = Notified { notify: self, generation, ticket: None };
+        let mut pending = Notified {
+            notify: self,
+            generation,
+            ticket: None,
+        };
         poll_fn(move |cx| {
             let notify = pending.notify;
             notify.poll_notified(&mut pending, cx)
@@ -260,7 +303,9 @@ impl<M: Model, T> fmt::Debug for SimMutex<M, T> {
 
 impl<M: Model, T> fmt::Debug for SimMutexGuard<'_, M, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SimMutexGuard").field(&self.mutex.anchor).finish()
+        f.debug_tuple("SimMutexGuard")
+            .field(&self.mutex.anchor)
+            .finish()
     }
 }
 

@@ -79,9 +79,22 @@ impl Wake for TaskWaker {
 }
 
 impl<M: Model, F: Future> Tracked<M, F> {
-    pub(crate) fn new(world: Arc<World>, id: TaskId, future: F, shared: Option<Arc<JoinShared<F::Output>>>) -> Self {
+    pub(crate) fn new(
+        world: Arc<World>,
+        id: TaskId,
+        future: F,
+        shared: Option<Arc<JoinShared<F::Output>>>,
+    ) -> Self {
         let future = Some(Box::pin(future));
-        Self { world, id, future, waker: None, shared, bound: false, _model: PhantomData }
+        Self {
+            world,
+            id,
+            future,
+            waker: None,
+            shared,
+            bound: false,
+            _model: PhantomData,
+        }
     }
 
     fn task_waker(&mut self, outer: &Waker) -> Waker {
@@ -89,7 +102,11 @@ impl<M: Model, F: Future> Tracked<M, F> {
             Some((o, ours)) if o.will_wake(outer) => ours.clone(),
             _ => {
                 let world = Arc::downgrade(&self.world);
-                let ours = Waker::from(Arc::new(TaskWaker { world, id: self.id, inner: outer.clone() }));
+                let ours = Waker::from(Arc::new(TaskWaker {
+                    world,
+                    id: self.id,
+                    inner: outer.clone(),
+                }));
                 if let Some(shared) = &self.shared {
                     shared.lock().task = Some(ours.clone());
                 }
@@ -146,8 +163,13 @@ impl<M: Model, F: Future> Future for Tracked<M, F> {
         }
         this.world.begin_poll(this.id);
         let waker = this.task_waker(cx.waker());
-        let future = this.future.as_mut().expect("a tracked task is polled after it ended");
-        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut Context::from_waker(&waker))));
+        let future = this
+            .future
+            .as_mut()
+            .expect("a tracked task is polled after it ended");
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut Context::from_waker(&waker))
+        }));
         match polled {
             Ok(Poll::Pending) => {
                 this.world.blocked(this.id);
@@ -162,8 +184,16 @@ impl<M: Model, F: Future> Future for Tracked<M, F> {
 
 impl<T> JoinShared<T> {
     pub(crate) fn new() -> Arc<Self> {
-        let state = JoinState { result: None, finished: false, aborted: false, joiner: None, task: None };
-        Arc::new(Self { state: StdMutex::new(state) })
+        let state = JoinState {
+            result: None,
+            finished: false,
+            aborted: false,
+            joiner: None,
+            task: None,
+        };
+        Arc::new(Self {
+            state: StdMutex::new(state),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, JoinState<T>> {
@@ -191,7 +221,12 @@ impl<T> JoinShared<T> {
 
 impl<M: Model, T> SimJoinHandle<M, T> {
     pub(crate) fn new(shared: Arc<JoinShared<T>>, world: Arc<World>, target: TaskId) -> Self {
-        Self { shared, world, target, _model: PhantomData }
+        Self {
+            shared,
+            world,
+            target,
+            _model: PhantomData,
+        }
     }
 }
 
@@ -207,7 +242,13 @@ impl<M: Model, T> Future for SimJoinHandle<M, T> {
         s.joiner = Some(cx.waker().clone());
         drop(s);
         let me = self.world.current(M::native_id());
-        self.world.wait_on(me, Wait { resource: None, op: WaitOp::Join(self.target) });
+        self.world.wait_on(
+            me,
+            Wait {
+                resource: None,
+                op: WaitOp::Join(self.target),
+            },
+        );
         Poll::Pending
     }
 }
@@ -231,6 +272,8 @@ impl<M: Model, T: Send> handles::JoinHandle<T> for SimJoinHandle<M, T> {
 
 impl<M, T> fmt::Debug for SimJoinHandle<M, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimJoinHandle").field("task", &self.world.task_name(self.target)).finish()
+        f.debug_struct("SimJoinHandle")
+            .field("task", &self.world.task_name(self.target))
+            .finish()
     }
 }

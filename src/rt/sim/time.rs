@@ -57,7 +57,12 @@ pub struct SimSleep<M> {
 
 impl<M> SimSleep<M> {
     pub(super) fn new(world: Arc<World>, deadline: Duration) -> Self {
-        Self { world, deadline, timer: None, _model: PhantomData }
+        Self {
+            world,
+            deadline,
+            timer: None,
+            _model: PhantomData,
+        }
     }
 }
 
@@ -74,7 +79,13 @@ impl<M: Model> Future for SimSleep<M> {
         }
         this.timer = Some(this.world.arm_timer(this.timer, this.deadline, cx.waker()));
         let me = this.world.current(M::native_id());
-        this.world.wait_on(me, Wait { resource: None, op: WaitOp::Sleep(this.deadline) });
+        this.world.wait_on(
+            me,
+            Wait {
+                resource: None,
+                op: WaitOp::Sleep(this.deadline),
+            },
+        );
         Poll::Pending
     }
 }
@@ -89,7 +100,9 @@ impl<M> Drop for SimSleep<M> {
 
 impl<M> fmt::Debug for SimSleep<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimSleep").field("deadline", &self.deadline).finish()
+        f.debug_struct("SimSleep")
+            .field("deadline", &self.deadline)
+            .finish()
     }
 }
 
@@ -101,7 +114,10 @@ pub(super) struct Drain<M> {
 
 impl<M> Drain<M> {
     pub(super) fn new(world: Arc<World>) -> Self {
-        Self { world, _model: PhantomData }
+        Self {
+            world,
+            _model: PhantomData,
+        }
     }
 }
 
@@ -113,7 +129,13 @@ impl<M: Model> Future for Drain<M> {
             return Poll::Ready(());
         }
         let me = self.world.current(M::native_id());
-        self.world.wait_on(me, Wait { resource: None, op: WaitOp::Drain });
+        self.world.wait_on(
+            me,
+            Wait {
+                resource: None,
+                op: WaitOp::Drain,
+            },
+        );
         Poll::Pending
     }
 }

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
 
-use super::log::{EventKind, EventLog, Events};
 use super::graph::{self, Tasks};
+use super::log::{EventKind, EventLog, Events};
 use super::report::{Resource, Wait};
 use crate::rt::Rng;
 
@@ -106,7 +106,9 @@ impl World {
             events: Events::default(),
             limits,
         };
-        Arc::new(Self { state: StdMutex::new(state) })
+        Arc::new(Self {
+            state: StdMutex::new(state),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -114,7 +116,12 @@ impl World {
     }
 
     /// Registers a new task; the caller starts it under the checker.
-    pub(crate) fn add_task(&self, name: &str, at: &'static Location<'static>, parent: Option<TaskId>) -> TaskId {
+    pub(crate) fn add_task(
+        &self,
+        name: &str,
+        at: &'static Location<'static>,
+        parent: Option<TaskId>,
+    ) -> TaskId {
         let mut s = self.lock();
         let id = s.names.len();
         if let Some(max) = s.limits.max_tasks {
@@ -127,7 +134,14 @@ impl World {
         }
         s.names.push(name.into());
         s.parents.push(parent);
-        s.live.insert(id, TaskEntry { state: RunState::Runnable, waits: Vec::new(), spawned_at: at });
+        s.live.insert(
+            id,
+            TaskEntry {
+                state: RunState::Runnable,
+                waits: Vec::new(),
+                spawned_at: at,
+            },
+        );
         s.record(parent, EventKind::Spawn(id));
         id
     }
@@ -188,7 +202,11 @@ impl World {
         s.live.remove(&id);
         s.record(Some(id), EventKind::Exit(outcome));
         let drained = s.body_returned && s.live.len() <= 1;
-        if drained { s.drain_waker.take() } else { None }
+        if drained {
+            s.drain_waker.take()
+        } else {
+            None
+        }
     }
 
     /// The body returned; from now on the run only waits for the other tasks to exit.
@@ -215,7 +233,13 @@ impl World {
     }
 
     /// Registers a named resource for reports and the event log.
-    pub(crate) fn add_resource(&self, kind: &'static str, name: &str, capacity: usize, at: &'static Location<'static>) -> Arc<Resource> {
+    pub(crate) fn add_resource(
+        &self,
+        kind: &'static str,
+        name: &str,
+        capacity: usize,
+        at: &'static Location<'static>,
+    ) -> Arc<Resource> {
         let mut s = self.lock();
         let r = Arc::new(Resource::new(s.resources.len(), kind, name, capacity, at));
         s.resources.push(r.clone());
@@ -232,7 +256,12 @@ impl World {
     }
 
     /// Arms (or re-arms) a timer; returns its key.
-    pub(crate) fn arm_timer(&self, key: Option<(Duration, u64)>, deadline: Duration, waker: &Waker) -> (Duration, u64) {
+    pub(crate) fn arm_timer(
+        &self,
+        key: Option<(Duration, u64)>,
+        deadline: Duration,
+        waker: &Waker,
+    ) -> (Duration, u64) {
         let mut s = self.lock();
         let key = key.unwrap_or_else(|| {
             s.next_timer += 1;
@@ -285,8 +314,16 @@ impl State {
         }
         self.now = self.now.max(deadline);
         self.record(None, EventKind::Advance);
-        let due: Vec<_> = self.timers.range(..=(deadline, u64::MAX)).map(|(k, _)| *k).collect();
-        Quiescence::Fire(due.into_iter().filter_map(|k| self.timers.remove(&k)).collect())
+        let due: Vec<_> = self
+            .timers
+            .range(..=(deadline, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        Quiescence::Fire(
+            due.into_iter()
+                .filter_map(|k| self.timers.remove(&k))
+                .collect(),
+        )
     }
 
     fn stuck_report(&self) -> String {
@@ -300,6 +337,10 @@ impl State {
     }
 
     fn graph(&self) -> String {
-        graph::wait_for_graph(&Tasks { live: &self.live, names: &self.names, parents: &self.parents })
+        graph::wait_for_graph(&Tasks {
+            live: &self.live,
+            names: &self.names,
+            parents: &self.parents,
+        })
     }
 }
