@@ -18,6 +18,7 @@ pub struct LoomCheck {
 }
 
 impl Default for LoomCheck {
+    #[track_caller]
     fn default() -> Self {
         Self {
             preemption_bound: Some(2),
@@ -80,6 +81,7 @@ impl LoomCheck {
 }
 
 /// Explores `body` under loom with a preemption bound of 2; panics on the first failure.
+#[track_caller]
 pub fn loom_model<F, Fut>(body: F)
 where
     F: Fn(Loom) -> Fut + Send + Sync + 'static,

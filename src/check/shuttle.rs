@@ -56,6 +56,7 @@ pub struct Summary {
 
 impl ShuttleCheck {
     /// A check with `strategy` over at most `iterations` schedules, seed 0.
+    #[track_caller]
     pub fn new(strategy: Strategy, iterations: usize) -> Self {
         Self {
             strategy,
@@ -168,6 +169,7 @@ fn run_with(scheduler: impl Scheduler + 'static, test: impl Fn() + Send + Sync +
 }
 
 /// Runs `body` under `iterations` random schedules (seed 0); panics on the first failure.
+#[track_caller]
 pub fn shuttle_random<F, Fut>(iterations: usize, body: F) -> Summary
 where
     F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
@@ -177,6 +179,7 @@ where
 }
 
 /// Runs `body` under `iterations` PCT schedules of bug depth `depth` (seed 0).
+#[track_caller]
 pub fn shuttle_pct<F, Fut>(iterations: usize, depth: usize, body: F) -> Summary
 where
     F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
@@ -186,6 +189,7 @@ where
 }
 
 /// Runs `body` under every schedule, depth-first, up to `max_iterations`.
+#[track_caller]
 pub fn shuttle_dfs<F, Fut>(max_iterations: usize, body: F) -> Summary
 where
     F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
@@ -196,6 +200,7 @@ where
 
 /// Replays the one schedule a failure printed (run with seed 0; use [`ShuttleCheck`] to give
 /// the failure's seed).
+#[track_caller]
 pub fn shuttle_replay<F, Fut>(schedule: &str, body: F) -> Summary
 where
     F: Fn(Shuttle) -> Fut + Send + Sync + 'static,

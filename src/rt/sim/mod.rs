@@ -83,20 +83,23 @@ pub struct RunSettings {
     pub seed: u64,
     /// The run fails if a timer lies beyond this virtual time.
     pub max_virtual_time: Duration,
+    /// Where the body comes from, for reports: the check's construction site.
+    pub body_site: &'static Location<'static>,
 }
 
 impl Default for RunSettings {
+    #[track_caller]
     fn default() -> Self {
         Self {
             seed: 0,
             max_virtual_time: Duration::from_secs(7 * 24 * 3600),
+            body_site: Location::caller(),
         }
     }
 }
 
 /// Runs `body` as task "main" of a fresh world and then waits for every task it spawned to
 /// exit: a task left blocked fails the run as a leak. Must be called inside the checker.
-#[track_caller]
 pub fn run<M: Model, T, Fut>(
     settings: RunSettings,
     body: impl FnOnce(Sim<M>) -> Fut,
@@ -113,7 +116,7 @@ where
         world: world.clone(),
         _model: PhantomData,
     };
-    let id = world.add_task("main", Location::caller(), None);
+    let id = world.add_task("main", settings.body_site, None);
     let drain_world = world.clone();
     let main = async move {
         let value = body(sim).await;
