@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sigrelay::check::{LoomCheck, ShuttleCheck, Strategy};
-use sigrelay::rt::{Receiver, Runtime, Sender};
+use sigrelay::rt::prelude::*;
 
 /// Two tasks, each waiting to receive what only the other would send next.
 async fn two_task_cycle<R: Runtime>(rt: R) {
@@ -225,4 +225,37 @@ fn loom_refuses_a_fifth_task_clearly() {
         failure.message
     );
     assert!(failure.message.contains("at most 4"), "{}", failure.message);
+}
+
+/// Two tasks increment a counter with a read and a write under separate lock holds: an
+/// update is lost only if one task runs between the other's read and write.
+async fn lost_update<R: Runtime>(rt: R) {
+    let counter = std::sync::Arc::new(rt.mutex("counter", 0u32));
+    let mut workers = Vec::new();
+    for name in ["left", "right"] {
+        let (counter, yielder) = (counter.clone(), rt.clone());
+        workers.push(rt.spawn(name, async move {
+            let read = *counter.lock().await;
+            yielder.yield_now().await;
+            *counter.lock().await = read + 1;
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("each worker ends");
+    }
+    assert_eq!(*counter.lock().await, 2, "an update was lost");
+}
+
+#[test]
+fn shuttle_and_loom_find_an_interleaving_bug() {
+    let shuttle = ShuttleCheck::new(Strategy::Random, 1_000).try_run(lost_update);
+    assert!(shuttle
+        .expect_err("some schedule loses an update")
+        .message
+        .contains("an update was lost"));
+    let loom = LoomCheck::default().try_run(lost_update);
+    assert!(loom
+        .expect_err("some interleaving loses an update")
+        .message
+        .contains("an update was lost"));
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use sigrelay::check::{ShuttleCheck, Strategy};
-use sigrelay::rt::{Receiver, Runtime, Sender};
+use sigrelay::rt::prelude::*;
 
 /// Three stages joined by bounded channels; the middle one sleeps, so the others block.
 async fn pipeline<R: Runtime>(rt: R) {

@@ -53,6 +53,16 @@ pub use self::tokio::Tokio;
 #[cfg(feature = "rt-turmoil")]
 pub use self::turmoil::Turmoil;
 
+/// The handle traits, imported anonymously: `use sigrelay::rt::prelude::*;` makes every
+/// method of every backend's handles callable without clashing with tokio's type names.
+pub mod prelude {
+    pub use super::{
+        Instant as _, JoinHandle as _, Mutex as _, Notify as _, OneshotReceiver as _,
+        OneshotSender as _, Receiver as _, Runtime, Sender as _, WatchReceiver as _,
+        WatchSender as _,
+    };
+}
+
 /// Everything core code may use from the outside world.
 ///
 /// Channels and cells are named: the simulation backends put the name and the creation site
