@@ -5,10 +5,11 @@
 //! event-log hash of the last run. Usage: `cargo run --release -p sim [ITERATIONS]`.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sigrelay::check::{ShuttleCheck, Strategy};
 use sigrelay::rt::prelude::*;
+use sigrelay::rt::Tokio;
 
 /// Three stages joined by bounded channels; the middle one sleeps, so the others block.
 async fn pipeline<R: Runtime>(rt: R) {
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         "strategy", "schedules", "virtual time", "wall", "last log hash"
     );
     for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
-        let start = Instant::now();
+        let start = Tokio.now();
         match ShuttleCheck::new(strategy.clone(), iterations).try_run(pipeline) {
             Ok(summary) => {
                 let last = summary.last.expect("a passing check ran at least once");
