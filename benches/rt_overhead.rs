@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 const ROUND_TRIPS: u64 = 100_000;
 const FAN_IN_MESSAGES: u64 = 400_000;
 const PRODUCERS: u64 = 4;
-const ROUNDS: usize = 9;
+const ROUNDS: usize = 15;
 
 async fn raw_ping_pong(n: u64) {
     let (ping_tx, mut ping_rx) = mpsc::channel::<u64>(1);
