@@ -231,11 +231,19 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
         Ok(value)
     }
 
-    /// Marks the receiver gone; wakes every queued sender so each sees the closed channel.
-    fn shut(&mut self) -> Vec<Waker> {
+    /// Refuses further sends and, if `discard`, takes what is buffered out; returns the
+    /// queued senders to wake (each then sees the closed channel) and the discarded values,
+    /// both to be dropped with the lock released.
+    fn shut(&mut self, discard: bool) -> (Vec<Waker>, VecDeque<T>) {
         M::with(&self.chan.state, |s| {
             s.receiver_open = false;
-            s.queue.iter().map(|(_, w)| w.clone()).collect()
+            let senders = s.queue.iter().map(|(_, w)| w.clone()).collect();
+            let discarded = if discard {
+                std::mem::take(&mut s.buffer)
+            } else {
+                VecDeque::new()
+            };
+            (senders, discarded)
         })
     }
 }
@@ -250,7 +258,7 @@ impl<M: Model, T: Send> handles::Receiver<T> for SimReceiver<M, T> {
     }
 
     fn close(&mut self) {
-        self.shut().into_iter().for_each(Waker::wake);
+        self.shut(false).0.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -283,10 +291,9 @@ impl<M: Model, T: Send> Drop for SimSender<M, T> {
 impl<M: Model, T: Send> Drop for SimReceiver<M, T> {
     fn drop(&mut self) {
         self.chan.anchor.resource.release(self.endpoint);
-        let senders = self.shut();
-        let dropped = M::with(&self.chan.state, |s| std::mem::take(&mut s.buffer));
+        let (senders, discarded) = self.shut(true);
         senders.into_iter().for_each(Waker::wake);
-        drop(dropped);
+        drop(discarded);
     }
 }
 
