@@ -1,78 +1,98 @@
 //! `sim`: the sigrelay harness command.
 //!
-//! For now it runs the runtime's own smoke scenario — a bounded pipeline with a slow stage —
-//! under shuttle's random and PCT schedulers and reports schedules run, virtual time and the
-//! event-log hash of the last run. Usage: `cargo run --release -p sim [ITERATIONS]`.
+//! - `sim` (or `sim run`) sweeps every scenario over the default seeds under shuttle with
+//!   virtual time and prints a summary table; it exits non-zero if any seed failed, and
+//!   prints the one command that replays each failure.
+//! - `sim run [--scenario S] [--seeds A..B] [--shard I/N] [--check-determinism]`
+//! - `sim list`: the scenarios and what each proves.
+//! - `sim replay --scenario S --seed N`: one seed, with its event log.
 
+mod cli;
+mod scenarios;
+mod sweep;
+
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use sigrelay::check::{ShuttleCheck, Strategy};
-use sigrelay::rt::prelude::*;
-use sigrelay::rt::Tokio;
-
-/// Three stages joined by bounded channels; the middle one sleeps, so the others block.
-async fn pipeline<R: Runtime>(rt: R) {
-    let (raw_tx, mut raw_rx) = rt.channel::<u64>("raw", 2);
-    let (cooked_tx, mut cooked_rx) = rt.channel::<u64>("cooked", 2);
-    let source = rt.spawn("source", async move {
-        for i in 0..8 {
-            raw_tx.send(i).await.expect("the cook is alive");
-        }
-    });
-    let clock = rt.clone();
-    let cook = rt.spawn("cook", async move {
-        while let Some(v) = raw_rx.recv().await {
-            clock.sleep(Duration::from_millis(v % 3)).await;
-            cooked_tx.send(v * 2).await.expect("the sink is alive");
-        }
-    });
-    let mut total = 0;
-    while let Some(v) = cooked_rx.recv().await {
-        total += v;
-    }
-    assert_eq!(total, (0..8).map(|v| v * 2).sum::<u64>());
-    source.await.expect("the source ends");
-    cook.await.expect("the cook ends");
-}
+use cli::{Command, RunArgs};
 
 fn main() -> ExitCode {
-    let iterations = match std::env::args().nth(1).map(|a| a.parse::<usize>()) {
-        None => 1_000,
-        Some(Ok(n)) => n,
-        Some(Err(e)) => {
-            eprintln!("sim: ITERATIONS must be a whole number: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut failed = false;
-    println!(
-        "{:<10} {:>10} {:>14} {:>12} {:>18}",
-        "strategy", "schedules", "virtual time", "wall", "last log hash"
-    );
-    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
-        let start = Tokio.now();
-        match ShuttleCheck::new(strategy.clone(), iterations).try_run(pipeline) {
-            Ok(summary) => {
-                let last = summary.last.expect("a passing check ran at least once");
-                println!(
-                    "{:<10} {:>10} {:>14?} {:>12.2?} {:>18x}",
-                    format!("{strategy:?}").split(' ').next().unwrap_or("?"),
-                    summary.iterations,
-                    last.virtual_time,
-                    start.elapsed(),
-                    last.log.hash()
-                );
-            }
-            Err(failure) => {
-                eprintln!("{failure}");
-                failed = true;
-            }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse(&args) {
+        Ok(Command::List) => list(),
+        Ok(Command::Run(run)) => sweep_and_report(&run),
+        Ok(Command::Replay { scenario, seed }) => replay(scenario, seed),
+        Err(e) => {
+            eprintln!("sim: {e}");
+            ExitCode::from(2)
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
+}
+
+fn list() -> ExitCode {
+    for scenario in scenarios::ALL {
+        println!("{:<10} {}", scenario.name, scenario.proves);
+    }
+    ExitCode::SUCCESS
+}
+
+fn sweep_and_report(args: &RunArgs) -> ExitCode {
+    let live = std::io::stderr().is_terminal();
+    let (rows, failures) = sweep::sweep(args, |name, done, total| {
+        if live && done % 64 == 0 {
+            eprint!("\r{name:<10} seed {done:>7}/{total}");
+            let _ = std::io::stderr().flush();
+        }
+    });
+    if live {
+        eprintln!();
+    }
+    println!(
+        "{:<10} {:<8} {:>7} {:>9} {:>13} {:>11} {:>12}",
+        "scenario", "backend", "seeds", "failures", "virtual time", "wall", "schedules/s"
+    );
+    for row in &rows {
+        println!(
+            "{:<10} {:<8} {:>7} {:>9} {:>13?} {:>11.2?} {:>12.0}",
+            row.scenario,
+            "shuttle",
+            row.seeds,
+            row.failures,
+            row.virtual_time,
+            row.wall,
+            row.rate()
+        );
+    }
+    for failure in &failures {
+        println!(
+            "\nFAILED {} seed {}:\n{}\nreplay: {}",
+            failure.scenario,
+            failure.seed,
+            failure.message,
+            failure.replay_command()
+        );
+    }
+    if failures.is_empty() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn replay(scenario: &scenarios::Scenario, seed: u64) -> ExitCode {
+    match sweep::run_seed(scenario, seed) {
+        Ok((log, virtual_time)) => {
+            log.lines().iter().for_each(|line| println!("{line}"));
+            println!(
+                "{} seed {seed}: ok at virtual time {virtual_time:?}, log hash {:x}",
+                scenario.name,
+                log.hash()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            println!("{failure}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,0 +1,178 @@
+//! Seed sweeps: each seed of a scenario is one shuttle schedule with that seed, on virtual
+//! time; a failure is reported with the command that replays it.
+
+use std::time::Duration;
+
+use sigrelay::check::{EventLog, Failure, ShuttleCheck, Strategy};
+use sigrelay::rt::prelude::*;
+use sigrelay::rt::Tokio;
+
+use crate::cli::RunArgs;
+use crate::scenarios::Scenario;
+
+/// One row of the summary table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The scenario's name.
+    pub scenario: &'static str,
+    /// Seeds run.
+    pub seeds: u64,
+    /// Seeds that failed.
+    pub failures: u64,
+    /// The longest virtual time of a run.
+    pub virtual_time: Duration,
+    /// Wall time of the whole sweep of this scenario.
+    pub wall: Duration,
+}
+
+/// What went wrong with one seed.
+#[derive(Debug)]
+pub struct SeedFailure {
+    /// The scenario.
+    pub scenario: &'static str,
+    /// The seed.
+    pub seed: u64,
+    /// What the check said.
+    pub message: String,
+}
+
+/// Runs one seed once; the event log and virtual time of the run, or the failure.
+pub fn run_seed(scenario: &Scenario, seed: u64) -> Result<(EventLog, Duration), Failure> {
+    let summary = ShuttleCheck::new(Strategy::Random, 1)
+        .seed(seed)
+        .try_run(scenario.run)?;
+    let record = summary.last.expect("a passing run leaves its record");
+    Ok((record.log, record.virtual_time))
+}
+
+/// Runs one seed, twice if `twice`, comparing the event logs.
+fn check_seed(scenario: &Scenario, seed: u64, twice: bool) -> Result<Duration, String> {
+    let (log, virtual_time) = run_seed(scenario, seed).map_err(|f| f.message)?;
+    if twice {
+        let (again, _) = run_seed(scenario, seed).map_err(|f| f.message)?;
+        if let Some((line, first, second)) = log.first_difference(&again) {
+            return Err(format!(
+                "nondeterminism: event {line} differs between two runs of one seed\n  first:  {}\n  second: {}",
+                first.unwrap_or("<end of log>"),
+                second.unwrap_or("<end of log>")
+            ));
+        }
+    }
+    Ok(virtual_time)
+}
+
+/// Sweeps every scenario of `args` over its shard of the seeds.
+pub fn sweep(
+    args: &RunArgs,
+    mut progress: impl FnMut(&str, u64, u64),
+) -> (Vec<Row>, Vec<SeedFailure>) {
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for scenario in &args.scenarios {
+        let seeds: Vec<u64> = args
+            .seeds
+            .clone()
+            .filter(|s| args.shard.owns(&args.seeds, *s))
+            .collect();
+        let start = Tokio.now();
+        let mut row = Row {
+            scenario: scenario.name,
+            seeds: 0,
+            failures: 0,
+            virtual_time: Duration::ZERO,
+            wall: Duration::ZERO,
+        };
+        for (done, seed) in seeds.iter().enumerate() {
+            progress(scenario.name, done as u64, seeds.len() as u64);
+            row.seeds += 1;
+            match check_seed(scenario, *seed, args.check_determinism) {
+                Ok(virtual_time) => row.virtual_time = row.virtual_time.max(virtual_time),
+                Err(message) => {
+                    row.failures += 1;
+                    failures.push(SeedFailure {
+                        scenario: scenario.name,
+                        seed: *seed,
+                        message,
+                    });
+                }
+            }
+        }
+        row.wall = start.elapsed();
+        rows.push(row);
+    }
+    (rows, failures)
+}
+
+impl Row {
+    /// Schedules run per second of wall time.
+    pub fn rate(&self) -> f64 {
+        self.seeds as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+impl SeedFailure {
+    /// The one command that replays this failure.
+    pub fn replay_command(&self) -> String {
+        format!(
+            "cargo run --release -p sim -- replay --scenario {} --seed {}",
+            self.scenario, self.seed
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Shard;
+
+    /// Two tasks that each wait for the other first.
+    async fn deadlocks<R: Runtime>(rt: R) {
+        let (a_tx, mut a_rx) = rt.channel::<u8>("a", 1);
+        let (b_tx, mut b_rx) = rt.channel::<u8>("b", 1);
+        let first = rt.spawn("first", async move {
+            let _ = a_rx.recv().await;
+            let _ = b_tx.send(1).await;
+        });
+        let _ = b_rx.recv().await;
+        let _ = a_tx.send(1).await;
+        let _ = first.await;
+    }
+
+    #[test]
+    fn a_broken_scenario_fails_every_seed_with_a_replay_command() {
+        let broken = Scenario {
+            name: "broken",
+            proves: "nothing",
+            run: |rt| Box::pin(deadlocks(rt)),
+        };
+        let args = RunArgs {
+            scenarios: vec![Box::leak(Box::new(broken))],
+            seeds: 0..4,
+            shard: Shard::ALL,
+            check_determinism: true,
+        };
+        let (rows, failures) = sweep(&args, |_, _, _| {});
+        assert_eq!((rows[0].seeds, rows[0].failures), (4, 4));
+        assert!(
+            failures[0]
+                .message
+                .contains("deadlock: every task is blocked"),
+            "{}",
+            failures[0].message
+        );
+        assert_eq!(
+            failures[0].replay_command(),
+            "cargo run --release -p sim -- replay --scenario broken --seed 0"
+        );
+    }
+
+    #[test]
+    fn every_scenario_is_deterministic_per_seed() {
+        for scenario in crate::scenarios::ALL {
+            for seed in 0..5 {
+                check_seed(scenario, seed, true)
+                    .unwrap_or_else(|e| panic!("{} seed {seed}: {e}", scenario.name));
+            }
+        }
+    }
+}
