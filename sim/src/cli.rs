@@ -12,6 +12,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the scenarios.
     List,
+    /// Replay every stored regression.
+    Regressions,
     /// Run one seed of one scenario and print its event log.
     Replay {
         /// The scenario.
@@ -86,7 +88,8 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
     match command {
         "run" => Ok(Command::Run(run_args(flags)?)),
         "list" if flags.is_empty() => Ok(Command::List),
-        "list" => Err(CliError::UnknownFlag(flags[0].clone())),
+        "regressions" if flags.is_empty() => Ok(Command::Regressions),
+        "list" | "regressions" => Err(CliError::UnknownFlag(flags[0].clone())),
         "replay" => replay_args(flags),
         other => Err(CliError::UnknownCommand(other.to_string())),
     }
@@ -171,7 +174,10 @@ fn shard(text: &str) -> Result<Shard, CliError> {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::UnknownCommand(c) => write!(f, "unknown command {c:?}: use run, list or replay"),
+            Self::UnknownCommand(c) => write!(
+                f,
+                "unknown command {c:?}: use run, list, replay or regressions"
+            ),
             Self::UnknownFlag(flag) => write!(f, "unknown flag {flag:?}"),
             Self::MissingValue(flag) => write!(f, "{flag} needs a value"),
             Self::BadSeeds(s) => write!(f, "--seeds {s:?}: expected A..B with A < B, e.g. 0..1000"),

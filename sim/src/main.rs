@@ -6,8 +6,11 @@
 //! - `sim run [--scenario S] [--seeds A..B] [--shard I/N] [--check-determinism]`
 //! - `sim list`: the scenarios and what each proves.
 //! - `sim replay --scenario S --seed N`: one seed, with its event log.
+//! - `sim regressions`: replays every failure stored in `sim/regressions.txt` (which
+//!   `sim run` appends to); `cargo test -p sim` does the same.
 
 mod cli;
+mod regressions;
 mod scenarios;
 mod sweep;
 
@@ -20,6 +23,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse(&args) {
         Ok(Command::List) => list(),
+        Ok(Command::Regressions) => replay_regressions(),
         Ok(Command::Run(run)) => sweep_and_report(&run),
         Ok(Command::Replay { scenario, seed }) => replay(scenario, seed),
         Err(e) => {
@@ -73,9 +77,37 @@ fn sweep_and_report(args: &RunArgs) -> ExitCode {
         );
     }
     if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+        return ExitCode::SUCCESS;
+    }
+    let path = regressions::default_path();
+    match regressions::persist(&path, &failures) {
+        Ok(n) => println!(
+            "\nrecorded {n} new regression(s) in {}; `cargo test -p sim` replays them",
+            path.display()
+        ),
+        Err(e) => eprintln!(
+            "sim: could not record regressions in {}: {e}",
+            path.display()
+        ),
+    }
+    ExitCode::FAILURE
+}
+
+fn replay_regressions() -> ExitCode {
+    let path = regressions::default_path();
+    match regressions::replay_all(&path) {
+        Ok(errors) if errors.is_empty() => {
+            println!("every regression in {} replays cleanly", path.display());
+            ExitCode::SUCCESS
+        }
+        Ok(errors) => {
+            errors.iter().for_each(|e| println!("{e}\n"));
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("sim: cannot read {}: {e}", path.display());
+            ExitCode::from(2)
+        }
     }
 }
 

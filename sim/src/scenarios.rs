@@ -34,7 +34,37 @@ pub const ALL: &[Scenario] = &[
 
 /// Looks a scenario up by name.
 pub fn find(name: &str) -> Option<&'static Scenario> {
-    ALL.iter().find(|s| s.name == name)
+    ALL.iter().chain(testing::BROKEN).find(|s| s.name == name)
+}
+
+/// Scenarios that fail on purpose, for the harness's own tests; empty outside them.
+pub mod testing {
+    use super::*;
+
+    /// The deliberately broken scenarios.
+    #[cfg(test)]
+    pub const BROKEN: &[Scenario] = &[Scenario {
+        name: "broken",
+        proves: "that failures are caught",
+        run: |rt| Box::pin(deadlocks(rt)),
+    }];
+    /// The deliberately broken scenarios.
+    #[cfg(not(test))]
+    pub const BROKEN: &[Scenario] = &[];
+
+    /// Two tasks that each wait for the other first.
+    #[cfg(test)]
+    pub async fn deadlocks<R: Runtime>(rt: R) {
+        let (a_tx, mut a_rx) = rt.channel::<u8>("a", 1);
+        let (b_tx, mut b_rx) = rt.channel::<u8>("b", 1);
+        let first = rt.spawn("first", async move {
+            let _ = a_rx.recv().await;
+            let _ = b_tx.send(1).await;
+        });
+        let _ = b_rx.recv().await;
+        let _ = a_tx.send(1).await;
+        let _ = first.await;
+    }
 }
 
 /// Three stages joined by bounded channels; the middle one sleeps, so the others block.

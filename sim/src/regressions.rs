@@ -1,0 +1,238 @@
+//! Failing seeds persisted in the repository and replayed by every `cargo test`: the
+//! simulation counterpart of `proptest-regressions/`.
+//!
+//! One line per failure: `scenario=S backend=shuttle seed=N harness=V`. A stored entry whose
+//! scenario no longer exists, or whose line cannot be read, is reported as an error — a
+//! regression that silently stops replaying protects nothing.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use crate::scenarios;
+use crate::sweep::{self, SeedFailure};
+
+/// The version written into entries: schedules are tied to the harness that found them.
+pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The regressions file of this repository.
+pub fn default_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions.txt")
+}
+
+/// One stored failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The backend that found it.
+    pub backend: String,
+    /// The seed that fails.
+    pub seed: u64,
+    /// The harness version that found it.
+    pub harness: String,
+}
+
+/// Why a stored regression did not replay cleanly.
+#[derive(Debug)]
+pub enum ReplayError {
+    /// A line is not `scenario=S backend=B seed=N harness=V`.
+    Unreadable {
+        /// 1-based line number.
+        line: usize,
+        /// The line.
+        text: String,
+    },
+    /// The scenario or backend is gone: the entry can no longer replay.
+    Stale(Entry),
+    /// The seed still fails.
+    StillFails(Entry, String),
+}
+
+impl Entry {
+    fn parse(text: &str) -> Option<Self> {
+        let field = |key: &str| {
+            text.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .map(str::to_string)
+        };
+        Some(Self {
+            scenario: field("scenario")?,
+            backend: field("backend")?,
+            seed: field("seed")?.parse().ok()?,
+            harness: field("harness")?,
+        })
+    }
+}
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "scenario={} backend={} seed={} harness={}",
+            self.scenario, self.backend, self.seed, self.harness
+        )
+    }
+}
+
+/// Appends the failures to the file at `path`, skipping entries it holds already.
+pub fn persist(path: &Path, failures: &[SeedFailure]) -> io::Result<usize> {
+    let existing = load(path)?;
+    let fresh: Vec<Entry> = failures
+        .iter()
+        .map(|f| Entry {
+            scenario: f.scenario.into(),
+            backend: "shuttle".into(),
+            seed: f.seed,
+            harness: HARNESS_VERSION.into(),
+        })
+        .filter(|e| {
+            !existing.iter().any(|(_, old)| {
+                old.as_ref()
+                    .is_some_and(|o| o.scenario == e.scenario && o.seed == e.seed)
+            })
+        })
+        .collect();
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for entry in &fresh {
+        writeln!(file, "{entry}")?;
+    }
+    Ok(fresh.len())
+}
+
+/// The entries of the file (none if it does not exist); `None` for unreadable lines.
+fn load(path: &Path) -> io::Result<Vec<(usize, Option<Entry>)>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| (i + 1, Entry::parse(l)))
+        .collect())
+}
+
+/// Replays every entry of the file; the entries that did not replay cleanly.
+pub fn replay_all(path: &Path) -> io::Result<Vec<ReplayError>> {
+    let text_of = |line: usize| {
+        fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.lines().nth(line - 1).map(String::from))
+    };
+    let mut errors = Vec::new();
+    for (line, entry) in load(path)? {
+        let Some(entry) = entry else {
+            errors.push(ReplayError::Unreadable {
+                line,
+                text: text_of(line).unwrap_or_default(),
+            });
+            continue;
+        };
+        match scenarios::find(&entry.scenario).filter(|_| entry.backend == "shuttle") {
+            None => errors.push(ReplayError::Stale(entry)),
+            Some(scenario) => {
+                if let Err(failure) = sweep::run_seed(scenario, entry.seed) {
+                    errors.push(ReplayError::StillFails(entry, failure.message));
+                }
+            }
+        }
+    }
+    Ok(errors)
+}
+
+impl fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable { line, text } => write!(f, "line {line} is not a regression entry: {text:?}"),
+            Self::Stale(e) => write!(f, "{e}: no such scenario or backend any more; the entry no longer replays"),
+            Self::StillFails(e, message) => write!(
+                f,
+                "{e} still fails:\n{message}\nreplay: cargo run --release -p sim -- replay --scenario {} --seed {}",
+                e.scenario, e.seed
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_regressions_replay_cleanly() {
+        let errors = replay_all(&default_path()).expect("the regressions file is readable");
+        let report: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            errors.is_empty(),
+            "stored regressions:\n{}",
+            report.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_broken_scenario_is_recorded_and_then_fails_its_replay() {
+        let path =
+            std::env::temp_dir().join(format!("sim-regressions-broken-{}.txt", std::process::id()));
+        let _ = fs::remove_file(&path);
+        let broken = vec![crate::scenarios::find("broken").expect("the test scenario exists")];
+        let args = crate::cli::RunArgs {
+            scenarios: broken,
+            seeds: 0..2,
+            shard: crate::cli::Shard::ALL,
+            check_determinism: false,
+        };
+        let (_, failures) = sweep::sweep(&args, |_, _, _| {});
+        assert_eq!(persist(&path, &failures).expect("written"), 2);
+        assert_eq!(
+            persist(&path, &failures).expect("written"),
+            0,
+            "entries are not duplicated"
+        );
+        let errors = replay_all(&path).expect("readable");
+        let _ = fs::remove_file(&path);
+        assert_eq!(errors.len(), 2);
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("scenario=broken backend=shuttle seed=0"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[0]
+                .to_string()
+                .contains("deadlock: every task is blocked"),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn entries_round_trip_and_bad_lines_are_reported() {
+        let entry = Entry {
+            scenario: "fan-in".into(),
+            backend: "shuttle".into(),
+            seed: 9,
+            harness: "0.1.0".into(),
+        };
+        assert_eq!(Entry::parse(&entry.to_string()), Some(entry));
+        let path =
+            std::env::temp_dir().join(format!("sim-regressions-bad-{}.txt", std::process::id()));
+        fs::write(
+            &path,
+            "scenario=fan-in seed=x\nscenario=gone backend=shuttle seed=1 harness=0.1.0\n",
+        )
+        .expect("write");
+        let errors = replay_all(&path).expect("readable");
+        let _ = fs::remove_file(&path);
+        assert!(matches!(errors[0], ReplayError::Unreadable { line: 1, .. }));
+        assert!(matches!(&errors[1], ReplayError::Stale(e) if e.scenario == "gone"));
+    }
+}
