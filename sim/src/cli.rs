@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::path::PathBuf;
 
 use crate::scenarios::{self, Scenario};
 
@@ -20,6 +21,8 @@ pub enum Command {
         scenario: &'static Scenario,
         /// The seed.
         seed: u64,
+        /// Where to write the run as a Chrome trace-event file.
+        trace: Option<PathBuf>,
     },
 }
 
@@ -116,11 +119,12 @@ fn run_args(flags: &[String]) -> Result<RunArgs, CliError> {
 }
 
 fn replay_args(flags: &[String]) -> Result<Command, CliError> {
-    let (mut found, mut seed) = (None, None);
+    let (mut found, mut seed, mut trace) = (None, None, None);
     let mut it = flags.iter();
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--scenario" => found = Some(scenario(value(&mut it, "--scenario")?)?),
+            "--trace" => trace = Some(PathBuf::from(value(&mut it, "--trace")?)),
             "--seed" => {
                 let text = value(&mut it, "--seed")?;
                 seed = Some(
@@ -133,7 +137,11 @@ fn replay_args(flags: &[String]) -> Result<Command, CliError> {
     }
     let scenario = found.ok_or(CliError::MissingFlag("--scenario"))?;
     let seed = seed.ok_or(CliError::MissingFlag("--seed"))?;
-    Ok(Command::Replay { scenario, seed })
+    Ok(Command::Replay {
+        scenario,
+        seed,
+        trace,
+    })
 }
 
 fn value<'a>(

@@ -5,7 +5,8 @@
 //!   prints the one command that replays each failure.
 //! - `sim run [--scenario S] [--seeds A..B] [--shard I/N] [--check-determinism]`
 //! - `sim list`: the scenarios and what each proves.
-//! - `sim replay --scenario S --seed N`: one seed, with its event log.
+//! - `sim replay --scenario S --seed N [--trace FILE]`: one seed, with its event log, and
+//!   optionally a Chrome trace-event file of it that Perfetto opens.
 //! - `sim regressions`: replays every failure stored in `sim/regressions.txt` (which
 //!   `sim run` appends to); `cargo test -p sim` does the same.
 
@@ -25,7 +26,11 @@ fn main() -> ExitCode {
         Ok(Command::List) => list(),
         Ok(Command::Regressions) => replay_regressions(),
         Ok(Command::Run(run)) => sweep_and_report(&run),
-        Ok(Command::Replay { scenario, seed }) => replay(scenario, seed),
+        Ok(Command::Replay {
+            scenario,
+            seed,
+            trace,
+        }) => replay(scenario, seed, trace.as_deref()),
         Err(e) => {
             eprintln!("sim: {e}");
             ExitCode::from(2)
@@ -111,9 +116,19 @@ fn replay_regressions() -> ExitCode {
     }
 }
 
-fn replay(scenario: &scenarios::Scenario, seed: u64) -> ExitCode {
+fn replay(scenario: &scenarios::Scenario, seed: u64, trace: Option<&std::path::Path>) -> ExitCode {
     match sweep::run_seed(scenario, seed) {
         Ok((log, virtual_time)) => {
+            if let Some(path) = trace {
+                if let Err(e) = std::fs::write(path, log.chrome_trace()) {
+                    eprintln!("sim: cannot write the trace to {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+                println!(
+                    "trace written to {} (open it in ui.perfetto.dev)",
+                    path.display()
+                );
+            }
             log.lines().iter().for_each(|line| println!("{line}"));
             println!(
                 "{} seed {seed}: ok at virtual time {virtual_time:?}, log hash {:x}",

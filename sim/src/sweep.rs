@@ -149,6 +149,42 @@ mod tests {
     }
 
     #[test]
+    fn a_replay_trace_is_trace_event_json_with_one_track_per_task() {
+        let scenario = crate::scenarios::find("fan-in").expect("exists");
+        let (log, _) = run_seed(scenario, 7).expect("fan-in passes");
+        let trace: serde_json::Value =
+            serde_json::from_str(&log.chrome_trace()).expect("valid JSON");
+        let events = trace["traceEvents"]
+            .as_array()
+            .expect("a traceEvents array");
+        let tracks: Vec<&str> = events
+            .iter()
+            .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+            .map(|e| e["args"]["name"].as_str().expect("named"))
+            .collect();
+        assert_eq!(
+            tracks,
+            [
+                "main",
+                "producer-0",
+                "producer-1",
+                "producer-2",
+                "producer-3"
+            ]
+        );
+        let spans = events.iter().filter(|e| e["ph"] == "X").count();
+        assert_eq!(spans, tracks.len(), "one lifetime span per task");
+        let starts = events.iter().filter(|e| e["ph"] == "s").count();
+        let finishes = events.iter().filter(|e| e["ph"] == "f").count();
+        assert_eq!(
+            (starts, finishes),
+            (20, 20),
+            "every value sent is received, one flow each"
+        );
+        assert!(events.iter().all(|e| e["ph"] == "M" || e["ts"].is_number()));
+    }
+
+    #[test]
     fn every_scenario_is_deterministic_per_seed() {
         for scenario in crate::scenarios::ALL {
             for seed in 0..5 {

@@ -25,11 +25,11 @@ pub(crate) enum EventKind {
     Advance,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Event {
-    at: Duration,
-    task: Option<TaskId>,
-    kind: EventKind,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Event {
+    pub(crate) at: Duration,
+    pub(crate) task: Option<TaskId>,
+    pub(crate) kind: EventKind,
 }
 
 /// The events of a run so far.
@@ -43,6 +43,10 @@ pub(crate) struct Events {
 pub struct EventLog {
     lines: Vec<String>,
     hash: u64,
+    pub(crate) events: Vec<Event>,
+    pub(crate) tasks: Vec<Arc<str>>,
+    /// `(kind, label)` of each resource, by id.
+    pub(crate) resources: Vec<(&'static str, String)>,
 }
 
 impl Events {
@@ -59,7 +63,13 @@ impl Events {
         let hash = lines
             .iter()
             .fold(FNV_OFFSET, |h, l| fnv1a(fnv1a(h, l.as_bytes()), b"\n"));
-        EventLog { lines, hash }
+        EventLog {
+            lines,
+            hash,
+            events: self.events.clone(),
+            tasks: names.to_vec(),
+            resources: resources.iter().map(|r| (r.kind(), r.label())).collect(),
+        }
     }
 }
 

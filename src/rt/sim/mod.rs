@@ -16,6 +16,7 @@ mod report;
 mod sync;
 mod task;
 mod time;
+mod trace;
 mod world;
 
 use std::fmt;

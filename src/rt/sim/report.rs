@@ -98,6 +98,11 @@ impl Resource {
         id
     }
 
+    /// `channel`, `oneshot`, `watch`, `mutex` or `notify`.
+    pub(crate) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
     /// `kind "name"`, as reports and logs print it.
     pub(crate) fn label(&self) -> String {
         format!("{} \"{}\"", self.kind, self.name)

@@ -1,0 +1,121 @@
+//! A run as a Chrome trace-event file, which Perfetto (ui.perfetto.dev) and
+//! `chrome://tracing` open: one track per task, a span for each task's life, an instant for
+//! each send and receive, and a flow arrow from each value sent on a channel or oneshot to
+//! the receive that took it (channels are FIFO, so the k-th send pairs with the k-th receive).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::log::{EventKind, EventLog};
+
+impl EventLog {
+    /// The run in Chrome's trace-event JSON format, on virtual time.
+    pub fn chrome_trace(&self) -> String {
+        let mut out = Vec::new();
+        for (tid, name) in self.tasks.iter().enumerate() {
+            out.push(format!(
+                r#"{{"ph":"M","name":"thread_name","pid":1,"tid":{tid},"args":{{"name":{}}}}}"#,
+                json_string(name)
+            ));
+        }
+        self.lifetimes(&mut out);
+        self.messages(&mut out);
+        format!(
+            "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n{}\n]}}\n",
+            out.join(",\n")
+        )
+    }
+
+    fn lifetimes(&self, out: &mut Vec<String>) {
+        let mut start = vec![Duration::ZERO; self.tasks.len()];
+        let mut end = vec![None; self.tasks.len()];
+        for e in &self.events {
+            match (e.kind, e.task) {
+                (EventKind::Spawn(child), _) => start[child] = e.at,
+                (EventKind::Exit(how), Some(t)) => end[t] = Some((e.at, how)),
+                _ => {}
+            }
+        }
+        let last = self.events.last().map_or(Duration::ZERO, |e| e.at);
+        for (tid, name) in self.tasks.iter().enumerate() {
+            let (stop, how) = end[tid].unwrap_or((last, "still alive"));
+            out.push(format!(
+                r#"{{"ph":"X","name":{},"pid":1,"tid":{tid},"ts":{},"dur":{},"args":{{"end":"{how}"}}}}"#,
+                json_string(name),
+                micros(start[tid]),
+                micros(stop.saturating_sub(start[tid]))
+            ));
+        }
+    }
+
+    fn messages(&self, out: &mut Vec<String>) {
+        let mut pending: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+        let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut next_flow = 0u64;
+        for e in &self.events {
+            let tid = e.task.unwrap_or(0);
+            let (verb, resource) = match e.kind {
+                EventKind::Send(r) => ("send", r),
+                EventKind::Recv(r) => ("recv", r),
+                EventKind::Advance => {
+                    out.push(format!(
+                        r#"{{"ph":"i","s":"g","name":"clock advances","pid":1,"tid":0,"ts":{}}}"#,
+                        micros(e.at)
+                    ));
+                    continue;
+                }
+                _ => continue,
+            };
+            let (kind, label) = &self.resources[resource];
+            let ts = micros(e.at);
+            let name = json_string(&format!("{verb} {label}"));
+            out.push(format!(
+                r#"{{"ph":"i","s":"t","name":{name},"pid":1,"tid":{tid},"ts":{ts}}}"#
+            ));
+            if !matches!(*kind, "channel" | "oneshot") {
+                continue;
+            }
+            let flow = match verb {
+                "send" => {
+                    next_flow += 1;
+                    pending.entry(resource).or_default().push(next_flow);
+                    Some(("s", next_flow))
+                }
+                _ => {
+                    let k = taken.entry(resource).or_default();
+                    let id = pending.get(&resource).and_then(|ids| ids.get(*k)).copied();
+                    *k += 1;
+                    id.map(|id| ("f", id))
+                }
+            };
+            if let Some((ph, id)) = flow {
+                out.push(format!(
+                    r#"{{"ph":"{ph}","bp":"e","cat":"message","name":{},"id":{id},"pid":1,"tid":{tid},"ts":{ts}}}"#,
+                    json_string(label)
+                ));
+            }
+        }
+    }
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.3}", d.as_nanos() as f64 / 1000.0)
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
