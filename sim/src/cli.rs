@@ -4,7 +4,12 @@ use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 
+use sigrelay::check::Strategy;
+
 use crate::scenarios::{self, Scenario};
+
+/// The iterations of `check` when `--iterations` is not given.
+pub const DEFAULT_ITERATIONS: usize = 10_000;
 
 /// What the user asked for.
 #[derive(Debug)]
@@ -15,6 +20,17 @@ pub enum Command {
     List,
     /// Replay every stored regression.
     Regressions,
+    /// Explore one scenario's schedules with a shuttle strategy.
+    Check {
+        /// The scenario.
+        scenario: &'static Scenario,
+        /// How schedules are picked.
+        strategy: Strategy,
+        /// How many schedules at most.
+        iterations: usize,
+        /// The scheduler's seed.
+        seed: u64,
+    },
     /// Run one seed of one scenario and print its event log.
     Replay {
         /// The scenario.
@@ -64,8 +80,12 @@ pub enum CliError {
     BadShard(String),
     /// No scenario has this name.
     UnknownScenario(String),
-    /// `replay` needs `--scenario` and `--seed`.
+    /// `replay` needs `--scenario` and `--seed`; `check` needs `--scenario`.
     MissingFlag(&'static str),
+    /// `--strategy` is not `random`, `pct` or `dfs`.
+    BadStrategy(String),
+    /// `--iterations` is not a positive whole number.
+    BadIterations(String),
 }
 
 /// The seeds swept when `--seeds` is not given.
@@ -94,6 +114,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         "regressions" if flags.is_empty() => Ok(Command::Regressions),
         "list" | "regressions" => Err(CliError::UnknownFlag(flags[0].clone())),
         "replay" => replay_args(flags),
+        "check" => check_args(flags),
         other => Err(CliError::UnknownCommand(other.to_string())),
     }
 }
@@ -141,6 +162,47 @@ fn replay_args(flags: &[String]) -> Result<Command, CliError> {
         scenario,
         seed,
         trace,
+    })
+}
+
+fn check_args(flags: &[String]) -> Result<Command, CliError> {
+    let (mut found, mut strategy, mut iterations, mut seed) =
+        (None, Strategy::Pct { depth: 3 }, DEFAULT_ITERATIONS, 0);
+    let mut it = flags.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--scenario" => found = Some(scenario(value(&mut it, "--scenario")?)?),
+            "--strategy" => {
+                strategy = match value(&mut it, "--strategy")? {
+                    "random" => Strategy::Random,
+                    "pct" => Strategy::Pct { depth: 3 },
+                    "dfs" => Strategy::Dfs,
+                    other => return Err(CliError::BadStrategy(other.to_string())),
+                }
+            }
+            "--iterations" => {
+                let text = value(&mut it, "--iterations")?;
+                iterations = text
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| CliError::BadIterations(text.to_string()))?;
+            }
+            "--seed" => {
+                let text = value(&mut it, "--seed")?;
+                seed = text
+                    .parse()
+                    .map_err(|_| CliError::BadSeed(text.to_string()))?;
+            }
+            other => return Err(CliError::UnknownFlag(other.to_string())),
+        }
+    }
+    let scenario = found.ok_or(CliError::MissingFlag("--scenario"))?;
+    Ok(Command::Check {
+        scenario,
+        strategy,
+        iterations,
+        seed,
     })
 }
 
@@ -194,7 +256,11 @@ impl fmt::Display for CliError {
                 write!(f, "--shard {s:?}: expected I/N with 1 <= I <= N, e.g. 2/4")
             }
             Self::UnknownScenario(s) => write!(f, "no scenario named {s:?}; `sim list` shows them"),
-            Self::MissingFlag(flag) => write!(f, "replay needs {flag}"),
+            Self::MissingFlag(flag) => write!(f, "this command needs {flag}"),
+            Self::BadStrategy(s) => write!(f, "--strategy {s:?}: expected random, pct or dfs"),
+            Self::BadIterations(s) => {
+                write!(f, "--iterations {s:?}: expected a positive whole number")
+            }
         }
     }
 }
@@ -267,6 +333,18 @@ mod tests {
         assert_eq!(
             parse_str("fly").unwrap_err(),
             CliError::UnknownCommand("fly".into())
+        );
+        assert_eq!(
+            parse_str("check --scenario pipeline --strategy bfs").unwrap_err(),
+            CliError::BadStrategy("bfs".into())
+        );
+        assert_eq!(
+            parse_str("check --scenario pipeline --iterations 0").unwrap_err(),
+            CliError::BadIterations("0".into())
+        );
+        assert_eq!(
+            parse_str("check --strategy dfs").unwrap_err(),
+            CliError::MissingFlag("--scenario")
         );
         assert_eq!(
             parse_str("run --fast").unwrap_err(),

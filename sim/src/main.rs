@@ -5,6 +5,8 @@
 //!   prints the one command that replays each failure.
 //! - `sim run [--scenario S] [--seeds A..B] [--shard I/N] [--check-determinism]`
 //! - `sim list`: the scenarios and what each proves.
+//! - `sim check --scenario S [--strategy pct|random|dfs] [--iterations N] [--seed N]`:
+//!   explores one scenario's schedules with a shuttle strategy.
 //! - `sim replay --scenario S --seed N [--trace FILE]`: one seed, with its event log, and
 //!   optionally a Chrome trace-event file of it that Perfetto opens.
 //! - `sim regressions`: replays every failure stored in `sim/regressions.txt` (which
@@ -19,12 +21,21 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use cli::{Command, RunArgs};
+use sigrelay::check::{ShuttleCheck, Strategy};
+use sigrelay::rt::prelude::*;
+use sigrelay::rt::Tokio;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse(&args) {
         Ok(Command::List) => list(),
         Ok(Command::Regressions) => replay_regressions(),
+        Ok(Command::Check {
+            scenario,
+            strategy,
+            iterations,
+            seed,
+        }) => check(scenario, strategy, iterations, seed),
         Ok(Command::Run(run)) => sweep_and_report(&run),
         Ok(Command::Replay {
             scenario,
@@ -96,6 +107,34 @@ fn sweep_and_report(args: &RunArgs) -> ExitCode {
         ),
     }
     ExitCode::FAILURE
+}
+
+fn check(
+    scenario: &scenarios::Scenario,
+    strategy: Strategy,
+    iterations: usize,
+    seed: u64,
+) -> ExitCode {
+    let start = Tokio.now();
+    match ShuttleCheck::new(strategy.clone(), iterations)
+        .seed(seed)
+        .try_run(scenario.run)
+    {
+        Ok(summary) => {
+            let wall = start.elapsed();
+            println!(
+                "{} {strategy:?} seed {seed}: {} schedules, no failure, {wall:.2?} ({:.0} schedules/s)",
+                scenario.name,
+                summary.iterations,
+                summary.iterations as f64 / wall.as_secs_f64().max(1e-9)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            println!("{failure}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn replay_regressions() -> ExitCode {
