@@ -147,11 +147,7 @@ fn replay_args(flags: &[String]) -> Result<Command, CliError> {
             "--scenario" => found = Some(scenario(value(&mut it, "--scenario")?)?),
             "--trace" => trace = Some(PathBuf::from(value(&mut it, "--trace")?)),
             "--seed" => {
-                let text = value(&mut it, "--seed")?;
-                seed = Some(
-                    text.parse()
-                        .map_err(|_| CliError::BadSeed(text.to_string()))?,
-                );
+                seed = Some(seed_value(&mut it)?);
             }
             other => return Err(CliError::UnknownFlag(other.to_string())),
         }
@@ -189,10 +185,7 @@ fn check_args(flags: &[String]) -> Result<Command, CliError> {
                     .ok_or_else(|| CliError::BadIterations(text.to_string()))?;
             }
             "--seed" => {
-                let text = value(&mut it, "--seed")?;
-                seed = text
-                    .parse()
-                    .map_err(|_| CliError::BadSeed(text.to_string()))?;
+                seed = seed_value(&mut it)?;
             }
             other => return Err(CliError::UnknownFlag(other.to_string())),
         }
@@ -204,6 +197,12 @@ fn check_args(flags: &[String]) -> Result<Command, CliError> {
         iterations,
         seed,
     })
+}
+
+fn seed_value<'a>(it: &mut impl Iterator<Item = &'a String>) -> Result<u64, CliError> {
+    let text = value(it, "--seed")?;
+    text.parse()
+        .map_err(|_| CliError::BadSeed(text.to_string()))
 }
 
 fn value<'a>(

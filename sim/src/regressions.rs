@@ -88,9 +88,9 @@ pub fn persist(path: &Path, failures: &[SeedFailure]) -> io::Result<usize> {
             harness: HARNESS_VERSION.into(),
         })
         .filter(|e| {
-            !existing.iter().any(|(_, old)| {
+            !existing.iter().any(|old| {
                 old.as_ref()
-                    .is_some_and(|o| o.scenario == e.scenario && o.seed == e.seed)
+                    .is_ok_and(|o| o.scenario == e.scenario && o.seed == e.seed)
             })
         })
         .collect();
@@ -104,8 +104,9 @@ pub fn persist(path: &Path, failures: &[SeedFailure]) -> io::Result<usize> {
     Ok(fresh.len())
 }
 
-/// The entries of the file (none if it does not exist); `None` for unreadable lines.
-fn load(path: &Path) -> io::Result<Vec<(usize, Option<Entry>)>> {
+/// The entries of the file (none if it does not exist); unreadable lines as their 1-based
+/// number and text.
+fn load(path: &Path) -> io::Result<Vec<Result<Entry, (usize, String)>>> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -115,25 +116,20 @@ fn load(path: &Path) -> io::Result<Vec<(usize, Option<Entry>)>> {
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|(i, l)| (i + 1, Entry::parse(l)))
+        .map(|(i, l)| Entry::parse(l).ok_or_else(|| (i + 1, l.to_string())))
         .collect())
 }
 
 /// Replays every entry of the file; the entries that did not replay cleanly.
 pub fn replay_all(path: &Path) -> io::Result<Vec<ReplayError>> {
-    let text_of = |line: usize| {
-        fs::read_to_string(path)
-            .ok()
-            .and_then(|t| t.lines().nth(line - 1).map(String::from))
-    };
     let mut errors = Vec::new();
-    for (line, entry) in load(path)? {
-        let Some(entry) = entry else {
-            errors.push(ReplayError::Unreadable {
-                line,
-                text: text_of(line).unwrap_or_default(),
-            });
-            continue;
+    for entry in load(path)? {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err((line, text)) => {
+                errors.push(ReplayError::Unreadable { line, text });
+                continue;
+            }
         };
         match scenarios::find(&entry.scenario).filter(|_| entry.backend == "shuttle") {
             None => errors.push(ReplayError::Stale(entry)),
