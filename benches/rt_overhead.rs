@@ -93,7 +93,6 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn compare(
     label: &str,
-    rt: &tokio::runtime::Runtime,
     messages: u64,
     raw: impl Fn() -> Duration,
     via_trait: impl Fn() -> Duration,
@@ -110,7 +109,6 @@ fn compare(
             raw_samples.push(raw());
         }
     }
-    let _ = rt;
     let (raw, via) = (median(raw_samples), median(trait_samples));
     let per = |d: Duration| d.as_nanos() as f64 / messages as f64;
     println!(
@@ -141,14 +139,12 @@ fn main() {
         let rt = rt.expect("a tokio runtime builds");
         compare(
             &format!("ping-pong, {flavour}"),
-            &rt,
             ROUND_TRIPS * 2,
             || time(&rt, raw_ping_pong(ROUND_TRIPS)),
             || time(&rt, trait_ping_pong(Tokio, ROUND_TRIPS)),
         );
         compare(
             &format!("4-to-1 fan-in, {flavour}"),
-            &rt,
             FAN_IN_MESSAGES,
             || time(&rt, raw_fan_in(FAN_IN_MESSAGES)),
             || time(&rt, trait_fan_in(Tokio, FAN_IN_MESSAGES)),
