@@ -30,6 +30,14 @@ pub trait JoinHandle<T>: Future<Output = Result<T, JoinError>> + Send + Unpin + 
 
 /// The sending half of a bounded multi-producer, single-consumer channel.
 pub trait Sender<T: Send>: Clone + Send + Sync + Debug {
+    /// A slot reserved in the buffer by [`reserve`](Sender::reserve).
+    type Permit<'a>: Permit<T>
+    where
+        Self: 'a;
+    /// Waits for a free slot and holds it; nothing is moved until the permit sends. Dropping
+    /// the future or the permit gives the slot back, so a send raced against another event
+    /// loses no value. Fails if the receiver is gone.
+    fn reserve(&self) -> impl Future<Output = Result<Self::Permit<'_>, SendError<()>>> + Send;
     /// Sends `value`, waiting while the buffer is full. Hands the value back if the receiver
     /// is gone.
     fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + Send + '_;
@@ -37,6 +45,13 @@ pub trait Sender<T: Send>: Clone + Send + Sync + Debug {
     fn try_send(&self, value: T) -> Result<(), TrySendError<T>>;
     /// Whether the receiver is gone.
     fn is_closed(&self) -> bool;
+}
+
+/// A reserved slot of a bounded channel. Dropping it unused frees the slot.
+pub trait Permit<T>: Send + Debug {
+    /// Puts `value` into the reserved slot. If the receiver left meanwhile, the value is
+    /// dropped, as it would have been had it been buffered.
+    fn send(self, value: T);
 }
 
 /// The receiving half of a bounded multi-producer, single-consumer channel.

@@ -40,8 +40,8 @@ use std::time::Duration;
 
 pub use self::error::{Elapsed, JoinError, RecvError, SendError, TryRecvError, TrySendError};
 pub use self::handles::{
-    Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Receiver, Sender,
-    WatchReceiver, WatchSender,
+    Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver,
+    Sender, WatchReceiver, WatchSender,
 };
 #[cfg(feature = "rt-loom")]
 pub use self::loom::Loom;
@@ -58,7 +58,7 @@ pub use self::turmoil::Turmoil;
 pub mod prelude {
     pub use super::{
         Instant as _, JoinHandle as _, Mutex as _, Notify as _, OneshotReceiver as _,
-        OneshotSender as _, Receiver as _, Runtime, Sender as _, WatchReceiver as _,
+        OneshotSender as _, Permit as _, Receiver as _, Runtime, Sender as _, WatchReceiver as _,
         WatchSender as _,
     };
 }

@@ -38,6 +38,15 @@ pub struct TaskHandle<T>(::tokio::task::JoinHandle<T>);
 /// The sending half of a tokio bounded channel.
 pub struct ChanSender<T>(mpsc::Sender<T>);
 
+/// A reserved slot of a tokio bounded channel.
+pub struct ChanPermit<'a, T>(mpsc::Permit<'a, T>);
+
+impl<T> std::fmt::Debug for ChanPermit<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChanPermit")
+    }
+}
+
 /// The receiving half of a tokio bounded channel.
 pub struct ChanReceiver<T>(mpsc::Receiver<T>);
 
@@ -204,6 +213,19 @@ impl<T: Send> handles::JoinHandle<T> for TaskHandle<T> {
 }
 
 impl<T: Send> handles::Sender<T> for ChanSender<T> {
+    type Permit<'a>
+        = ChanPermit<'a, T>
+    where
+        Self: 'a;
+
+    #[inline]
+    fn reserve(&self) -> impl Future<Output = Result<ChanPermit<'_, T>, SendError<()>>> + Send {
+        async move {
+            let permit = self.0.reserve().await.map_err(|_| SendError(()))?;
+            Ok(ChanPermit(permit))
+        }
+    }
+
     #[inline]
     fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + Send + '_ {
         HandBack {
@@ -239,6 +261,13 @@ impl<T, F: Future<Output = Result<(), mpsc::error::SendError<T>>>> Future for Ha
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.project().inner.poll(cx).map_err(|e| SendError(e.0))
+    }
+}
+
+impl<T: Send> handles::Permit<T> for ChanPermit<'_, T> {
+    #[inline]
+    fn send(self, value: T) {
+        self.0.send(value);
     }
 }
 

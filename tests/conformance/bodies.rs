@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use sigrelay::rt::{
-    Instant, JoinError, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Receiver,
+    Instant, JoinError, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver,
     RecvError, Rng, Runtime, SendError, Sender, TryRecvError, TrySendError, WatchReceiver,
     WatchSender,
 };
@@ -94,6 +94,28 @@ pub async fn send_waits_while_full<R: Runtime>(rt: R) {
     assert_eq!(rx.recv().await, Some(1));
     assert_eq!(rx.recv().await, Some(2));
     second.await.expect("the second sender completes");
+}
+
+pub async fn reserve_holds_a_slot<R: Runtime>(rt: R) {
+    let (tx, mut rx) = rt.channel::<u32>("reserved", 1);
+    let permit = tx.reserve().await.expect("the receiver is alive");
+    assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)));
+    drop(permit);
+    let permit = tx.reserve().await.expect("the slot was given back");
+    let waiting = tx.clone();
+    let second = rt.spawn("second-reserver", async move {
+        let permit = waiting.reserve().await.expect("the receiver is alive");
+        permit.send(2);
+    });
+    rt.yield_now().await;
+    permit.send(1);
+    assert_eq!(rx.recv().await, Some(1));
+    assert_eq!(rx.recv().await, Some(2));
+    second.await.expect("the second reserver completes");
+    let permit = tx.reserve().await.expect("the receiver is alive");
+    drop(rx);
+    permit.send(3);
+    assert!(tx.reserve().await.is_err());
 }
 
 pub async fn oneshot_delivers_and_reports_drops<R: Runtime>(rt: R) {

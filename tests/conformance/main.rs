@@ -29,6 +29,7 @@ conformance!(
     send_hands_value_back_when_receiver_dropped,
     receiver_close_keeps_buffered_values,
     send_waits_while_full,
+    reserve_holds_a_slot,
     oneshot_delivers_and_reports_drops,
     watch_sees_latest_value,
     mutex_excludes_and_hands_over,

@@ -24,6 +24,7 @@ struct State<T> {
     receiver: Option<Waker>,
     queue: VecDeque<(u64, Waker)>,
     next_ticket: u64,
+    reserved: usize,
 }
 
 struct Chan<M: Model, T: Send> {
@@ -55,6 +56,7 @@ pub(super) fn channel<M: Model, T: Send>(
         receiver: None,
         queue: VecDeque::new(),
         next_ticket: 0,
+        reserved: 0,
     };
     let (tx, rx) = (anchor.endpoint(Side::Tx), anchor.endpoint(Side::Rx));
     let chan = Arc::new(Chan {
@@ -72,7 +74,7 @@ pub(super) fn channel<M: Model, T: Send>(
 
 impl<T> State<T> {
     fn has_room(&self) -> bool {
-        self.buffer.len() < self.capacity
+        self.buffer.len() + self.reserved < self.capacity
     }
 
     /// Wakes the head of the sender queue if a slot is free for it.
@@ -88,18 +90,14 @@ impl<T> State<T> {
     }
 }
 
-/// The future of a send: holds the value until it is in the buffer or handed back.
-struct SendFut<'a, M: Model, T: Send> {
+/// The future of a reservation: queues for a free slot and holds it once granted.
+struct ReserveFut<'a, M: Model, T: Send> {
     tx: &'a SimSender<M, T>,
-    value: Option<T>,
     ticket: Option<u64>,
 }
 
-// The value is moved out, never pinned in place.
-impl<M: Model, T: Send> Unpin for SendFut<'_, M, T> {}
-
-impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
-    type Output = Result<(), SendError<T>>;
+impl<'a, M: Model, T: Send> Future for ReserveFut<'a, M, T> {
+    type Output = Result<SimPermit<'a, M, T>, SendError<()>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -111,17 +109,11 @@ impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
                 ticket.inspect(|t| s.leave_queue(*t));
                 return Some(Err(()));
             }
-            let my_turn = s
-                .queue
-                .front()
-                .map(|(t, _)| Some(*t) == ticket)
-                .unwrap_or(true);
+            let my_turn = s.queue.front().is_none_or(|(t, _)| Some(*t) == ticket);
             if my_turn && s.has_room() {
                 ticket.inspect(|t| s.leave_queue(*t));
-                s.buffer
-                    .push_back(this.value.take().expect("send polled after completion"));
-                chan.anchor.resource.set_len(s.buffer.len());
-                return Some(Ok((s.receiver.take(), s.next_sender())));
+                s.reserved += 1;
+                return Some(Ok(s.next_sender()));
             }
             let ticket = *this.ticket.get_or_insert_with(|| {
                 s.next_ticket += 1;
@@ -140,21 +132,19 @@ impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
             }
             Some(Err(())) => {
                 this.ticket = None;
-                Poll::Ready(Err(SendError(
-                    this.value.take().expect("send polled after completion"),
-                )))
+                Poll::Ready(Err(SendError(())))
             }
-            Some(Ok((receiver, next))) => {
+            Some(Ok(next)) => {
                 this.ticket = None;
-                chan.anchor.record(EventKind::Send);
-                receiver.into_iter().chain(next).for_each(Waker::wake);
-                Poll::Ready(Ok(()))
+                next.into_iter().for_each(Waker::wake);
+                let tx = this.tx;
+                Poll::Ready(Ok(SimPermit { tx, sent: false }))
             }
         }
     }
 }
 
-impl<M: Model, T: Send> Drop for SendFut<'_, M, T> {
+impl<M: Model, T: Send> Drop for ReserveFut<'_, M, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
             let next = M::with(&self.tx.chan.state, |s| {
@@ -166,12 +156,73 @@ impl<M: Model, T: Send> Drop for SendFut<'_, M, T> {
     }
 }
 
+/// A reserved slot of a simulated channel.
+pub struct SimPermit<'a, M: Model, T: Send> {
+    tx: &'a SimSender<M, T>,
+    sent: bool,
+}
+
+impl<M: Model, T: Send> handles::Permit<T> for SimPermit<'_, M, T> {
+    fn send(mut self, value: T) {
+        self.sent = true;
+        let chan = &self.tx.chan;
+        chan.anchor.touch(self.tx.endpoint, Side::Tx);
+        let delivered = M::with(&chan.state, |s| {
+            s.reserved -= 1;
+            if !s.receiver_open {
+                return Err(value);
+            }
+            s.buffer.push_back(value);
+            chan.anchor.resource.set_len(s.buffer.len());
+            Ok(s.receiver.take())
+        });
+        match delivered {
+            Ok(receiver) => {
+                chan.anchor.record(EventKind::Send);
+                receiver.into_iter().for_each(Waker::wake);
+            }
+            Err(undeliverable) => drop(undeliverable),
+        }
+    }
+}
+
+impl<M: Model, T: Send> Drop for SimPermit<'_, M, T> {
+    fn drop(&mut self) {
+        if !self.sent {
+            let next = M::with(&self.tx.chan.state, |s| {
+                s.reserved -= 1;
+                s.next_sender()
+            });
+            next.into_iter().for_each(Waker::wake);
+        }
+    }
+}
+
+impl<M: Model, T: Send> fmt::Debug for SimPermit<'_, M, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SimPermit").field(&self.tx.chan.anchor).finish()
+    }
+}
+
 impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
+    type Permit<'a>
+        = SimPermit<'a, M, T>
+    where
+        Self: 'a;
+
+    fn reserve(&self) -> impl Future<Output = Result<SimPermit<'_, M, T>, SendError<()>>> + Send {
+        ReserveFut { tx: self, ticket: None }
+    }
+
     fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + Send + '_ {
-        SendFut {
-            tx: self,
-            value: Some(value),
-            ticket: None,
+        async move {
+            match self.reserve().await {
+                Ok(permit) => {
+                    handles::Permit::send(permit, value);
+                    Ok(())
+                }
+                Err(SendError(())) => Err(SendError(value)),
+            }
         }
     }
 
