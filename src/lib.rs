@@ -9,6 +9,8 @@
 //!   cost; `rt::sim` holds the primitives shared by the shuttle and loom backends — channels
 //!   on the checker's locks, virtual time under the synctest rule, the event log, and the
 //!   wait-for graph of deadlock and leak reports; `rt::turmoil` runs tokio in a turmoil host.
+//! - [`signal`]: structured task groups — named routines with drain, cancel and abort,
+//!   fatal and transient errors, panics as errors, restarts, a census and a staged shutdown.
 //! - [`check`]: entry points that run an async test body under shuttle, loom or turmoil and
 //!   report failures with what replays them.
 //! - [`select!`]: the biased select core code uses.
@@ -19,9 +21,12 @@
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+#[doc(hidden)]
+pub mod bugs;
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
 pub mod check;
 pub mod rt;
+pub mod signal;
 
 #[doc(hidden)]
 pub mod __private {

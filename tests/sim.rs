@@ -110,6 +110,24 @@ fn leak_check_fails_on_a_detached_task_that_never_ends() {
 }
 
 #[test]
+fn a_body_panic_is_reported_not_the_tasks_it_left_blocked() {
+    let failure = ShuttleCheck::new(Strategy::Random, 5)
+        .try_run(|rt| async move {
+            let (_tx, mut rx) = rt.channel::<u32>("never_written", 1);
+            let _waiter = rt.spawn("waiter", async move { rx.recv().await });
+            rt.yield_now().await;
+            panic!("the body's own assertion");
+        })
+        .expect_err("the body panics");
+    assert!(
+        failure.message.contains("the body's own assertion"),
+        "{}",
+        failure.message
+    );
+    assert!(!failure.message.contains("deadlock"), "{}", failure.message);
+}
+
+#[test]
 fn leak_check_passes_once_detached_tasks_end() {
     ShuttleCheck::new(Strategy::Random, 20).run(|rt| async move {
         let (tx, mut rx) = rt.channel::<u32>("finite", 1);

@@ -40,8 +40,8 @@ use std::time::Duration;
 
 pub use self::error::{Elapsed, JoinError, RecvError, SendError, TryRecvError, TrySendError};
 pub use self::handles::{
-    Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver,
-    Sender, WatchReceiver, WatchSender,
+    Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver, Sender,
+    WatchReceiver, WatchSender,
 };
 #[cfg(feature = "rt-loom")]
 pub use self::loom::Loom;

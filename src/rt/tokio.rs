@@ -219,11 +219,9 @@ impl<T: Send> handles::Sender<T> for ChanSender<T> {
         Self: 'a;
 
     #[inline]
-    fn reserve(&self) -> impl Future<Output = Result<ChanPermit<'_, T>, SendError<()>>> + Send {
-        async move {
-            let permit = self.0.reserve().await.map_err(|_| SendError(()))?;
-            Ok(ChanPermit(permit))
-        }
+    async fn reserve(&self) -> Result<ChanPermit<'_, T>, SendError<()>> {
+        let permit = self.0.reserve().await.map_err(|_| SendError(()))?;
+        Ok(ChanPermit(permit))
     }
 
     #[inline]

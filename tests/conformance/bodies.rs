@@ -6,13 +6,12 @@
 use std::time::Duration;
 
 use sigrelay::rt::{
-    Instant, JoinError, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver,
-    RecvError, Rng, Runtime, SendError, Sender, TryRecvError, TrySendError, WatchReceiver,
-    WatchSender,
+    Instant, JoinError, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit,
+    Receiver, RecvError, Rng, Runtime, SendError, Sender, TryRecvError, TrySendError,
+    WatchReceiver, WatchSender,
 };
 
-/// The seed every backend's runtime is given.
-pub const SEED: u64 = 0x5167_2e1a;
+pub use super::backends::SEED;
 
 const MS: Duration = Duration::from_millis(1);
 

@@ -2,6 +2,7 @@
 //! on every backend — tokio (paused clock), shuttle (random and PCT schedules), loom (every
 //! interleaving up to a preemption bound) and turmoil.
 
+#[path = "../common/backends.rs"]
 mod backends;
 mod bodies;
 

@@ -200,7 +200,9 @@ impl<M: Model, T: Send> Drop for SimPermit<'_, M, T> {
 
 impl<M: Model, T: Send> fmt::Debug for SimPermit<'_, M, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SimPermit").field(&self.tx.chan.anchor).finish()
+        f.debug_tuple("SimPermit")
+            .field(&self.tx.chan.anchor)
+            .finish()
     }
 }
 
@@ -211,18 +213,19 @@ impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
         Self: 'a;
 
     fn reserve(&self) -> impl Future<Output = Result<SimPermit<'_, M, T>, SendError<()>>> + Send {
-        ReserveFut { tx: self, ticket: None }
+        ReserveFut {
+            tx: self,
+            ticket: None,
+        }
     }
 
-    fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + Send + '_ {
-        async move {
-            match self.reserve().await {
-                Ok(permit) => {
-                    handles::Permit::send(permit, value);
-                    Ok(())
-                }
-                Err(SendError(())) => Err(SendError(value)),
+    async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        match self.reserve().await {
+            Ok(permit) => {
+                handles::Permit::send(permit, value);
+                Ok(())
             }
+            Err(SendError(())) => Err(SendError(value)),
         }
     }
 

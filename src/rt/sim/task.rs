@@ -125,6 +125,7 @@ impl<M: Model, F: Future> Tracked<M, F> {
             Err(TaskEnd::Panicked(_)) => "panicked",
             Err(TaskEnd::Aborted) => "aborted",
         };
+        let body_panicked = self.shared.is_none() && outcome == "panicked";
         let end = match &self.shared {
             Some(shared) => {
                 shared.complete(end);
@@ -135,7 +136,10 @@ impl<M: Model, F: Future> Tracked<M, F> {
         if let Some(drained) = self.world.exited(self.id, outcome) {
             drained.wake();
         }
-        self.settle();
+        // A panic of the run's body is the failure to report, not the tasks it left blocked.
+        if !body_panicked {
+            self.settle();
+        }
         end
     }
 

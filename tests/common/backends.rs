@@ -1,4 +1,5 @@
-//! How the suite runs one body on each backend.
+//! How a test suite runs one body on each backend. Shared by the conformance and signal
+//! suites.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -6,7 +7,8 @@ use std::sync::Arc;
 use sigrelay::check::{LoomCheck, ShuttleCheck, Strategy, TurmoilCheck};
 use sigrelay::rt::{Loom, Shuttle, Tokio, Turmoil};
 
-use super::bodies::SEED;
+/// The seed every backend's runtime is given.
+pub const SEED: u64 = 0x5167_2e1a;
 
 /// Once on a current-thread tokio runtime with a paused clock (it advances when idle).
 pub fn tokio<F, Fut>(body: F)

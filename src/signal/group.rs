@@ -1,0 +1,253 @@
+//! A group of routines: start them, signal them, wait for them, count them.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::census::Census;
+use super::error::{Fault, GoError, RoutineError};
+use super::routine::Routine;
+use super::tree::{Config, FailurePolicy, GroupId, Level, Tree, TreeState};
+use super::{Context, Error, Transient};
+use crate::bugs::Bugs;
+use crate::rt::prelude::*;
+use crate::rt::Tokio;
+
+/// A named group of routines; nested groups (a routine's [`Context::scope`]) share its
+/// bookkeeping. Cheap to clone: clones are handles to the same group.
+pub struct Group<E: Error, R: Runtime = Tokio> {
+    pub(crate) tree: Arc<Tree<E, R>>,
+    pub(crate) id: GroupId,
+    pub(crate) path: Arc<str>,
+}
+
+/// Configures a root group.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct GroupBuilder<R: Runtime = Tokio> {
+    rt: R,
+    name: String,
+    config: Config,
+}
+
+impl<R: Runtime> GroupBuilder<R> {
+    /// What a failing routine does to its group unless it says otherwise;
+    /// [`FailurePolicy::CancelGroup`] by default.
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.config.policy = policy;
+        self
+    }
+
+    /// How many finished routines the census keeps (64 by default).
+    pub fn finished_capacity(mut self, capacity: usize) -> Self {
+        self.config.finished_capacity = capacity;
+        self
+    }
+
+    /// How many transient errors wait for a reader before more are dropped (256 by default).
+    ///
+    /// # Panics
+    /// If `capacity` is zero.
+    pub fn transient_capacity(mut self, capacity: usize) -> Self {
+        assert!(
+            capacity > 0,
+            "the transient stream needs room for one error"
+        );
+        self.config.transient_capacity = capacity;
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn bugs(mut self, bugs: Bugs) -> Self {
+        self.config.bugs = bugs;
+        self
+    }
+
+    /// The group. Its routines' paths start with its name.
+    #[track_caller]
+    pub fn build<E: Error>(self) -> Group<E, R> {
+        let (tx, rx) = self.rt.channel(
+            &format!("{}:transient", self.name),
+            self.config.transient_capacity,
+        );
+        let (exits, _) = self.rt.watch(&format!("{}:exits", self.name), 0);
+        let (level_tx, level_rx) = self.rt.watch(&format!("{}:signal", self.name), Level::Run);
+        let mut state = TreeState::new(self.config.finished_capacity, rx);
+        let path: Arc<str> = self.name.into();
+        let id = state.add_group(Arc::clone(&path), None, Level::Run, level_tx, level_rx);
+        let state = self.rt.mutex(&format!("{path}:state"), state);
+        let (rt, config, dropped) = (self.rt, self.config, AtomicU64::new(0));
+        let tree = Arc::new(Tree {
+            rt,
+            config,
+            state,
+            exits,
+            transients: tx,
+            dropped,
+        });
+        Group { tree, id, path }
+    }
+}
+
+impl<E: Error, R: Runtime> Group<E, R> {
+    /// A root group named `name` with the default configuration.
+    #[track_caller]
+    pub fn new(rt: R, name: &str) -> Self {
+        Self::builder(rt, name).build()
+    }
+
+    /// Configures a root group named `name`.
+    pub fn builder(rt: R, name: &str) -> GroupBuilder<R> {
+        let config = Config {
+            policy: FailurePolicy::CancelGroup,
+            finished_capacity: 64,
+            transient_capacity: 256,
+            bugs: Bugs::NONE,
+        };
+        GroupBuilder {
+            rt,
+            name: name.to_string(),
+            config,
+        }
+    }
+
+    /// The group's path: its name, under the path of the routine that owns it if nested.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The runtime the group runs on.
+    pub fn runtime(&self) -> &R {
+        &self.tree.rt
+    }
+
+    /// Starts routine `name` running `body` with default options; see [`Group::routine`].
+    #[track_caller]
+    pub fn go<F, Fut>(
+        &self,
+        name: &str,
+        body: F,
+    ) -> impl Future<Output = Result<(), GoError>> + Send + '_
+    where
+        F: FnOnce(Context<E, R>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Fault<E>>> + Send + 'static,
+    {
+        self.routine(name).go(body)
+    }
+
+    /// A routine named `name` to configure, then start with `go`.
+    #[track_caller]
+    pub fn routine(&self, name: &str) -> Routine<'_, E, R> {
+        Routine::new(self, name, Location::caller())
+    }
+
+    /// Tells every routine of the group, nested ones included, to drain.
+    pub async fn drain(&self) {
+        self.tree
+            .state
+            .lock()
+            .await
+            .signal(&self.path, Level::Drain);
+    }
+
+    /// Tells every routine of the group, nested ones included, to cancel.
+    pub async fn cancel(&self) {
+        self.tree
+            .state
+            .lock()
+            .await
+            .signal(&self.path, Level::Cancel);
+    }
+
+    /// Refuses new routines from now on; running ones are not disturbed.
+    pub async fn close(&self) {
+        self.tree.state.lock().await.close(self.id);
+    }
+
+    /// Waits until every routine of the group has ended, then closes the group, and returns
+    /// its first real failure: the earliest error or panic, never a sibling's cancellation.
+    pub async fn wait(&self) -> Result<(), RoutineError<E>> {
+        let mut s = self.until_empty().await;
+        s.close(self.id);
+        match s.first_failure(&self.path, self.tree.config.bugs) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until the group is stopped: closed, and every routine ended.
+    pub async fn stopped(&self) {
+        loop {
+            let mut exits = self.tree.exits.subscribe();
+            if self.is_stopped().await {
+                return;
+            }
+            let _ = exits.changed().await;
+        }
+    }
+
+    /// Whether the group is closed and every routine of it has ended.
+    pub async fn is_stopped(&self) -> bool {
+        let s = self.tree.state.lock().await;
+        s.is_closed(self.id) && s.is_empty_under(&self.path)
+    }
+
+    /// Waits until no routine of the group is alive, and returns the state still locked.
+    pub(crate) async fn until_empty(
+        &self,
+    ) -> <R::Mutex<TreeState<E, R>> as crate::rt::Mutex<TreeState<E, R>>>::Guard<'_> {
+        loop {
+            let mut exits = self.tree.exits.subscribe();
+            let s = self.tree.state.lock().await;
+            if s.is_empty_under(&self.path) {
+                return s;
+            }
+            drop(s);
+            let _ = exits.changed().await;
+        }
+    }
+
+    /// Every routine of the group that did not end cleanly, in the order they ended.
+    pub async fn endings(&self) -> Vec<RoutineError<E>> {
+        self.tree.state.lock().await.endings_under(&self.path)
+    }
+
+    /// Every real failure of the group, in the order they happened.
+    pub async fn failures(&self) -> Vec<RoutineError<E>> {
+        let endings = self.endings().await;
+        endings
+            .into_iter()
+            .filter(|e| e.cause.is_failure())
+            .collect()
+    }
+
+    /// The live routines of the group and its nested groups, and the recently finished ones.
+    pub async fn census(&self) -> Census {
+        self.tree.state.lock().await.census(&self.path)
+    }
+
+    /// The stream of transient errors of the whole tree of groups; `None` once taken.
+    pub async fn transients(&self) -> Option<R::Receiver<Transient<E>>> {
+        self.tree.state.lock().await.transients.take()
+    }
+
+    /// How many transient errors were dropped because the stream was full or not taken.
+    pub fn dropped_transients(&self) -> u64 {
+        self.tree.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl<E: Error, R: Runtime> Clone for Group<E, R> {
+    fn clone(&self) -> Self {
+        let (tree, id, path) = (Arc::clone(&self.tree), self.id, Arc::clone(&self.path));
+        Group { tree, id, path }
+    }
+}
+
+impl<E: Error, R: Runtime> fmt::Debug for Group<E, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group").field("path", &self.path).finish()
+    }
+}

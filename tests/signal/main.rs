@@ -1,0 +1,53 @@
+//! The signal suite: every behaviour of task groups as one body written against
+//! `R: Runtime`, run on tokio (paused clock), under shuttle (random and PCT schedules, virtual
+//! time for every deadline) and in turmoil; the smallest bodies also under loom.
+
+#[path = "../common/backends.rs"]
+mod backends;
+mod helpers;
+mod routines;
+mod shutdown;
+
+macro_rules! suite {
+    ($backend:ident: $($module:ident::$name:ident),* $(,)?) => {
+        mod $backend {
+            $( #[test] fn $name() { super::backends::$backend(super::$module::$name) } )*
+        }
+    };
+}
+
+macro_rules! signal_suite {
+    ($($module:ident::$name:ident),* $(,)?) => {
+        suite!(tokio: $($module::$name),*);
+        suite!(shuttle: $($module::$name),*);
+        suite!(turmoil: $($module::$name),*);
+    };
+}
+
+signal_suite!(
+    routines::routines_run_and_wait_closes,
+    routines::names_are_unique_and_valid,
+    routines::nested_routines_have_paths_and_end_first,
+    routines::cleanups_run_lifo_and_join_errors,
+    routines::failure_cancels_the_group,
+    routines::isolated_failure_spares_siblings,
+    routines::panics_become_errors,
+    routines::restarts_follow_panics_only,
+    routines::cancel_during_backoff_reports_the_panic,
+    routines::cancelled_group_refuses_routines,
+    shutdown::shutdown_drains_cooperative_routines,
+    shutdown::shutdown_cancels_then_aborts,
+    shutdown::shutdown_aborts_nested_routines,
+    shutdown::shutdown_reports_failures,
+    shutdown::stopped_means_closed_and_empty,
+    shutdown::census_tracks_states_in_a_bounded_ring,
+    helpers::transient_reports_never_block,
+    helpers::send_and_recv_give_up_on_cancel,
+    helpers::range_consumes_until_closed,
+    helpers::ticks_skip_missed_intervals,
+);
+
+suite!(loom:
+    routines::failure_cancels_the_group,
+    routines::panics_become_errors,
+);
