@@ -5,6 +5,7 @@
 #[path = "../common/backends.rs"]
 mod backends;
 mod helpers;
+mod props;
 mod routines;
 mod shutdown;
 
