@@ -39,6 +39,13 @@ impl Bug {
         }
     }
 
+    /// The bug with catalogue id `id` (`B7`, `b7`, …).
+    pub fn from_id(id: &str) -> Option<Bug> {
+        Bug::ALL
+            .into_iter()
+            .find(|b| b.id().eq_ignore_ascii_case(id))
+    }
+
     fn bit(self) -> u64 {
         1 << self as u64
     }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 
+use sigrelay::bugs::{Bug, Bugs};
 use sigrelay::check::Strategy;
 
 use crate::scenarios::{self, Scenario};
@@ -31,12 +32,19 @@ pub enum Command {
         /// The scheduler's seed.
         seed: u64,
     },
+    /// Run the bug catalogue: each bug reintroduced, then the real code.
+    Bugs {
+        /// Print JSON instead of a table.
+        json: bool,
+    },
     /// Run one seed of one scenario and print its event log.
     Replay {
         /// The scenario.
         scenario: &'static Scenario,
         /// The seed.
         seed: u64,
+        /// The bugs reintroduced for the run (`--bug`).
+        bugs: Bugs,
         /// Where to write the run as a Chrome trace-event file.
         trace: Option<PathBuf>,
     },
@@ -86,6 +94,8 @@ pub enum CliError {
     BadStrategy(String),
     /// `--iterations` is not a positive whole number.
     BadIterations(String),
+    /// `--bug` names no catalogued bug.
+    UnknownBug(String),
 }
 
 /// The seeds swept when `--seeds` is not given.
@@ -114,6 +124,11 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         "regressions" if flags.is_empty() => Ok(Command::Regressions),
         "list" | "regressions" => Err(CliError::UnknownFlag(flags[0].clone())),
         "replay" => replay_args(flags),
+        "bugs" => match flags {
+            [] => Ok(Command::Bugs { json: false }),
+            [flag] if flag == "--json" => Ok(Command::Bugs { json: true }),
+            [flag, ..] => Err(CliError::UnknownFlag(flag.clone())),
+        },
         "check" => check_args(flags),
         other => Err(CliError::UnknownCommand(other.to_string())),
     }
@@ -140,12 +155,17 @@ fn run_args(flags: &[String]) -> Result<RunArgs, CliError> {
 }
 
 fn replay_args(flags: &[String]) -> Result<Command, CliError> {
-    let (mut found, mut seed, mut trace) = (None, None, None);
+    let (mut found, mut seed, mut trace, mut bugs) = (None, None, None, Bugs::NONE);
     let mut it = flags.iter();
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--scenario" => found = Some(scenario(value(&mut it, "--scenario")?)?),
             "--trace" => trace = Some(PathBuf::from(value(&mut it, "--trace")?)),
+            "--bug" => {
+                let id = value(&mut it, "--bug")?;
+                let bug = Bug::from_id(id).ok_or_else(|| CliError::UnknownBug(id.to_string()))?;
+                bugs = Bugs::only(bug);
+            }
             "--seed" => {
                 seed = Some(seed_value(&mut it)?);
             }
@@ -157,6 +177,7 @@ fn replay_args(flags: &[String]) -> Result<Command, CliError> {
     Ok(Command::Replay {
         scenario,
         seed,
+        bugs,
         trace,
     })
 }
@@ -245,7 +266,7 @@ impl fmt::Display for CliError {
         match self {
             Self::UnknownCommand(c) => write!(
                 f,
-                "unknown command {c:?}: use run, list, replay or regressions"
+                "unknown command {c:?}: use run, list, check, replay, bugs or regressions"
             ),
             Self::UnknownFlag(flag) => write!(f, "unknown flag {flag:?}"),
             Self::MissingValue(flag) => write!(f, "{flag} needs a value"),
@@ -260,6 +281,7 @@ impl fmt::Display for CliError {
             Self::BadIterations(s) => {
                 write!(f, "--iterations {s:?}: expected a positive whole number")
             }
+            Self::UnknownBug(s) => write!(f, "--bug {s:?}: no such bug; `sim bugs` lists them"),
         }
     }
 }
@@ -344,6 +366,14 @@ mod tests {
         assert_eq!(
             parse_str("check --strategy dfs").unwrap_err(),
             CliError::MissingFlag("--scenario")
+        );
+        assert_eq!(
+            parse_str("replay --scenario pipeline --seed 1 --bug B99").unwrap_err(),
+            CliError::UnknownBug("B99".into())
+        );
+        assert_eq!(
+            parse_str("bugs --yaml").unwrap_err(),
+            CliError::UnknownFlag("--yaml".into())
         );
         assert_eq!(
             parse_str("run --fast").unwrap_err(),

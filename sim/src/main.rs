@@ -9,9 +9,12 @@
 //!   explores one scenario's schedules with a shuttle strategy.
 //! - `sim replay --scenario S --seed N [--trace FILE]`: one seed, with its event log, and
 //!   optionally a Chrome trace-event file of it that Perfetto opens.
+//! - `sim bugs [--json]`: the bug catalogue — each known bug reintroduced and hunted, then
+//!   the real code over the same seeds.
 //! - `sim regressions`: replays every failure stored in `sim/regressions.txt` (which
 //!   `sim run` appends to); `cargo test -p sim` does the same.
 
+mod catalogue;
 mod cli;
 mod regressions;
 mod scenarios;
@@ -21,11 +24,13 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use cli::{Command, RunArgs};
+use sigrelay::bugs::Bugs;
 use sigrelay::check::{ShuttleCheck, Strategy};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
 
 fn main() -> ExitCode {
+    silence_caught_panics();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse(&args) {
         Ok(Command::List) => list(),
@@ -40,8 +45,10 @@ fn main() -> ExitCode {
         Ok(Command::Replay {
             scenario,
             seed,
+            bugs,
             trace,
-        }) => replay(scenario, seed, trace.as_deref()),
+        }) => replay(scenario, seed, bugs, trace.as_deref()),
+        Ok(Command::Bugs { json }) => bugs(json),
         Err(e) => {
             eprintln!("sim: {e}");
             ExitCode::from(2)
@@ -49,9 +56,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Every failure is reported by the harness itself, with its reproducer; the panic output
+/// of shuttle's hook and the default hook would only repeat it, once for every panic a
+/// routine's wrapper catches. Shuttle installs its hook on its first run, so an empty check
+/// runs first and the silent hook replaces both.
+fn silence_caught_panics() {
+    let _ = ShuttleCheck::new(Strategy::Random, 1).try_run(|_| async {});
+    std::panic::set_hook(Box::new(|_| {}));
+}
+
 fn list() -> ExitCode {
     for scenario in scenarios::ALL {
-        println!("{:<10} {}", scenario.name, scenario.proves);
+        println!("{:<22} {}", scenario.name, scenario.proves);
     }
     ExitCode::SUCCESS
 }
@@ -60,7 +76,7 @@ fn sweep_and_report(args: &RunArgs) -> ExitCode {
     let live = std::io::stderr().is_terminal();
     let (rows, failures) = sweep::sweep(args, |name, done, total| {
         if live && done % 64 == 0 {
-            eprint!("\r{name:<10} seed {done:>7}/{total}");
+            eprint!("\r{name:<22} seed {done:>7}/{total}");
             let _ = std::io::stderr().flush();
         }
     });
@@ -68,12 +84,12 @@ fn sweep_and_report(args: &RunArgs) -> ExitCode {
         eprintln!();
     }
     println!(
-        "{:<10} {:<8} {:>7} {:>9} {:>13} {:>11} {:>12}",
+        "{:<22} {:<8} {:>7} {:>9} {:>13} {:>11} {:>12}",
         "scenario", "backend", "seeds", "failures", "virtual time", "wall", "schedules/s"
     );
     for row in &rows {
         println!(
-            "{:<10} {:<8} {:>7} {:>9} {:>13?} {:>11.2?} {:>12.0}",
+            "{:<22} {:<8} {:>7} {:>9} {:>13?} {:>11.2?} {:>12.0}",
             row.scenario,
             "shuttle",
             row.seeds,
@@ -116,9 +132,10 @@ fn check(
     seed: u64,
 ) -> ExitCode {
     let start = Tokio.now();
+    let run = scenario.run;
     match ShuttleCheck::new(strategy.clone(), iterations)
         .seed(seed)
-        .try_run(scenario.run)
+        .try_run(move |rt| run(rt, Bugs::NONE))
     {
         Ok(summary) => {
             let wall = start.elapsed();
@@ -155,8 +172,13 @@ fn replay_regressions() -> ExitCode {
     }
 }
 
-fn replay(scenario: &scenarios::Scenario, seed: u64, trace: Option<&std::path::Path>) -> ExitCode {
-    match sweep::run_seed(scenario, seed) {
+fn replay(
+    scenario: &scenarios::Scenario,
+    seed: u64,
+    bugs: Bugs,
+    trace: Option<&std::path::Path>,
+) -> ExitCode {
+    match sweep::run_seed(scenario, seed, bugs) {
         Ok((log, virtual_time)) => {
             if let Some(path) = trace {
                 if let Err(e) = std::fs::write(path, log.chrome_trace()) {
@@ -180,5 +202,50 @@ fn replay(scenario: &scenarios::Scenario, seed: u64, trace: Option<&std::path::P
             println!("{failure}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn bugs(json: bool) -> ExitCode {
+    let hunts: Vec<_> = catalogue::CATALOGUE
+        .iter()
+        .map(|e| catalogue::hunt(*e))
+        .collect();
+    if json {
+        println!("{}", catalogue::to_json(&hunts));
+    } else {
+        println!(
+            "{:<4} {:<22} {:>9} {:>7} {:>10} {:>12} {:>10}",
+            "bug", "scenario", "detected", "seeds", "wall", "false alarms", "real wall"
+        );
+        for h in &hunts {
+            let detected = if h.detected_at.is_some() { "yes" } else { "NO" };
+            println!(
+                "{:<4} {:<22} {:>9} {:>7} {:>10.2?} {:>6}/{:<5} {:>10.2?}",
+                h.entry.bug,
+                h.entry.scenario,
+                detected,
+                h.seeds_until_detection,
+                h.wall,
+                h.false_alarms,
+                h.entry.budget,
+                h.clean_wall
+            );
+        }
+        for h in &hunts {
+            if let Some(replay) = h.replay_command() {
+                println!(
+                    "\n{} ({}):\n  {}\n  replay: {replay}",
+                    h.entry.bug, h.entry.symptom, h.message
+                );
+            }
+        }
+    }
+    let all_caught = hunts
+        .iter()
+        .all(|h| h.detected_at.is_some() && h.false_alarms == 0);
+    if all_caught {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -134,7 +134,9 @@ pub fn replay_all(path: &Path) -> io::Result<Vec<ReplayError>> {
         match scenarios::find(&entry.scenario).filter(|_| entry.backend == "shuttle") {
             None => errors.push(ReplayError::Stale(entry)),
             Some(scenario) => {
-                if let Err(failure) = sweep::run_seed(scenario, entry.seed) {
+                if let Err(failure) =
+                    sweep::run_seed(scenario, entry.seed, sigrelay::bugs::Bugs::NONE)
+                {
                     errors.push(ReplayError::StillFails(entry, failure.message));
                 }
             }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use sigrelay::bugs::Bugs;
 use sigrelay::check::{EventLog, Failure, ShuttleCheck, Strategy};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
@@ -37,19 +38,24 @@ pub struct SeedFailure {
 }
 
 /// Runs one seed once; the event log and virtual time of the run, or the failure.
-pub fn run_seed(scenario: &Scenario, seed: u64) -> Result<(EventLog, Duration), Failure> {
+pub fn run_seed(
+    scenario: &Scenario,
+    seed: u64,
+    bugs: Bugs,
+) -> Result<(EventLog, Duration), Failure> {
+    let run = scenario.run;
     let summary = ShuttleCheck::new(Strategy::Random, 1)
         .seed(seed)
-        .try_run(scenario.run)?;
+        .try_run(move |rt| run(rt, bugs))?;
     let record = summary.last.expect("a passing run leaves its record");
     Ok((record.log, record.virtual_time))
 }
 
 /// Runs one seed, twice if `twice`, comparing the event logs.
 fn check_seed(scenario: &Scenario, seed: u64, twice: bool) -> Result<Duration, String> {
-    let (log, virtual_time) = run_seed(scenario, seed).map_err(|f| f.message)?;
+    let (log, virtual_time) = run_seed(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
     if twice {
-        let (again, _) = run_seed(scenario, seed).map_err(|f| f.message)?;
+        let (again, _) = run_seed(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
         if let Some((line, first, second)) = log.first_difference(&again) {
             return Err(format!(
                 "nondeterminism: event {line} differs between two runs of one seed\n  first:  {}\n  second: {}",
@@ -151,7 +157,7 @@ mod tests {
     #[test]
     fn a_replay_trace_is_trace_event_json_with_one_track_per_task() {
         let scenario = crate::scenarios::find("fan-in").expect("exists");
-        let (log, _) = run_seed(scenario, 7).expect("fan-in passes");
+        let (log, _) = run_seed(scenario, 7, Bugs::NONE).expect("fan-in passes");
         let trace: serde_json::Value =
             serde_json::from_str(&log.chrome_trace()).expect("valid JSON");
         let events = trace["traceEvents"]

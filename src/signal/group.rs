@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,15 +25,16 @@ pub struct Group<E: Error, R: Runtime = Tokio> {
 }
 
 /// Configures a root group.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct GroupBuilder<R: Runtime = Tokio> {
+pub struct GroupBuilder<E: Error, R: Runtime = Tokio> {
     rt: R,
     name: String,
     config: Config,
+    _error: PhantomData<fn() -> E>,
 }
 
-impl<R: Runtime> GroupBuilder<R> {
+impl<E: Error, R: Runtime> GroupBuilder<E, R> {
     /// What a failing routine does to its group unless it says otherwise;
     /// [`FailurePolicy::CancelGroup`] by default.
     pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
@@ -67,7 +69,7 @@ impl<R: Runtime> GroupBuilder<R> {
 
     /// The group. Its routines' paths start with its name.
     #[track_caller]
-    pub fn build<E: Error>(self) -> Group<E, R> {
+    pub fn build(self) -> Group<E, R> {
         let (tx, rx) = self.rt.channel(
             &format!("{}:transient", self.name),
             self.config.transient_capacity,
@@ -99,17 +101,19 @@ impl<E: Error, R: Runtime> Group<E, R> {
     }
 
     /// Configures a root group named `name`.
-    pub fn builder(rt: R, name: &str) -> GroupBuilder<R> {
+    pub fn builder(rt: R, name: &str) -> GroupBuilder<E, R> {
         let config = Config {
             policy: FailurePolicy::CancelGroup,
             finished_capacity: 64,
             transient_capacity: 256,
             bugs: Bugs::NONE,
         };
+        let (name, _error) = (name.to_string(), PhantomData);
         GroupBuilder {
             rt,
-            name: name.to_string(),
+            name,
             config,
+            _error,
         }
     }
 

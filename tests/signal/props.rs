@@ -239,6 +239,8 @@ fn first_failure(nodes: &[Node], prefix: &str) -> Option<(u64, String)> {
     each.min()
 }
 
+// The explicit `Send` bound lets a routine start its children by recursion.
+#[allow(clippy::manual_async_fn)]
 fn start<R: Runtime>(
     group: &Group<String, R>,
     index: usize,

@@ -1,7 +1,10 @@
 //! The scenarios the harness sweeps: async bodies written against `R: Runtime`.
 
+mod signal;
+
 use std::time::Duration;
 
+use sigrelay::bugs::Bugs;
 use sigrelay::rt::prelude::*;
 
 /// The future of one scenario run, boxed so that scenarios fit in one table.
@@ -14,8 +17,8 @@ pub struct Scenario {
     pub name: &'static str,
     /// What a passing run shows.
     pub proves: &'static str,
-    /// The body, run once per seed under shuttle.
-    pub run: fn(sigrelay::rt::Shuttle) -> BoxedBody,
+    /// The body, run once per seed under shuttle, with the bugs to reintroduce.
+    pub run: fn(sigrelay::rt::Shuttle, Bugs) -> BoxedBody,
 }
 
 /// Every scenario, in the order `list` prints them.
@@ -23,12 +26,32 @@ pub const ALL: &[Scenario] = &[
     Scenario {
         name: "pipeline",
         proves: "a three-stage bounded pipeline with a slow stage delivers every value and ends",
-        run: |rt| Box::pin(pipeline(rt)),
+        run: |rt, _| Box::pin(pipeline(rt)),
     },
     Scenario {
         name: "fan-in",
         proves: "four producers with seeded jitter feed one consumer through a small buffer without loss",
-        run: |rt| Box::pin(fan_in(rt)),
+        run: |rt, _| Box::pin(fan_in(rt)),
+    },
+    Scenario {
+        name: "signal-shutdown",
+        proves: "drain, then cancel, then abort: the report names exactly the routines that had to be stopped, and none is left",
+        run: |rt, bugs| Box::pin(signal::shutdown_order(rt, bugs)),
+    },
+    Scenario {
+        name: "signal-first-failure",
+        proves: "a group's first real failure is returned, never a sibling's cancellation (B7)",
+        run: |rt, bugs| Box::pin(signal::first_failure(rt, bugs)),
+    },
+    Scenario {
+        name: "signal-restart-cancel",
+        proves: "a restarting routine cancelled at any moment ends with its panic (B8)",
+        run: |rt, bugs| Box::pin(signal::restart_under_cancel(rt, bugs)),
+    },
+    Scenario {
+        name: "signal-restart-return",
+        proves: "a restartable routine that returns normally runs once (B9)",
+        run: |rt, bugs| Box::pin(signal::restart_after_return(rt, bugs)),
     },
 ];
 
@@ -46,7 +69,7 @@ pub mod testing {
     pub const BROKEN: &[Scenario] = &[Scenario {
         name: "broken",
         proves: "that failures are caught",
-        run: |rt| Box::pin(deadlocks(rt)),
+        run: |rt, _| Box::pin(deadlocks(rt)),
     }];
     /// The deliberately broken scenarios.
     #[cfg(not(test))]
