@@ -48,6 +48,16 @@ impl<E> Cause<E> {
     pub fn is_failure(&self) -> bool {
         matches!(self, Cause::Failed(_) | Cause::Panicked { .. })
     }
+
+    /// One word for the cause: `failed`, `panicked`, `cancelled` or `aborted`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Cause::Failed(_) => "failed",
+            Cause::Panicked { .. } => "panicked",
+            Cause::Cancelled => "cancelled",
+            Cause::Aborted => "aborted",
+        }
+    }
 }
 
 impl<E> Clone for Cause<E> {

@@ -225,7 +225,7 @@ impl<E: Error, R: Runtime> Run<E, R> {
 
     async fn run<B: Body<E, R>>(self, body: B, deferred: Vec<Deferred<E>>) {
         self.tree().state.lock().await.start(self.id);
-        tracing::debug!("routine started");
+        tracing::debug!(path = %self.ctx.path, "routine started");
         let ending = self.attempts(body).await;
         self.tree().state.lock().await.mark_stopping(self.id);
         let outcome = self.clean_up(ending, deferred).await;
@@ -259,7 +259,8 @@ impl<E: Error, R: Runtime> Run<E, R> {
                 }
                 Err(message) if !may_restart => return Ending::Panicked(message, attempts),
                 Err(message) => {
-                    tracing::debug!(%message, attempts, "routine panicked; restarting");
+                    let path = &self.ctx.path;
+                    tracing::debug!(%path, %message, attempts, "routine panicked; restarting");
                     panicked = Some(message);
                 }
             }
@@ -300,13 +301,14 @@ impl<E: Error, R: Runtime> Run<E, R> {
         outcome
     }
 
+    /// Records the end. The event is emitted first, so that anyone who sees the routine
+    /// ended can also see its event.
     async fn record(&self, outcome: Outcome<E>) {
         let mut s = self.tree().state.lock().await;
-        let state = outcome.label();
+        let label = outcome.label();
+        tracing::debug!(path = %self.ctx.path, outcome = label, "routine ended");
         s.finish(self.id, outcome);
         let _ = self.tree().exits.send(s.exits());
-        drop(s);
-        tracing::debug!(outcome = state, "routine ended");
     }
 }
 

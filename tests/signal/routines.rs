@@ -12,19 +12,17 @@ fn group<R: Runtime>(rt: R) -> Group<String, R> {
     Group::new(rt, "g")
 }
 
-fn failed_with<E: std::fmt::Display>(cause: &Cause<E>) -> String {
+fn panicked_with<E>(cause: &Cause<E>) -> (&str, u32) {
     match cause {
-        Cause::Failed(e) => e.to_string(),
-        other => panic!("expected a failure, got {}", describe(other)),
+        Cause::Panicked { message, attempts } => (message, *attempts),
+        other => panic!("expected a panic, got {}", other.label()),
     }
 }
 
-fn describe<E>(cause: &Cause<E>) -> &'static str {
+fn failed_with<E: std::fmt::Display>(cause: &Cause<E>) -> String {
     match cause {
-        Cause::Failed(_) => "failed",
-        Cause::Panicked { .. } => "panicked",
-        Cause::Cancelled => "cancelled",
-        Cause::Aborted => "aborted",
+        Cause::Failed(e) => e.to_string(),
+        other => panic!("expected a failure, got {}", other.label()),
     }
 }
 
@@ -201,12 +199,7 @@ pub async fn panics_become_errors<R: Runtime>(rt: R) {
     assert_eq!(&*failure.path, "g/p");
     assert_eq!(failure.location.line(), here + 1);
     assert!(failure.location.file().ends_with("routines.rs"));
-    match failure.cause {
-        Cause::Panicked { message, attempts } => {
-            assert_eq!((message.as_str(), attempts), ("boom", 1));
-        }
-        other => panic!("expected a panic, got {}", describe(&other)),
-    }
+    assert_eq!(panicked_with(&failure.cause), ("boom", 1));
     let census = g.census().await;
     assert_eq!(census.get("g/p").unwrap().state, RoutineState::Panicked);
     assert_eq!(
@@ -270,12 +263,7 @@ pub async fn cancel_during_backoff_reports_the_panic<R: Runtime>(rt: R) {
     rt.sleep(150 * MS).await;
     g.cancel().await;
     let failure = g.wait().await.expect_err("the panic is the result");
-    match failure.cause {
-        Cause::Panicked { message, attempts } => {
-            assert_eq!((message.as_str(), attempts), ("always", 2));
-        }
-        other => panic!("expected a panic, got {}", describe(&other)),
-    }
+    assert_eq!(panicked_with(&failure.cause), ("always", 2));
 }
 
 pub async fn cancelled_group_refuses_routines<R: Runtime>(rt: R) {

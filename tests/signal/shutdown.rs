@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use sigrelay::rt::prelude::*;
-use sigrelay::signal::{Cause, Fault, Group, RoutineState, ShutdownPlan, Stage};
+use sigrelay::signal::{Fault, Group, RoutineState, ShutdownPlan, ShutdownReport, Stage};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -58,11 +58,7 @@ pub async fn shutdown_cancels_then_aborts<R: Runtime>(rt: R) {
     let report = g.shutdown(plan()).await;
     assert_eq!(report.stage, Stage::Aborted);
     assert_eq!(rt.now().saturating_duration_since(start), 80 * MS);
-    let named: Vec<_> = report
-        .routines
-        .iter()
-        .map(|r| (r.path.to_string(), kind(&r.cause)))
-        .collect();
+    let named = in_order(&report);
     assert_eq!(
         named,
         [
@@ -98,12 +94,7 @@ pub async fn shutdown_aborts_nested_routines<R: Runtime>(rt: R) {
     .unwrap();
     let report = g.shutdown(plan()).await;
     assert_eq!(report.stage, Stage::Aborted);
-    let mut named: Vec<_> = report
-        .routines
-        .iter()
-        .map(|r| (r.path.to_string(), kind(&r.cause)))
-        .collect();
-    named.sort();
+    let named = named(&report);
     assert_eq!(
         named,
         [
@@ -129,12 +120,7 @@ pub async fn shutdown_reports_failures<R: Runtime>(rt: R) {
     drains(&g, "fine").await;
     let report = g.shutdown(plan()).await;
     assert_eq!(report.stage, Stage::Drained);
-    let mut named: Vec<_> = report
-        .routines
-        .iter()
-        .map(|r| (r.path.to_string(), kind(&r.cause)))
-        .collect();
-    named.sort();
+    let named = named(&report);
     assert_eq!(
         named,
         [
@@ -199,11 +185,16 @@ pub async fn census_tracks_states_in_a_bounded_ring<R: Runtime>(rt: R) {
     assert!(g.wait().await.is_ok());
 }
 
-fn kind<E>(cause: &Cause<E>) -> &'static str {
-    match cause {
-        Cause::Failed(_) => "failed",
-        Cause::Panicked { .. } => "panicked",
-        Cause::Cancelled => "cancelled",
-        Cause::Aborted => "aborted",
-    }
+/// The path and cause of every routine in the report, sorted by path.
+fn named<E>(report: &ShutdownReport<E>) -> Vec<(String, &'static str)> {
+    let mut named = in_order(report);
+    named.sort();
+    named
+}
+
+/// The path and cause of every routine in the report, in the order they ended.
+fn in_order<E>(report: &ShutdownReport<E>) -> Vec<(String, &'static str)> {
+    let each = report.routines.iter();
+    each.map(|r| (r.path.to_string(), r.cause.label()))
+        .collect()
 }

@@ -72,7 +72,7 @@ pub async fn shutdown_order<R: Runtime>(rt: R, bugs: Bugs) {
     let mut got: Vec<_> = report
         .routines
         .iter()
-        .map(|r| (r.path.to_string(), label(&r.cause)))
+        .map(|r| (r.path.to_string(), r.cause.label()))
         .collect();
     got.sort();
     want.sort();
@@ -116,15 +116,6 @@ async fn start<R: Runtime>(group: &Group<String, R>, name: &str, kind: Kind) {
         Ok(())
     });
     started.await.expect("the group is open");
-}
-
-fn label<E>(cause: &Cause<E>) -> &'static str {
-    match cause {
-        Cause::Failed(_) => "failed",
-        Cause::Panicked { .. } => "panicked",
-        Cause::Cancelled => "cancelled",
-        Cause::Aborted => "aborted",
-    }
 }
 
 /// One routine fails at the moment the group is cancelled, while three siblings wait for
