@@ -185,6 +185,16 @@ pub async fn isolated_failure_spares_siblings<R: Runtime>(rt: R) {
     );
     g.drain().await;
     assert_eq!(&*g.wait().await.expect_err("failed").path, "g/failing");
+    let failing = g
+        .census()
+        .await
+        .get("g/failing")
+        .cloned()
+        .expect("in the ring");
+    assert_eq!(
+        (failing.state, failing.reason.as_deref()),
+        (RoutineState::Failed, Some("broken"))
+    );
     assert_eq!(
         g.census().await.get("g/steady").unwrap().state,
         RoutineState::Exited
