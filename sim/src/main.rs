@@ -221,7 +221,7 @@ fn bugs(json: bool) -> ExitCode {
             let detected = if h.detected_at.is_some() { "yes" } else { "NO" };
             println!(
                 "{:<4} {:<22} {:>9} {:>7} {:>10.2?} {:>6}/{:<5} {:>10.2?}",
-                h.entry.bug,
+                h.entry.bug.id(),
                 h.entry.scenario,
                 detected,
                 h.seeds_until_detection,
