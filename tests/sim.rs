@@ -277,3 +277,26 @@ fn shuttle_and_loom_find_an_interleaving_bug() {
         .message
         .contains("an update was lost"));
 }
+
+#[test]
+fn a_routine_waiting_for_its_own_group_is_reported_by_name() {
+    use sigrelay::signal::Group;
+    let failure = ShuttleCheck::new(Strategy::Random, 5)
+        .try_run(|rt| async move {
+            let group = Group::<String, _>::new(rt, "g");
+            let own = group.clone();
+            let selfish = group.go("selfish", move |_| async move {
+                let _ = own.wait().await;
+                Ok(())
+            });
+            selfish.await.expect("the group is open");
+            let _ = group.wait().await;
+        })
+        .expect_err("the routine waits for itself");
+    assert!(failure.message.contains("deadlock"), "{}", failure.message);
+    assert!(
+        failure.message.contains("task \"g/selfish\""),
+        "{}",
+        failure.message
+    );
+}

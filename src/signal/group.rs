@@ -172,6 +172,8 @@ impl<E: Error, R: Runtime> Group<E, R> {
 
     /// Waits until every routine of the group has ended, then closes the group, and returns
     /// its first real failure: the earliest error or panic, never a sibling's cancellation.
+    /// A routine of the group must not wait for its own group: it would wait for itself
+    /// (the harness reports such a run as a deadlock, naming the routine).
     pub async fn wait(&self) -> Result<(), RoutineError<E>> {
         let mut s = self.until_empty().await;
         s.close(self.id);
