@@ -11,6 +11,7 @@
 //!   wait-for graph of deadlock and leak reports; `rt::turmoil` runs tokio in a turmoil host.
 //! - [`signal`]: structured task groups — named routines with drain, cancel and abort,
 //!   fatal and transient errors, panics as errors, restarts, a census and a staged shutdown.
+//! - [`relay`]: telemetry fan-out — frames and the delta so far.
 //! - [`check`]: entry points that run an async test body under shuttle, loom or turmoil and
 //!   report failures with what replays them.
 //! - [`select!`]: the biased select core code uses.
@@ -25,6 +26,7 @@
 pub mod bugs;
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
 pub mod check;
+pub mod relay;
 pub mod rt;
 pub mod signal;
 

@@ -1,0 +1,327 @@
+//! The delta: dynamic fan-out of frames from one inlet to many subscribers.
+//!
+//! Each subscriber has its own bounded outlet, its keys and its delivery policy. A frame goes
+//! to every subscriber whose keys it touches, as a shared pointer. When an outlet is full, a
+//! lossless subscriber holds the fan-out back (backpressure); a lossy one waits at most its
+//! patience, counted from when the frame's fan-out began, then misses the frame. A miss is
+//! never silent: the subscriber's next delivery carries how many frames it missed.
+//!
+//! # Why the delta cannot deadlock with its subscribers
+//! The Go original's B1: a streamer stopped reading, the delta blocked sending into its full
+//! outlet, and the streamer blocked sending its disconnect to the delta. Here the delta never
+//! waits on an outlet without also serving its control channel: while a send is pending it
+//! still accepts connects, key updates and disconnects, and a disconnect of the subscriber
+//! it waits on ends that wait. So a subscriber's control request is always served, whatever
+//! the state of its outlet, and the only thing the delta can wait for is a subscriber that
+//! is alive, connected, lossless and not reading — which is that subscriber's choice, not a
+//! cycle. Control requests are acknowledged through oneshots the delta never waits on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use super::frame::{ChannelKey, Frame};
+use crate::rt::prelude::*;
+use crate::rt::{Tokio, TrySendError};
+
+/// What a subscriber receives: a frame, and how many frames it missed just before it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The frame, shared with every other subscriber that receives it.
+    pub frame: Frame,
+    /// Frames dropped for this subscriber since its previous delivery.
+    pub missed: u64,
+}
+
+/// What happens when a subscriber's outlet is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Wait for room: the subscriber slows the fan-out down, and loses nothing.
+    Lossless,
+    /// Wait at most `patience` (zero: not at all), then miss the frame.
+    Lossy {
+        /// How long a frame may wait for this subscriber.
+        patience: Duration,
+    },
+}
+
+/// A subscriber's identity, unique among those connected.
+pub type SubscriberId = u64;
+
+/// Why a control request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaError {
+    /// The delta has stopped.
+    Stopped,
+    /// A subscriber with this id is already connected.
+    AlreadyConnected(SubscriberId),
+    /// No subscriber with this id is connected.
+    NotConnected(SubscriberId),
+}
+
+impl fmt::Display for DeltaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeltaError::Stopped => f.write_str("the delta has stopped"),
+            DeltaError::AlreadyConnected(id) => write!(f, "subscriber {id} is already connected"),
+            DeltaError::NotConnected(id) => write!(f, "subscriber {id} is not connected"),
+        }
+    }
+}
+
+impl std::error::Error for DeltaError {}
+
+type Ack<R> = <R as Runtime>::OneshotSender<Result<(), DeltaError>>;
+
+enum Control<R: Runtime> {
+    Connect(SubscriberId, Subscriber<R>, Ack<R>),
+    Update(SubscriberId, BTreeSet<ChannelKey>, Ack<R>),
+    Disconnect(SubscriberId, Ack<R>),
+}
+
+struct Subscriber<R: Runtime> {
+    keys: BTreeSet<ChannelKey>,
+    policy: Policy,
+    outlet: R::Sender<Delivery>,
+    missed: u64,
+}
+
+/// Sends control requests to a running delta. Cheap to clone.
+pub struct DeltaHandle<R: Runtime = Tokio> {
+    rt: R,
+    control: R::Sender<Control<R>>,
+}
+
+/// The delta's task state; [`Delta::run`] is its body.
+#[must_use = "a delta does nothing until it runs"]
+pub struct Delta<R: Runtime = Tokio> {
+    rt: R,
+    inlet: R::Receiver<Frame>,
+    control: Option<R::Receiver<Control<R>>>,
+    subscribers: BTreeMap<SubscriberId, Subscriber<R>>,
+    order: Vec<SubscriberId>,
+}
+
+impl<R: Runtime> Delta<R> {
+    /// A delta reading frames from `inlet`, and the handle that connects subscribers to it.
+    #[track_caller]
+    pub fn new(rt: R, inlet: R::Receiver<Frame>) -> (Self, DeltaHandle<R>) {
+        let (tx, rx) = rt.channel("delta:control", 16);
+        let handle = DeltaHandle {
+            rt: rt.clone(),
+            control: tx,
+        };
+        let (subscribers, order) = (BTreeMap::new(), Vec::new());
+        (
+            Delta {
+                rt,
+                inlet,
+                control: Some(rx),
+                subscribers,
+                order,
+            },
+            handle,
+        )
+    }
+
+    /// Fans frames out until the inlet closes and is drained; then disconnects every
+    /// subscriber, whose outlets close once they have read what is buffered.
+    pub async fn run(mut self) {
+        loop {
+            let control = self.control.as_mut();
+            crate::select! {
+                request = recv_control(control) => match request {
+                    Some(request) => self.apply(request),
+                    None => self.control = None,
+                },
+                frame = self.inlet.recv() => match frame {
+                    Some(frame) => self.fan_out(frame).await,
+                    None => break,
+                },
+            }
+        }
+    }
+
+    fn apply(&mut self, request: Control<R>) {
+        let (ack, result) = match request {
+            Control::Connect(id, subscriber, ack) => (ack, self.connect(id, subscriber)),
+            Control::Update(id, keys, ack) => {
+                let found = self.subscribers.get_mut(&id).map(|s| s.keys = keys);
+                (ack, found.ok_or(DeltaError::NotConnected(id)))
+            }
+            Control::Disconnect(id, ack) => {
+                let found = self.subscribers.remove(&id).map(drop);
+                (ack, found.ok_or(DeltaError::NotConnected(id)))
+            }
+        };
+        let _ = ack.send(result);
+    }
+
+    fn connect(&mut self, id: SubscriberId, subscriber: Subscriber<R>) -> Result<(), DeltaError> {
+        if self.subscribers.contains_key(&id) {
+            return Err(DeltaError::AlreadyConnected(id));
+        }
+        self.subscribers.insert(id, subscriber);
+        Ok(())
+    }
+
+    /// Offers `frame` to every subscriber whose keys it touches, in id order.
+    async fn fan_out(&mut self, frame: Frame) {
+        let start = self.rt.now();
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(self.subscribers.keys().copied());
+        for &id in &order {
+            self.offer(id, &frame, start).await;
+        }
+        self.order = order;
+    }
+
+    async fn offer(&mut self, id: SubscriberId, frame: &Frame, start: R::Instant) {
+        let Some(subscriber) = self.subscribers.get_mut(&id) else {
+            return;
+        };
+        if !frame.touches(&subscriber.keys) {
+            return;
+        }
+        let delivery = Delivery {
+            frame: frame.clone(),
+            missed: subscriber.missed,
+        };
+        match subscriber.outlet.try_send(delivery) {
+            Ok(()) => subscriber.missed = 0,
+            Err(TrySendError::Closed(_)) => drop(self.subscribers.remove(&id)),
+            Err(TrySendError::Full(delivery)) => self.wait_for_room(id, delivery, start).await,
+        }
+    }
+
+    /// Waits for room in subscriber `id`'s outlet as its policy allows, serving control
+    /// requests meanwhile; a disconnect of `id` ends the wait.
+    async fn wait_for_room(&mut self, id: SubscriberId, delivery: Delivery, start: R::Instant) {
+        let Some(subscriber) = self.subscribers.get(&id) else {
+            return;
+        };
+        let (outlet, policy) = (subscriber.outlet.clone(), subscriber.policy);
+        let deadline = match policy {
+            Policy::Lossless => None,
+            Policy::Lossy { patience } => Some(start + patience),
+        };
+        loop {
+            let control = self.control.as_mut();
+            crate::select! {
+                permit = outlet.reserve() => {
+                    if let Ok(permit) = permit {
+                        permit.send(delivery);
+                        if let Some(subscriber) = self.subscribers.get_mut(&id) {
+                            subscriber.missed = 0;
+                        }
+                    }
+                    return;
+                }
+                request = recv_control(control) => match request {
+                    Some(request) => self.apply(request),
+                    None => self.control = None,
+                },
+                () = sleep_until(&self.rt, deadline) => break,
+            }
+            if !self.subscribers.contains_key(&id) {
+                return;
+            }
+        }
+        if let Some(subscriber) = self.subscribers.get_mut(&id) {
+            subscriber.missed += 1;
+        }
+    }
+}
+
+/// The next control request, or never once the control channel is gone.
+async fn recv_control<R: Runtime>(
+    control: Option<&mut R::Receiver<Control<R>>>,
+) -> Option<Control<R>> {
+    match control {
+        Some(control) => control.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until<R: Runtime>(rt: &R, deadline: Option<R::Instant>) {
+    match deadline {
+        Some(deadline) => rt.sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<R: Runtime> DeltaHandle<R> {
+    /// Connects subscriber `id` for `keys` with an outlet of `capacity` deliveries. Once this
+    /// returns, every frame the delta takes from its inlet afterwards and that touches `keys`
+    /// is offered to the subscriber.
+    #[track_caller]
+    pub fn connect(
+        &self,
+        id: SubscriberId,
+        keys: BTreeSet<ChannelKey>,
+        policy: Policy,
+        capacity: usize,
+    ) -> impl std::future::Future<Output = Result<R::Receiver<Delivery>, DeltaError>> + Send + '_
+    {
+        let (outlet, deliveries) = self.rt.channel(&format!("delta:outlet:{id}"), capacity);
+        let subscriber = Subscriber {
+            keys,
+            policy,
+            outlet,
+            missed: 0,
+        };
+        async move {
+            self.request(|ack| Control::Connect(id, subscriber, ack))
+                .await?;
+            Ok(deliveries)
+        }
+    }
+
+    /// Replaces subscriber `id`'s keys.
+    pub async fn update(
+        &self,
+        id: SubscriberId,
+        keys: BTreeSet<ChannelKey>,
+    ) -> Result<(), DeltaError> {
+        self.request(|ack| Control::Update(id, keys, ack)).await
+    }
+
+    /// Disconnects subscriber `id`: its outlet closes once what is buffered is read. Served
+    /// even while the delta waits on that very outlet, so the subscriber may stop reading
+    /// before it disconnects.
+    pub async fn disconnect(&self, id: SubscriberId) -> Result<(), DeltaError> {
+        self.request(|ack| Control::Disconnect(id, ack)).await
+    }
+
+    async fn request(&self, make: impl FnOnce(Ack<R>) -> Control<R>) -> Result<(), DeltaError> {
+        let (ack, done) = self.rt.oneshot("delta:ack");
+        let sent = self.control.send(make(ack)).await;
+        sent.map_err(|_| DeltaError::Stopped)?;
+        done.await.unwrap_or(Err(DeltaError::Stopped))
+    }
+}
+
+impl<R: Runtime> Clone for DeltaHandle<R> {
+    fn clone(&self) -> Self {
+        DeltaHandle {
+            rt: self.rt.clone(),
+            control: self.control.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for DeltaHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DeltaHandle")
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Delta<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delta")
+            .field("subscribers", &self.order.len())
+            .finish()
+    }
+}

@@ -1,0 +1,239 @@
+//! Frames: what the relay moves. A frame is a set of series, one per channel, each a run of
+//! timestamped samples. A written frame is one allocation shared by every streamer that
+//! receives it: delivering it clones a pointer, and a streamer reads only the series of the
+//! keys it wants, through an iterator that allocates nothing.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+/// A node of the cluster. Node 0 is reserved: it leases no channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u16);
+
+/// A channel key: the node that holds the channel's lease in the high 16 bits, the channel's
+/// number on that node in the low 16. Free channels (leaseholder 0) have no leaseholder:
+/// their writes go straight to the delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelKey(u32);
+
+impl ChannelKey {
+    /// Channel `local` leased by `node`.
+    ///
+    /// # Panics
+    /// If `node` is node 0, which leases nothing: use [`ChannelKey::free`].
+    pub fn leased(node: NodeId, local: u16) -> Self {
+        assert!(
+            node.0 != 0,
+            "node 0 leases no channel; free channels use ChannelKey::free"
+        );
+        ChannelKey((u32::from(node.0) << 16) | u32::from(local))
+    }
+
+    /// Free channel `local`: no leaseholder, not stored.
+    pub fn free(local: u16) -> Self {
+        ChannelKey(u32::from(local))
+    }
+
+    /// The node holding the lease, or `None` for a free channel.
+    pub fn leaseholder(self) -> Option<NodeId> {
+        let node = (self.0 >> 16) as u16;
+        (node != 0).then_some(NodeId(node))
+    }
+
+    /// The key as one number.
+    pub fn raw(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for ChannelKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.leaseholder() {
+            Some(node) => write!(f, "{}:{}", node.0, self.0 & 0xffff),
+            None => write!(f, "free:{}", self.0),
+        }
+    }
+}
+
+/// Samples of one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Samples {
+    /// 64-bit floats.
+    F64(Vec<f64>),
+    /// 64-bit integers.
+    I64(Vec<i64>),
+}
+
+impl Samples {
+    /// How many samples.
+    pub fn len(&self) -> usize {
+        match self {
+            Samples::F64(v) => v.len(),
+            Samples::I64(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The samples of one channel with their timestamps (nanoseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The channel.
+    pub key: ChannelKey,
+    /// One timestamp per sample.
+    pub timestamps: Vec<i64>,
+    /// The samples.
+    pub samples: Samples,
+}
+
+/// Why a frame could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// Two series of one frame have the same key.
+    DuplicateKey(ChannelKey),
+    /// A series has a different number of timestamps and samples.
+    LengthMismatch {
+        /// The channel.
+        key: ChannelKey,
+        /// Its timestamps.
+        timestamps: usize,
+        /// Its samples.
+        samples: usize,
+    },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::DuplicateKey(k) => write!(f, "channel {k} appears twice in one frame"),
+            FrameError::LengthMismatch {
+                key,
+                timestamps,
+                samples,
+            } => write!(
+                f,
+                "channel {key}: {timestamps} timestamps for {samples} samples"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// A frame of telemetry: series ordered by key. Cloning shares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame(Arc<[Series]>);
+
+impl Frame {
+    /// A frame of these series, ordered by key.
+    pub fn new(mut series: Vec<Series>) -> Result<Self, FrameError> {
+        series.sort_by_key(|s| s.key);
+        if let Some(pair) = series.windows(2).find(|w| w[0].key == w[1].key) {
+            return Err(FrameError::DuplicateKey(pair[0].key));
+        }
+        if let Some(s) = series
+            .iter()
+            .find(|s| s.timestamps.len() != s.samples.len())
+        {
+            let (timestamps, samples) = (s.timestamps.len(), s.samples.len());
+            return Err(FrameError::LengthMismatch {
+                key: s.key,
+                timestamps,
+                samples,
+            });
+        }
+        Ok(Frame(series.into()))
+    }
+
+    /// Every series, ordered by key.
+    pub fn series(&self) -> &[Series] {
+        &self.0
+    }
+
+    /// The series of `key`, if the frame has one.
+    pub fn get(&self, key: ChannelKey) -> Option<&Series> {
+        let i = self.0.binary_search_by_key(&key, |s| s.key).ok()?;
+        Some(&self.0[i])
+    }
+
+    /// The series whose keys are in `keys`, without allocating.
+    pub fn wanted<'a>(
+        &'a self,
+        keys: &'a BTreeSet<ChannelKey>,
+    ) -> impl Iterator<Item = &'a Series> {
+        self.0.iter().filter(move |s| keys.contains(&s.key))
+    }
+
+    /// Whether the frame has a series of any key in `keys`.
+    pub fn touches(&self, keys: &BTreeSet<ChannelKey>) -> bool {
+        self.wanted(keys).next().is_some()
+    }
+
+    /// Whether two handles share one frame.
+    pub fn ptr_eq(&self, other: &Frame) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(key: ChannelKey, n: usize) -> Series {
+        let timestamps = (0..n as i64).collect();
+        Series {
+            key,
+            timestamps,
+            samples: Samples::F64(vec![1.5; n]),
+        }
+    }
+
+    #[test]
+    fn keys_tell_their_leaseholder() {
+        let leased = ChannelKey::leased(NodeId(3), 7);
+        assert_eq!(
+            (leased.leaseholder(), leased.to_string()),
+            (Some(NodeId(3)), "3:7".into())
+        );
+        assert_eq!(ChannelKey::free(7).leaseholder(), None);
+        assert_ne!(ChannelKey::free(7), ChannelKey::leased(NodeId(1), 7));
+    }
+
+    #[test]
+    fn frames_are_ordered_checked_and_shared() {
+        let (a, b) = (
+            ChannelKey::leased(NodeId(1), 2),
+            ChannelKey::leased(NodeId(1), 1),
+        );
+        let frame = Frame::new(vec![series(a, 3), series(b, 3)]).expect("valid");
+        assert_eq!(
+            frame.series().iter().map(|s| s.key).collect::<Vec<_>>(),
+            [b, a]
+        );
+        assert_eq!(frame.get(a).map(|s| s.samples.len()), Some(3));
+        let wanted = BTreeSet::from([a]);
+        assert_eq!(
+            frame.wanted(&wanted).map(|s| s.key).collect::<Vec<_>>(),
+            [a]
+        );
+        assert!(frame.clone().ptr_eq(&frame));
+        assert!(!frame.touches(&BTreeSet::from([ChannelKey::free(1)])));
+        assert_eq!(
+            Frame::new(vec![series(a, 1), series(a, 1)]),
+            Err(FrameError::DuplicateKey(a))
+        );
+        let mut bad = series(a, 2);
+        bad.timestamps.pop();
+        let mismatch = FrameError::LengthMismatch {
+            key: a,
+            timestamps: 1,
+            samples: 2,
+        };
+        assert_eq!(Frame::new(vec![bad]), Err(mismatch));
+    }
+}

@@ -1,0 +1,195 @@
+//! The delta: fan-out, backpressure, counted misses, control served while a send waits.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use sigrelay::relay::{
+    ChannelKey, Delivery, Delta, DeltaError, Frame, NodeId, Policy, Samples, Series,
+};
+use sigrelay::rt::prelude::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn key(n: u16) -> ChannelKey {
+    ChannelKey::leased(NodeId(1), n)
+}
+
+fn keys(ns: &[u16]) -> BTreeSet<ChannelKey> {
+    ns.iter().map(|n| key(*n)).collect()
+}
+
+/// A frame with one sample `value` for each key of `ns`.
+fn frame(ns: &[u16], value: i64) -> Frame {
+    let series = ns.iter().map(|n| Series {
+        key: key(*n),
+        timestamps: vec![value],
+        samples: Samples::I64(vec![value]),
+    });
+    Frame::new(series.collect()).expect("distinct keys")
+}
+
+fn value(d: &Delivery) -> i64 {
+    d.frame.series()[0].timestamps[0]
+}
+
+async fn drain<R: Runtime>(rx: &mut R::Receiver<Delivery>) -> Vec<(i64, u64)> {
+    let mut got = Vec::new();
+    while let Some(d) = rx.recv().await {
+        got.push((value(&d), d.missed));
+    }
+    got
+}
+
+pub async fn fans_out_demanded_keys_in_order<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 4);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let mut a = handle
+        .connect(1, keys(&[1]), Policy::Lossless, 2)
+        .await
+        .unwrap();
+    let mut b = handle
+        .connect(2, keys(&[2]), Policy::Lossless, 2)
+        .await
+        .unwrap();
+    let reader = rt.spawn("reader-b", async move { drain::<R>(&mut b).await });
+    let writer = rt.spawn("writer", async move {
+        for i in 0..4 {
+            let ns: &[u16] = [&[1][..], &[2], &[1, 2], &[3]][i as usize];
+            writes
+                .send(frame(ns, i))
+                .await
+                .expect("the delta is running");
+        }
+    });
+    let got_a = drain::<R>(&mut a).await;
+    assert_eq!(
+        got_a,
+        [(0, 0), (2, 0)],
+        "only frames touching key 1, in order"
+    );
+    assert_eq!(reader.await.unwrap(), [(1, 0), (2, 0)]);
+    writer.await.unwrap();
+    running.await.unwrap();
+}
+
+pub async fn lossless_backpressure_loses_nothing<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 1);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let mut slow = handle
+        .connect(1, keys(&[1]), Policy::Lossless, 1)
+        .await
+        .unwrap();
+    let writer = rt.spawn("writer", async move {
+        for i in 0..6 {
+            writes
+                .send(frame(&[1], i))
+                .await
+                .expect("the delta is running");
+        }
+    });
+    let mut got = Vec::new();
+    while let Some(d) = slow.recv().await {
+        rt.sleep(MS).await;
+        got.push((value(&d), d.missed));
+    }
+    assert_eq!(got, (0..6).map(|i| (i, 0)).collect::<Vec<_>>());
+    writer.await.unwrap();
+    running.await.unwrap();
+}
+
+pub async fn lossy_misses_are_counted<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 8);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let impatient = Policy::Lossy {
+        patience: Duration::ZERO,
+    };
+    let mut lossy = handle.connect(1, keys(&[1]), impatient, 1).await.unwrap();
+    let clock = rt.clone();
+    let writer = rt.spawn("writer", async move {
+        for i in 0..5 {
+            writes
+                .send(frame(&[1], i))
+                .await
+                .expect("the delta is running");
+        }
+        clock.sleep(10 * MS).await;
+        writes
+            .send(frame(&[1], 5))
+            .await
+            .expect("the delta is running");
+    });
+    rt.sleep(5 * MS).await;
+    assert_eq!(
+        drain::<R>(&mut lossy).await,
+        [(0, 0), (5, 4)],
+        "four misses, reported with the next frame"
+    );
+    writer.await.unwrap();
+    running.await.unwrap();
+}
+
+pub async fn disconnect_is_served_while_a_send_waits<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 1);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let mut stalled = handle
+        .connect(1, keys(&[1]), Policy::Lossless, 1)
+        .await
+        .unwrap();
+    let writer = rt.spawn("writer", async move {
+        for i in 0..3 {
+            writes
+                .send(frame(&[1], i))
+                .await
+                .expect("the delta is running");
+        }
+        writes
+    });
+    rt.sleep(MS).await;
+    handle
+        .disconnect(1)
+        .await
+        .expect("served although the delta waits on this outlet");
+    let got = drain::<R>(&mut stalled).await;
+    assert_eq!(
+        got.first(),
+        Some(&(0, 0)),
+        "what was buffered is still read: {got:?}"
+    );
+    let mut late = handle
+        .connect(2, keys(&[1]), Policy::Lossless, 4)
+        .await
+        .unwrap();
+    let writes = writer.await.unwrap();
+    writes.send(frame(&[1], 9)).await.unwrap();
+    drop(writes);
+    assert_eq!(
+        drain::<R>(&mut late).await.last(),
+        Some(&(9, 0)),
+        "the delta kept going"
+    );
+    running.await.unwrap();
+}
+
+pub async fn control_errors_are_typed<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel::<Frame>("writes", 1);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let _a = handle
+        .connect(1, keys(&[1]), Policy::Lossless, 1)
+        .await
+        .unwrap();
+    let twice = handle.connect(1, keys(&[1]), Policy::Lossless, 1).await;
+    assert_eq!(twice.err(), Some(DeltaError::AlreadyConnected(1)));
+    assert_eq!(
+        handle.update(7, keys(&[1])).await,
+        Err(DeltaError::NotConnected(7))
+    );
+    assert_eq!(handle.disconnect(7).await, Err(DeltaError::NotConnected(7)));
+    drop(writes);
+    running.await.unwrap();
+    assert_eq!(handle.disconnect(1).await, Err(DeltaError::Stopped));
+}
