@@ -8,6 +8,7 @@ mod helpers;
 mod props;
 mod routines;
 mod shutdown;
+mod starts;
 
 macro_rules! suite {
     ($backend:ident: $($module:ident::$name:ident),* $(,)?) => {

@@ -6,11 +6,9 @@ use std::time::Duration;
 use sigrelay::rt::prelude::*;
 use sigrelay::signal::{Cause, FailurePolicy, Fault, GoError, Group, Restart, RoutineState};
 
-const MS: Duration = Duration::from_millis(1);
+use super::starts::{drains, fails, group, held, ignores_drain};
 
-fn group<R: Runtime>(rt: R) -> Group<String, R> {
-    Group::new(rt, "g")
-}
+const MS: Duration = Duration::from_millis(1);
 
 fn panicked_with<E>(cause: &Cause<E>) -> (&str, u32) {
     match cause {
@@ -48,13 +46,7 @@ pub async fn routines_run_and_wait_closes<R: Runtime>(rt: R) {
 
 pub async fn names_are_unique_and_valid<R: Runtime>(rt: R) {
     let g = group(rt.clone());
-    let (tx, rx) = rt.oneshot::<()>("release");
-    g.go("a", |_| async move {
-        let _ = rx.await;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    let tx = held(&g, "a").await;
     let dup = g.go("a", |_| async { Ok(()) }).await;
     assert_eq!(dup, Err(GoError::DuplicateName("g/a".into())));
     for bad in ["", "x/y"] {
@@ -137,17 +129,8 @@ pub async fn cleanups_run_lifo_and_join_errors<R: Runtime>(rt: R) {
 
 pub async fn failure_cancels_the_group<R: Runtime>(rt: R) {
     let g = group(rt.clone());
-    g.go("patient", |ctx| async move {
-        ctx.cancelled().await;
-        Err(Fault::Cancelled)
-    })
-    .await
-    .unwrap();
-    g.go("failing", |_| async {
-        Err(Fault::Error("broken".to_string()))
-    })
-    .await
-    .unwrap();
+    ignores_drain(&g, "patient").await;
+    fails(&g, "failing").await;
     let failure = g.wait().await.expect_err("a routine failed");
     assert_eq!(&*failure.path, "g/failing");
     assert_eq!(failed_with(&failure.cause), "broken");
@@ -164,17 +147,8 @@ pub async fn isolated_failure_spares_siblings<R: Runtime>(rt: R) {
     let g = Group::<String, R>::builder(rt.clone(), "g")
         .failure_policy(FailurePolicy::Isolate)
         .build();
-    g.go("steady", |ctx| async move {
-        ctx.drained().await;
-        Ok(())
-    })
-    .await
-    .unwrap();
-    g.go("failing", |_| async {
-        Err(Fault::Error("broken".to_string()))
-    })
-    .await
-    .unwrap();
+    drains(&g, "steady").await;
+    fails(&g, "failing").await;
     while g.failures().await.is_empty() {
         rt.yield_now().await;
     }

@@ -3,38 +3,14 @@
 use std::time::Duration;
 
 use sigrelay::rt::prelude::*;
-use sigrelay::signal::{Fault, Group, RoutineState, ShutdownPlan, ShutdownReport, Stage};
+use sigrelay::signal::{Group, RoutineState, ShutdownPlan, ShutdownReport, Stage};
+
+use super::starts::{drains, fails, group, held, ignores_drain, ignores_everything};
 
 const MS: Duration = Duration::from_millis(1);
 
-fn group<R: Runtime>(rt: R) -> Group<String, R> {
-    Group::new(rt, "g")
-}
-
 fn plan() -> ShutdownPlan {
     ShutdownPlan::new(50 * MS, 30 * MS)
-}
-
-async fn drains<R: Runtime>(g: &Group<String, R>, name: &str) {
-    g.go(name, |ctx| async move {
-        ctx.drained().await;
-        Ok(())
-    })
-    .await
-    .unwrap();
-}
-
-async fn ignores_drain<R: Runtime>(g: &Group<String, R>, name: &str) {
-    g.go(name, |ctx| async move {
-        ctx.cancelled().await;
-        Err(Fault::Cancelled)
-    })
-    .await
-    .unwrap();
-}
-
-async fn ignores_everything<R: Runtime>(g: &Group<String, R>, name: &str) {
-    g.go(name, |_| std::future::pending()).await.unwrap();
 }
 
 pub async fn shutdown_drains_cooperative_routines<R: Runtime>(rt: R) {
@@ -69,7 +45,7 @@ pub async fn shutdown_cancels_then_aborts<R: Runtime>(rt: R) {
     assert!(report
         .routines
         .iter()
-        .all(|r| r.location.file().ends_with("shutdown.rs")));
+        .all(|r| r.location.file().ends_with("starts.rs")));
     let census = g.census().await;
     assert!(census.live.is_empty());
     assert_eq!(
@@ -109,11 +85,7 @@ pub async fn shutdown_reports_failures<R: Runtime>(rt: R) {
     let g = Group::<String, R>::builder(rt, "g")
         .failure_policy(sigrelay::signal::FailurePolicy::Isolate)
         .build();
-    g.go("failing", |_| async {
-        Err(Fault::Error("broken".to_string()))
-    })
-    .await
-    .unwrap();
+    fails(&g, "failing").await;
     g.go("panicking", |_| async { panic!("boom") })
         .await
         .unwrap();
@@ -132,13 +104,7 @@ pub async fn shutdown_reports_failures<R: Runtime>(rt: R) {
 
 pub async fn stopped_means_closed_and_empty<R: Runtime>(rt: R) {
     let g = group(rt.clone());
-    let (tx, rx) = rt.oneshot::<()>("release");
-    g.go("a", |_| async move {
-        let _ = rx.await;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    let tx = held(&g, "a").await;
     assert!(!g.is_stopped().await);
     tx.send(()).unwrap();
     while !g.census().await.live.is_empty() {
