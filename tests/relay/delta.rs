@@ -193,3 +193,56 @@ pub async fn control_errors_are_typed<R: Runtime>(rt: R) {
     running.await.unwrap();
     assert_eq!(handle.disconnect(1).await, Err(DeltaError::Stopped));
 }
+
+/// The loom kernel: two streamers connect, receive, widen their keys and disconnect while
+/// the writer keeps writing and then stops the delta; each sees its first frame first, in
+/// order, without duplicates, and its requests are served or refused as `Stopped`.
+pub async fn two_streamers_update_and_leave<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 1);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let mut streamers = Vec::new();
+    for id in 1..=2u16 {
+        let mut rx = handle
+            .connect(u64::from(id), keys(&[id]), Policy::Lossless, 1)
+            .await
+            .unwrap();
+        let handle = handle.clone();
+        streamers.push(rt.spawn(&format!("streamer-{id}"), async move {
+            let first = rx.recv().await.map(|d| value(&d));
+            let widened = handle.update(u64::from(id), keys(&[1, 2])).await;
+            assert!(
+                matches!(widened, Ok(()) | Err(DeltaError::Stopped)),
+                "{widened:?}"
+            );
+            let left = handle.disconnect(u64::from(id)).await;
+            assert!(
+                matches!(left, Ok(()) | Err(DeltaError::Stopped)),
+                "{left:?}"
+            );
+            let mut seen: Vec<i64> = first.into_iter().collect();
+            seen.extend(drain::<R>(&mut rx).await.into_iter().map(|(v, _)| v));
+            seen
+        }));
+    }
+    for (i, ns) in [&[1u16][..], &[2], &[1, 2]].into_iter().enumerate() {
+        writes
+            .send(frame(ns, i as i64))
+            .await
+            .expect("the delta is running");
+    }
+    drop(writes);
+    running.await.unwrap();
+    for (id, streamer) in (1..=2).zip(streamers) {
+        let seen = streamer.await.unwrap();
+        assert_eq!(
+            seen.first(),
+            Some(&(id - 1)),
+            "streamer {id} first sees its own frame: {seen:?}"
+        );
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "in order, no duplicates: {seen:?}"
+        );
+    }
+}

@@ -28,6 +28,7 @@ relay_suite!(
     delta::lossy_misses_are_counted,
     delta::disconnect_is_served_while_a_send_waits,
     delta::control_errors_are_typed,
+    delta::two_streamers_update_and_leave,
 );
 
 suite!(loom:
