@@ -24,6 +24,10 @@ pub struct Group<E: Error, R: Runtime = Tokio> {
     pub(crate) path: Arc<str>,
 }
 
+/// The tree's state, locked.
+type StateGuard<'a, E, R> =
+    <<R as Runtime>::Mutex<TreeState<E, R>> as crate::rt::Mutex<TreeState<E, R>>>::Guard<'a>;
+
 /// Configures a root group.
 #[derive(Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
@@ -149,20 +153,16 @@ impl<E: Error, R: Runtime> Group<E, R> {
 
     /// Tells every routine of the group, nested ones included, to drain.
     pub async fn drain(&self) {
-        self.tree
-            .state
-            .lock()
-            .await
-            .signal(&self.path, Level::Drain);
+        self.signal(Level::Drain).await
     }
 
     /// Tells every routine of the group, nested ones included, to cancel.
     pub async fn cancel(&self) {
-        self.tree
-            .state
-            .lock()
-            .await
-            .signal(&self.path, Level::Cancel);
+        self.signal(Level::Cancel).await
+    }
+
+    async fn signal(&self, level: Level) {
+        self.tree.state.lock().await.signal(&self.path, level);
     }
 
     /// Refuses new routines from now on; running ones are not disturbed.
@@ -185,29 +185,31 @@ impl<E: Error, R: Runtime> Group<E, R> {
 
     /// Waits until the group is stopped: closed, and every routine ended.
     pub async fn stopped(&self) {
-        loop {
-            let mut exits = self.tree.exits.subscribe();
-            if self.is_stopped().await {
-                return;
-            }
-            let _ = exits.changed().await;
-        }
+        drop(self.until(|s| self.stopped_in(s)).await);
     }
 
     /// Whether the group is closed and every routine of it has ended.
     pub async fn is_stopped(&self) -> bool {
-        let s = self.tree.state.lock().await;
+        self.stopped_in(&*self.tree.state.lock().await)
+    }
+
+    fn stopped_in(&self, s: &TreeState<E, R>) -> bool {
         s.is_closed(self.id) && s.is_empty_under(&self.path)
     }
 
     /// Waits until no routine of the group is alive, and returns the state still locked.
-    pub(crate) async fn until_empty(
-        &self,
-    ) -> <R::Mutex<TreeState<E, R>> as crate::rt::Mutex<TreeState<E, R>>>::Guard<'_> {
+    pub(crate) async fn until_empty(&self) -> StateGuard<'_, E, R> {
+        self.until(|s| s.is_empty_under(&self.path)).await
+    }
+
+    /// Waits until `done` holds of the state, re-checking after every routine exit (announced
+    /// on a cell subscribed before each check, so no exit is missed); returns the state
+    /// still locked.
+    async fn until(&self, done: impl Fn(&TreeState<E, R>) -> bool) -> StateGuard<'_, E, R> {
         loop {
             let mut exits = self.tree.exits.subscribe();
             let s = self.tree.state.lock().await;
-            if s.is_empty_under(&self.path) {
+            if done(&s) {
                 return s;
             }
             drop(s);

@@ -4,25 +4,12 @@
 
 #[path = "../common/backends.rs"]
 mod backends;
+#[macro_use]
+#[path = "../common/suite.rs"]
+mod suite;
 mod delta;
 
-macro_rules! suite {
-    ($backend:ident: $($module:ident::$name:ident),* $(,)?) => {
-        mod $backend {
-            $( #[test] fn $name() { super::backends::$backend(super::$module::$name) } )*
-        }
-    };
-}
-
-macro_rules! relay_suite {
-    ($($module:ident::$name:ident),* $(,)?) => {
-        suite!(tokio: $($module::$name),*);
-        suite!(shuttle: $($module::$name),*);
-        suite!(turmoil: $($module::$name),*);
-    };
-}
-
-relay_suite!(
+suite_without_loom!(
     delta::fans_out_demanded_keys_in_order,
     delta::lossless_backpressure_loses_nothing,
     delta::lossy_misses_are_counted,

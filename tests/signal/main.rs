@@ -4,29 +4,16 @@
 
 #[path = "../common/backends.rs"]
 mod backends;
+#[macro_use]
+#[path = "../common/suite.rs"]
+mod suite;
 mod helpers;
 mod props;
 mod routines;
 mod shutdown;
 mod starts;
 
-macro_rules! suite {
-    ($backend:ident: $($module:ident::$name:ident),* $(,)?) => {
-        mod $backend {
-            $( #[test] fn $name() { super::backends::$backend(super::$module::$name) } )*
-        }
-    };
-}
-
-macro_rules! signal_suite {
-    ($($module:ident::$name:ident),* $(,)?) => {
-        suite!(tokio: $($module::$name),*);
-        suite!(shuttle: $($module::$name),*);
-        suite!(turmoil: $($module::$name),*);
-    };
-}
-
-signal_suite!(
+suite_without_loom!(
     routines::routines_run_and_wait_closes,
     routines::names_are_unique_and_valid,
     routines::nested_routines_have_paths_and_end_first,
