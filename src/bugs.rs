@@ -12,6 +12,17 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Bug {
+    /// B1: a stopping streamer disconnects before it drains, against a delta that (like the
+    /// original's) serves no control request while a send waits.
+    B1DisconnectThenDrain,
+    /// B2: the fan-out waits on a slow lossy streamer without a deadline.
+    B2SlowStreamerBlocksFanOut,
+    /// B2b: the first "fix" of B2 — a timed-out send ends the fan-out, so every later streamer
+    /// misses the frame, uncounted.
+    B2bTimeoutSkipsLaterStreamers,
+    /// B6: the tapper acknowledges a demand before applying it, so the open-ack is no
+    /// delivery barrier.
+    B6AckBeforeDemandApplied,
     /// B7: a real failure masked by a sibling's cancellation — `wait` returns the first ending
     /// recorded in time, cancellations included.
     B7MaskedFailure,
@@ -20,22 +31,40 @@ pub enum Bug {
     B8RetryResultDependsOnTiming,
     /// B9: a restartable routine is restarted after it returned normally.
     B9RestartAfterReturn,
+    /// B13: the relay loses its cancel: streamers still open at the close deadline are left
+    /// running.
+    B13LostCancel,
+    /// H1: close racing a starting streamer — the streamer takes its demand inlet only once it
+    /// runs, and close gives the inlet up before waiting for streamers.
+    H1CloseRacesStartingStreamer,
 }
 
 impl Bug {
     /// Every catalogued bug.
-    pub const ALL: [Bug; 3] = [
+    pub const ALL: [Bug; 9] = [
+        Bug::B1DisconnectThenDrain,
+        Bug::B2SlowStreamerBlocksFanOut,
+        Bug::B2bTimeoutSkipsLaterStreamers,
+        Bug::B6AckBeforeDemandApplied,
         Bug::B7MaskedFailure,
         Bug::B8RetryResultDependsOnTiming,
         Bug::B9RestartAfterReturn,
+        Bug::B13LostCancel,
+        Bug::H1CloseRacesStartingStreamer,
     ];
 
     /// The catalogue's short id: `B7`, `B8`, ….
     pub fn id(self) -> &'static str {
         match self {
+            Bug::B1DisconnectThenDrain => "B1",
+            Bug::B2SlowStreamerBlocksFanOut => "B2",
+            Bug::B2bTimeoutSkipsLaterStreamers => "B2b",
+            Bug::B6AckBeforeDemandApplied => "B6",
             Bug::B7MaskedFailure => "B7",
             Bug::B8RetryResultDependsOnTiming => "B8",
             Bug::B9RestartAfterReturn => "B9",
+            Bug::B13LostCancel => "B13",
+            Bug::H1CloseRacesStartingStreamer => "H1",
         }
     }
 

@@ -20,17 +20,49 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use super::frame::{ChannelKey, Frame};
+use std::sync::Arc;
+
+use super::frame::{ChannelKey, Frame, Series};
+use crate::bugs::{Bug, Bugs};
 use crate::rt::prelude::*;
 use crate::rt::{Tokio, TrySendError};
 
-/// What a subscriber receives: a frame, and how many frames it missed just before it.
+/// What a subscriber receives: a view of a frame through the keys the subscriber had when the
+/// frame was fanned out, and how many frames it missed just before it. Building one clones two
+/// pointers: the frame is shared with every other subscriber, the keys with every delivery
+/// since the subscriber's last key update.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The frame, shared with every other subscriber that receives it.
-    pub frame: Frame,
-    /// Frames dropped for this subscriber since its previous delivery.
-    pub missed: u64,
+    frame: Frame,
+    keys: Arc<BTreeSet<ChannelKey>>,
+    missed: u64,
+}
+
+impl Delivery {
+    /// The series of the subscriber's keys, ordered by key, without allocating.
+    pub fn series(&self) -> impl Iterator<Item = &Series> {
+        self.frame.wanted(&self.keys)
+    }
+
+    /// The series of `key`, if the frame has one and the subscriber wants it.
+    pub fn get(&self, key: ChannelKey) -> Option<&Series> {
+        self.keys.contains(&key).then(|| self.frame.get(key))?
+    }
+
+    /// The subscriber's keys when the frame was fanned out.
+    pub fn keys(&self) -> &BTreeSet<ChannelKey> {
+        &self.keys
+    }
+
+    /// Frames dropped for this subscriber since its previous delivery (a gap marker).
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    /// Whether two deliveries share one written frame.
+    pub fn shares_frame(&self, other: &Delivery) -> bool {
+        self.frame.ptr_eq(&other.frame)
+    }
 }
 
 /// What happens when a subscriber's outlet is full.
@@ -75,12 +107,12 @@ type Ack<R> = <R as Runtime>::OneshotSender<Result<(), DeltaError>>;
 
 enum Control<R: Runtime> {
     Connect(SubscriberId, Subscriber<R>, Ack<R>),
-    Update(SubscriberId, BTreeSet<ChannelKey>, Ack<R>),
+    Update(SubscriberId, Arc<BTreeSet<ChannelKey>>, Ack<R>),
     Disconnect(SubscriberId, Ack<R>),
 }
 
 struct Subscriber<R: Runtime> {
-    keys: BTreeSet<ChannelKey>,
+    keys: Arc<BTreeSet<ChannelKey>>,
     policy: Policy,
     outlet: R::Sender<Delivery>,
     missed: u64,
@@ -100,6 +132,7 @@ pub struct Delta<R: Runtime = Tokio> {
     control: Option<R::Receiver<Control<R>>>,
     subscribers: BTreeMap<SubscriberId, Subscriber<R>>,
     order: Vec<SubscriberId>,
+    bugs: Bugs,
 }
 
 impl<R: Runtime> Delta<R> {
@@ -119,14 +152,29 @@ impl<R: Runtime> Delta<R> {
                 control: Some(rx),
                 subscribers,
                 order,
+                bugs: Bugs::NONE,
             },
             handle,
         )
     }
 
+    /// Reintroduces catalogued bugs (B1's delta half, B2, B2b): the harness's lever.
+    #[doc(hidden)]
+    pub fn bugs(mut self, bugs: Bugs) -> Self {
+        self.bugs = bugs;
+        self
+    }
+
     /// Fans frames out until the inlet closes and is drained; then disconnects every
     /// subscriber, whose outlets close once they have read what is buffered.
-    pub async fn run(mut self) {
+    pub async fn run(self) {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// As [`Delta::run`], and also stops once `stop` completes: it then fans out what the
+    /// inlet already holds, without waiting for more.
+    pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
         loop {
             let control = self.control.as_mut();
             crate::select! {
@@ -136,9 +184,13 @@ impl<R: Runtime> Delta<R> {
                 },
                 frame = self.inlet.recv() => match frame {
                     Some(frame) => self.fan_out(frame).await,
-                    None => break,
+                    None => return,
                 },
+                () = &mut stop => break,
             }
+        }
+        while let Ok(frame) = self.inlet.try_recv() {
+            self.fan_out(frame).await;
         }
     }
 
@@ -172,42 +224,57 @@ impl<R: Runtime> Delta<R> {
         order.clear();
         order.extend(self.subscribers.keys().copied());
         for &id in &order {
-            self.offer(id, &frame, start).await;
+            let timed_out = self.offer(id, &frame, start).await;
+            if timed_out && self.bugs.has(Bug::B2bTimeoutSkipsLaterStreamers) {
+                break;
+            }
         }
         self.order = order;
     }
 
-    async fn offer(&mut self, id: SubscriberId, frame: &Frame, start: R::Instant) {
+    /// Offers `frame` to subscriber `id`; true if its patience ran out.
+    async fn offer(&mut self, id: SubscriberId, frame: &Frame, start: R::Instant) -> bool {
         let Some(subscriber) = self.subscribers.get_mut(&id) else {
-            return;
+            return false;
         };
         if !frame.touches(&subscriber.keys) {
-            return;
+            return false;
         }
         let delivery = Delivery {
             frame: frame.clone(),
+            keys: subscriber.keys.clone(),
             missed: subscriber.missed,
         };
         match subscriber.outlet.try_send(delivery) {
             Ok(()) => subscriber.missed = 0,
             Err(TrySendError::Closed(_)) => drop(self.subscribers.remove(&id)),
-            Err(TrySendError::Full(delivery)) => self.wait_for_room(id, delivery, start).await,
+            Err(TrySendError::Full(delivery)) => {
+                return self.wait_for_room(id, delivery, start).await
+            }
         }
+        false
     }
 
     /// Waits for room in subscriber `id`'s outlet as its policy allows, serving control
-    /// requests meanwhile; a disconnect of `id` ends the wait.
-    async fn wait_for_room(&mut self, id: SubscriberId, delivery: Delivery, start: R::Instant) {
+    /// requests meanwhile; a disconnect of `id` ends the wait. True if the patience ran out.
+    async fn wait_for_room(
+        &mut self,
+        id: SubscriberId,
+        delivery: Delivery,
+        start: R::Instant,
+    ) -> bool {
         let Some(subscriber) = self.subscribers.get(&id) else {
-            return;
+            return false;
         };
         let (outlet, policy) = (subscriber.outlet.clone(), subscriber.policy);
         let deadline = match policy {
+            Policy::Lossy { .. } if self.bugs.has(Bug::B2SlowStreamerBlocksFanOut) => None,
             Policy::Lossless => None,
             Policy::Lossy { patience } => Some(start + patience),
         };
+        let serve_control = !self.bugs.has(Bug::B1DisconnectThenDrain);
         loop {
-            let control = self.control.as_mut();
+            let control = self.control.as_mut().filter(|_| serve_control);
             crate::select! {
                 permit = outlet.reserve() => {
                     if let Ok(permit) = permit {
@@ -216,7 +283,7 @@ impl<R: Runtime> Delta<R> {
                             subscriber.missed = 0;
                         }
                     }
-                    return;
+                    return false;
                 }
                 request = recv_control(control) => match request {
                     Some(request) => self.apply(request),
@@ -225,12 +292,13 @@ impl<R: Runtime> Delta<R> {
                 () = sleep_until(&self.rt, deadline) => break,
             }
             if !self.subscribers.contains_key(&id) {
-                return;
+                return false;
             }
         }
         if let Some(subscriber) = self.subscribers.get_mut(&id) {
             subscriber.missed += 1;
         }
+        true
     }
 }
 
@@ -267,7 +335,7 @@ impl<R: Runtime> DeltaHandle<R> {
     {
         let (outlet, deliveries) = self.rt.channel(&format!("delta:outlet:{id}"), capacity);
         let subscriber = Subscriber {
-            keys,
+            keys: Arc::new(keys),
             policy,
             outlet,
             missed: 0,
@@ -279,13 +347,18 @@ impl<R: Runtime> DeltaHandle<R> {
         }
     }
 
+    pub(crate) fn runtime(&self) -> &R {
+        &self.rt
+    }
+
     /// Replaces subscriber `id`'s keys.
     pub async fn update(
         &self,
         id: SubscriberId,
         keys: BTreeSet<ChannelKey>,
     ) -> Result<(), DeltaError> {
-        self.request(|ack| Control::Update(id, keys, ack)).await
+        self.request(|ack| Control::Update(id, Arc::new(keys), ack))
+            .await
     }
 
     /// Disconnects subscriber `id`: its outlet closes once what is buffered is read. Served

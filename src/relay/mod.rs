@@ -1,12 +1,52 @@
 //! The relay: telemetry fan-out from writers to streamers.
 //!
-//! Built so far: [`Frame`]s (shared, one allocation per written frame) and the [`Delta`],
-//! the dynamic fan-out with per-subscriber bounded outlets, lossless or lossy delivery with
-//! counted misses, and control requests served even while a send is pending. The streamer,
-//! tapper and taps build on these.
+//! A [`Writer`] puts frames into the node's [`Storage`] (channels this node leases) or
+//! straight into the [`Delta`] (free channels). The tapper turns streamers' demands into
+//! taps: the gateway tap forwards storage's frames of demanded keys to the delta. The delta
+//! fans each frame out, as one shared pointer, to every [`Streamer`] whose keys it touches.
+//! A [`Relay`] runs all of this as routines of one signal group.
+//!
+//! # Avoiding deadlocks
+//! Every channel of the relay, who waits on it, and why no wait-for cycle can form:
+//!
+//! | channel | sender waits when | receiver |
+//! |---|---|---|
+//! | streamer requests | the streamer routine is busy with one request | streamer routine |
+//! | `relay:demands` | the tapper applies another demand | tapper |
+//! | tapper ack (oneshot) | never | streamer routine |
+//! | `storage:tap-N` | the gateway tap is behind | gateway tap (`relay/tapper/gateway-N`) |
+//! | `relay:writes` | the delta is behind | delta |
+//! | `delta:control` | the delta serves another request | delta |
+//! | `delta:outlet:N` | the streamer's owner is not reading (lossless; lossy waits at most its patience) | the owner |
+//!
+//! Data flows one way: writer → storage → gateway tap → delta → outlet → owner. Control
+//! flows owner → streamer routine → tapper, and streamer routine → delta. A cycle would need
+//! a data-path wait to depend on a control-path wait or back, and neither can:
+//! - the tapper never waits on the data path: applying a demand only takes the storage lock
+//!   (held for no await), and a closing tap is not waited for;
+//! - the delta serves its control channel while it waits on a full outlet, and a disconnect
+//!   of that outlet's streamer ends the wait;
+//! - the streamer routine is not on the data path at all: the delta fills the owner's outlet;
+//! - closing a streamer drains its outlet while it disconnects ([`Streamer::close`]).
+//!
+//! So every wait on the control path ends; the only wait that may last is the delta's wait
+//! on a lossless outlet whose owner does not read — backpressure the owner chose, which
+//! holds back writers but no control request, and no close: [`Relay::close`] force-closes
+//! such a streamer at its deadline.
 
 mod delta;
+mod error;
 mod frame;
+mod node;
+mod storage;
+mod streamer;
+mod tapper;
+mod writer;
 
 pub use self::delta::{Delivery, Delta, DeltaError, DeltaHandle, Policy, SubscriberId};
+pub use self::error::{CloseError, CloseReport, RelayError, WriteError};
 pub use self::frame::{ChannelKey, Frame, FrameError, NodeId, Samples, Series};
+pub use self::node::{Relay, RelayConfig};
+pub use self::storage::Storage;
+pub use self::streamer::{Streamer, StreamerConfig};
+pub use self::writer::Writer;

@@ -29,13 +29,13 @@ fn frame(ns: &[u16], value: i64) -> Frame {
 }
 
 fn value(d: &Delivery) -> i64 {
-    d.frame.series()[0].timestamps[0]
+    d.series().next().expect("a wanted series").timestamps[0]
 }
 
 async fn drain<R: Runtime>(rx: &mut R::Receiver<Delivery>) -> Vec<(i64, u64)> {
     let mut got = Vec::new();
     while let Some(d) = rx.recv().await {
-        got.push((value(&d), d.missed));
+        got.push((value(&d), d.missed()));
     }
     got
 }
@@ -92,7 +92,7 @@ pub async fn lossless_backpressure_loses_nothing<R: Runtime>(rt: R) {
     let mut got = Vec::new();
     while let Some(d) = slow.recv().await {
         rt.sleep(MS).await;
-        got.push((value(&d), d.missed));
+        got.push((value(&d), d.missed()));
     }
     assert_eq!(got, (0..6).map(|i| (i, 0)).collect::<Vec<_>>());
     writer.await.unwrap();

@@ -8,6 +8,8 @@ mod backends;
 #[path = "../common/suite.rs"]
 mod suite;
 mod delta;
+mod helpers;
+mod node;
 
 suite_without_loom!(
     delta::fans_out_demanded_keys_in_order,
@@ -16,6 +18,13 @@ suite_without_loom!(
     delta::disconnect_is_served_while_a_send_waits,
     delta::control_errors_are_typed,
     delta::two_streamers_update_and_leave,
+    node::streams_only_demanded_keys_in_order,
+    node::updates_move_the_barrier,
+    node::refusals_are_typed_and_starve_no_one,
+    node::a_streamer_that_stopped_reading_still_closes,
+    node::lossy_streamers_count_their_gaps,
+    node::close_force_closes_what_owners_left_open,
+    node::close_racing_a_starting_streamer,
 );
 
 suite!(loom:

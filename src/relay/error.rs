@@ -1,0 +1,128 @@
+//! What the relay's callers can get wrong or run into, as typed errors, and the report of a
+//! close.
+
+use std::fmt;
+
+use super::delta::{DeltaError, SubscriberId};
+use super::frame::{ChannelKey, Frame, NodeId};
+use crate::signal::RoutineError;
+
+/// Why a streamer could not open or apply a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayError {
+    /// The relay is closing or closed.
+    Closed,
+    /// These keys name no channel of the relay; nothing was changed.
+    UnknownKeys(Vec<ChannelKey>),
+    /// The tapper stopped while these streamers still had demands (their taps were closed).
+    DemandsLeft(Vec<SubscriberId>),
+    /// The delta refused a request.
+    Delta(DeltaError),
+}
+
+impl fmt::Display for RelayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RelayError::Closed => f.write_str("the relay is closed"),
+            RelayError::UnknownKeys(keys) => write!(f, "unknown channels: {}", list(keys)),
+            RelayError::DemandsLeft(ids) => {
+                write!(f, "the tapper stopped with demands of streamers {ids:?}")
+            }
+            RelayError::Delta(e) => write!(f, "delta: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RelayError {}
+
+impl From<DeltaError> for RelayError {
+    fn from(error: DeltaError) -> Self {
+        match error {
+            DeltaError::Stopped => RelayError::Closed,
+            other => RelayError::Delta(other),
+        }
+    }
+}
+
+fn list(keys: &[ChannelKey]) -> String {
+    let keys: Vec<String> = keys.iter().map(ChannelKey::to_string).collect();
+    keys.join(", ")
+}
+
+/// Why a write was refused. A refused frame is handed back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteError {
+    /// The frame has a series of a channel the relay does not know.
+    UnknownChannel(ChannelKey, Frame),
+    /// The frame has a series of a channel leased by another node.
+    NotLeaseholder {
+        /// The channel.
+        key: ChannelKey,
+        /// The node holding its lease.
+        leaseholder: NodeId,
+        /// The frame.
+        frame: Frame,
+    },
+    /// The relay is closed: free channels can no longer be written.
+    Closed(Frame),
+}
+
+impl WriteError {
+    /// The refused frame.
+    pub fn into_frame(self) -> Frame {
+        match self {
+            WriteError::UnknownChannel(_, frame)
+            | WriteError::NotLeaseholder { frame, .. }
+            | WriteError::Closed(frame) => frame,
+        }
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::UnknownChannel(key, _) => write!(f, "unknown channel {key}"),
+            WriteError::NotLeaseholder {
+                key, leaseholder, ..
+            } => write!(f, "channel {key} is leased by node {}", leaseholder.0),
+            WriteError::Closed(_) => f.write_str("the relay is closed"),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+/// Why [`Relay::close`](super::Relay::close) could not close cleanly.
+#[derive(Debug)]
+pub enum CloseError {
+    /// The relay was already closed, or is being closed by another caller.
+    AlreadyClosed,
+    /// A routine of the relay failed or panicked; every routine has ended nonetheless.
+    Failed(RoutineError<RelayError>),
+}
+
+impl fmt::Display for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseError::AlreadyClosed => f.write_str("the relay is already closed"),
+            CloseError::Failed(e) => write!(f, "a relay routine failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CloseError {}
+
+/// What a close did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[must_use = "a close report lists the streamers that had to be force-closed"]
+pub struct CloseReport {
+    /// Streamers still open at the deadline, force-closed by the relay (their paths).
+    pub forced: Vec<String>,
+}
+
+impl CloseReport {
+    /// Whether every streamer had been closed by its owner in time.
+    pub fn is_clean(&self) -> bool {
+        self.forced.is_empty()
+    }
+}

@@ -1,0 +1,295 @@
+//! The relay of one node: opening it starts the delta, the tapper and the streamers' group as
+//! routines of one signal group; closing it stops them in order.
+//!
+//! Close order: streamers first (their owners close them, or the relay force-closes those
+//! still open at the deadline and reports them), then the tapper (its demand inlet is given
+//! up once no streamer can send on it, and it closes its taps), then the delta (it fans out
+//! what its inlet still holds and exits). When `close` returns, no routine of the relay is
+//! left running.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::delta::{Delta, DeltaHandle};
+use super::error::{CloseError, CloseReport, RelayError};
+use super::frame::{ChannelKey, Frame, NodeId};
+use super::storage::Storage;
+use super::streamer::{
+    check_known, DemandInlet, DemandSlot, Place, Streamer, StreamerConfig, StreamerTask,
+};
+use super::tapper::{Demand, Tapper};
+use super::writer::Writer;
+use crate::bugs::{Bug, Bugs};
+use crate::rt::prelude::*;
+use crate::rt::Tokio;
+use crate::signal::{Census, FailurePolicy, Group};
+
+/// What a relay serves and how large its buffers are.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RelayConfig {
+    /// This node.
+    pub node: NodeId,
+    /// The channels streamers may demand and writers may write: those this node leases and
+    /// the free ones.
+    pub channels: BTreeSet<ChannelKey>,
+    /// Frames the delta's inlet holds.
+    pub write_capacity: usize,
+    /// Frames a tap holds between storage and the delta.
+    pub tap_capacity: usize,
+    bugs: Bugs,
+}
+
+impl RelayConfig {
+    /// A relay of `node` serving `channels`, with default buffers.
+    pub fn new(node: NodeId, channels: impl IntoIterator<Item = ChannelKey>) -> Self {
+        RelayConfig {
+            node,
+            channels: channels.into_iter().collect(),
+            write_capacity: 64,
+            tap_capacity: 16,
+            bugs: Bugs::NONE,
+        }
+    }
+
+    /// Reintroduces catalogued bugs: the harness's lever.
+    #[doc(hidden)]
+    pub fn bugs(mut self, bugs: Bugs) -> Self {
+        self.bugs = bugs;
+        self
+    }
+}
+
+/// A running relay. Cheap to clone: clones share it.
+pub struct Relay<R: Runtime = Tokio> {
+    inner: Arc<Inner<R>>,
+}
+
+struct Inner<R: Runtime> {
+    rt: R,
+    node: NodeId,
+    channels: Arc<BTreeSet<ChannelKey>>,
+    bugs: Bugs,
+    group: Group<RelayError, R>,
+    streamers: Group<RelayError, R>,
+    delta: DeltaHandle<R>,
+    storage: Storage<R>,
+    inlet: R::Sender<Frame>,
+    demands: DemandSlot<R>,
+    tapper_done: R::Mutex<Option<R::OneshotReceiver<()>>>,
+    next_id: AtomicU64,
+    closing: AtomicBool,
+}
+
+const STARTS: &str = "a new relay group admits its routines";
+
+impl<R: Runtime> Relay<R> {
+    /// Opens a relay: starts its delta, tapper and streamers' group.
+    pub async fn open(rt: R, config: RelayConfig) -> Self {
+        let group = Group::new(rt.clone(), "relay");
+        let (inlet, writes) = rt.channel("relay:writes", config.write_capacity);
+        let (delta, handle) = Delta::new(rt.clone(), writes);
+        let delta = delta.bugs(config.bugs);
+        let run_delta = |ctx: crate::signal::Context<RelayError, R>| async move {
+            delta.run_until(ctx.drained()).await;
+            Ok(())
+        };
+        group.go("delta", run_delta).await.expect(STARTS);
+        let storage = Storage::new(rt.clone());
+        let (demands, tapper_done) = start_tapper(&group, &config, &storage, &inlet).await;
+        let streamers = start_streamers(&group).await;
+        let inner = Inner {
+            channels: Arc::new(config.channels),
+            node: config.node,
+            bugs: config.bugs,
+            demands: Arc::new(rt.mutex("relay:demands", Some(demands))),
+            tapper_done: rt.mutex("relay:tapper-done", Some(tapper_done)),
+            rt,
+            group,
+            streamers,
+            delta: handle,
+            storage,
+            inlet,
+            next_id: AtomicU64::new(1),
+            closing: AtomicBool::new(false),
+        };
+        Relay {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Opens a streamer of `keys`. Returns after the open-ack: from then on, every frame
+    /// written to one of `keys` reaches it.
+    pub async fn new_streamer(
+        &self,
+        keys: BTreeSet<ChannelKey>,
+        config: StreamerConfig,
+    ) -> Result<Streamer<R>, RelayError> {
+        let inner = &*self.inner;
+        if inner.closing.load(Ordering::Acquire) {
+            return Err(RelayError::Closed);
+        }
+        check_known(&inner.channels, &keys)?;
+        let demands = match inner.bugs.has(Bug::H1CloseRacesStartingStreamer) {
+            true => DemandInlet::Lazy(inner.demands.clone()),
+            false => DemandInlet::Taken(
+                inner
+                    .demands
+                    .lock()
+                    .await
+                    .clone()
+                    .ok_or(RelayError::Closed)?,
+            ),
+        };
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (requests, requests_rx) = inner.rt.channel(&format!("streamer-{id}:requests"), 4);
+        let (opened, opened_rx) = inner.rt.oneshot("streamer:opened");
+        let (closed, closed_rx) = inner.rt.oneshot("streamer:closed");
+        let place = Place {
+            id,
+            config,
+            channels: inner.channels.clone(),
+            delta: inner.delta.clone(),
+        };
+        let task = StreamerTask {
+            place,
+            keys,
+            demands,
+            requests: requests_rx,
+            opened,
+            closed,
+        };
+        let routine = inner.streamers.routine(&format!("streamer-{id}"));
+        let started = routine
+            .on_failure(FailurePolicy::Isolate)
+            .go(|ctx| task.run(ctx));
+        started.await.map_err(|_| RelayError::Closed)?;
+        let responses = opened_rx.await.map_err(|_| RelayError::Closed)??;
+        Ok(Streamer {
+            id,
+            rt: inner.rt.clone(),
+            requests,
+            responses,
+            closed: closed_rx,
+            bugs: inner.bugs,
+        })
+    }
+
+    /// A writer into this relay.
+    pub fn writer(&self) -> Writer<R> {
+        let inner = &*self.inner;
+        Writer {
+            node: inner.node,
+            channels: inner.channels.clone(),
+            storage: inner.storage.clone(),
+            free: inner.inlet.clone(),
+        }
+    }
+
+    /// The relay's local storage.
+    pub fn storage(&self) -> &Storage<R> {
+        &self.inner.storage
+    }
+
+    /// The relay's routines: live ones and recently ended ones.
+    pub async fn census(&self) -> Census {
+        self.inner.group.census().await
+    }
+
+    /// Closes the relay: waits up to `deadline` for owners to close their streamers,
+    /// force-closes the rest, then stops the tapper and the delta. No routine of the relay is
+    /// running when this returns, whatever it returns.
+    pub async fn close(&self, deadline: Duration) -> Result<CloseReport, CloseError> {
+        let inner = &*self.inner;
+        if inner.closing.swap(true, Ordering::AcqRel) {
+            return Err(CloseError::AlreadyClosed);
+        }
+        if inner.bugs.has(Bug::H1CloseRacesStartingStreamer) {
+            drop(inner.demands.lock().await.take());
+        }
+        let forced = self.close_streamers(deadline).await;
+        let report = CloseReport { forced };
+        if inner.bugs.has(Bug::B13LostCancel) && !report.is_clean() {
+            return Ok(report);
+        }
+        drop(inner.demands.lock().await.take());
+        if let Some(tapper_done) = inner.tapper_done.lock().await.take() {
+            let _ = tapper_done.await;
+        }
+        inner.group.drain().await;
+        inner.group.wait().await.map_err(CloseError::Failed)?;
+        Ok(report)
+    }
+
+    /// Stops admitting streamers and waits for them until `deadline`; then cancels those
+    /// still open and returns their paths.
+    async fn close_streamers(&self, deadline: Duration) -> Vec<String> {
+        let inner = &*self.inner;
+        inner.streamers.close().await;
+        if inner
+            .rt
+            .timeout(deadline, inner.streamers.stopped())
+            .await
+            .is_ok()
+        {
+            return Vec::new();
+        }
+        let census = inner.streamers.census().await;
+        let forced = census.live.iter().map(|r| r.path.to_string()).collect();
+        if !inner.bugs.has(Bug::B13LostCancel) {
+            inner.streamers.cancel().await;
+            inner.streamers.stopped().await;
+        }
+        forced
+    }
+}
+
+async fn start_tapper<R: Runtime>(
+    group: &Group<RelayError, R>,
+    config: &RelayConfig,
+    storage: &Storage<R>,
+    inlet: &R::Sender<Frame>,
+) -> (R::Sender<Demand<R>>, R::OneshotReceiver<()>) {
+    let rt = group.runtime();
+    let (demands, requests) = rt.channel("relay:demands", 16);
+    let (done, tapper_done) = rt.oneshot("relay:tapper-done");
+    let mut tapper = Tapper::new(config.node, storage.clone(), inlet.clone());
+    tapper.tap_capacity = config.tap_capacity;
+    tapper.bugs = config.bugs;
+    let run = |ctx| async move {
+        let _done = done;
+        tapper.run(ctx, requests).await
+    };
+    group.go("tapper", run).await.expect(STARTS);
+    (demands, tapper_done)
+}
+
+/// Starts the routine whose scope holds the streamers, and returns that scope.
+async fn start_streamers<R: Runtime>(group: &Group<RelayError, R>) -> Group<RelayError, R> {
+    let (scope, scope_rx) = group.runtime().oneshot("relay:streamers-scope");
+    let hold = |ctx: crate::signal::Context<RelayError, R>| async move {
+        let _ = scope.send(ctx.scope().clone());
+        ctx.drained().await;
+        Ok(())
+    };
+    group.go("streamers", hold).await.expect(STARTS);
+    scope_rx.await.expect(STARTS)
+}
+
+impl<R: Runtime> Clone for Relay<R> {
+    fn clone(&self) -> Self {
+        Relay {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Relay<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let node = self.inner.node;
+        f.debug_struct("Relay").field("node", &node).finish()
+    }
+}

@@ -1,0 +1,119 @@
+//! The node's local storage as the relay sees it: writers put frames of the channels this node
+//! leases into it, and taps subscribe to it for the keys streamers demand.
+//!
+//! A subscription's keys change under the storage's lock, so once [`Storage::set_keys`]
+//! returns, every write that starts afterwards is filtered by the new keys: this is the
+//! gateway half of the open-ack delivery barrier. A write forwards the whole frame (one
+//! shared pointer) to each subscription whose keys it touches, after releasing the lock, and
+//! waits for room: storage applies backpressure rather than dropping.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use super::frame::{ChannelKey, Frame};
+use crate::rt::prelude::*;
+use crate::rt::Tokio;
+
+/// A subscription to storage, owned by a tap.
+pub(crate) type SubscriptionId = u64;
+
+struct Subscription<R: Runtime> {
+    keys: BTreeSet<ChannelKey>,
+    inlet: R::Sender<Frame>,
+}
+
+struct State<R: Runtime> {
+    next: SubscriptionId,
+    subscriptions: BTreeMap<SubscriptionId, Subscription<R>>,
+    samples: BTreeMap<ChannelKey, u64>,
+}
+
+/// The local store of leased channels. Cheap to clone: clones share one store.
+pub struct Storage<R: Runtime = Tokio> {
+    rt: R,
+    state: Arc<R::Mutex<State<R>>>,
+}
+
+impl<R: Runtime> Storage<R> {
+    /// An empty store.
+    pub fn new(rt: R) -> Self {
+        let state = State {
+            next: 0,
+            subscriptions: BTreeMap::new(),
+            samples: BTreeMap::new(),
+        };
+        let state = Arc::new(rt.mutex("storage", state));
+        Storage { rt, state }
+    }
+
+    /// Stores `frame` and forwards it to every subscription whose keys it touches.
+    pub async fn write(&self, frame: Frame) {
+        let (first, rest) = self.accept(&frame).await;
+        for inlet in first.iter().chain(&rest) {
+            let _ = inlet.send(frame.clone()).await;
+        }
+    }
+
+    /// Counts the frame's samples and picks the inlets it goes to: the first apart, so the
+    /// usual single tap costs no allocation.
+    async fn accept(&self, frame: &Frame) -> (Option<R::Sender<Frame>>, Vec<R::Sender<Frame>>) {
+        let mut s = self.state.lock().await;
+        for series in frame.series() {
+            *s.samples.entry(series.key).or_default() += series.samples.len() as u64;
+        }
+        let mut touched = s.subscriptions.values();
+        let mut touched = touched.by_ref().filter(|sub| frame.touches(&sub.keys));
+        let first = touched.next().map(|sub| sub.inlet.clone());
+        (first, touched.map(|sub| sub.inlet.clone()).collect())
+    }
+
+    /// How many samples of `key` have been written.
+    pub async fn samples(&self, key: ChannelKey) -> u64 {
+        let s = self.state.lock().await;
+        s.samples.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Subscribes to writes touching `keys`; frames arrive on the returned receiver, which
+    /// closes when the subscription is dropped.
+    pub(crate) async fn subscribe(
+        &self,
+        keys: BTreeSet<ChannelKey>,
+        capacity: usize,
+    ) -> (SubscriptionId, R::Receiver<Frame>) {
+        let mut s = self.state.lock().await;
+        let id = s.next;
+        s.next += 1;
+        let (inlet, frames) = self.rt.channel(&format!("storage:tap-{id}"), capacity);
+        s.subscriptions.insert(id, Subscription { keys, inlet });
+        (id, frames)
+    }
+
+    /// Replaces a subscription's keys; writes that start afterwards see them.
+    pub(crate) async fn set_keys(&self, id: SubscriptionId, keys: BTreeSet<ChannelKey>) {
+        let mut s = self.state.lock().await;
+        if let Some(sub) = s.subscriptions.get_mut(&id) {
+            sub.keys = keys;
+        }
+    }
+
+    /// Ends a subscription: its receiver closes once it has read what is buffered.
+    pub(crate) async fn unsubscribe(&self, id: SubscriptionId) {
+        self.state.lock().await.subscriptions.remove(&id);
+    }
+}
+
+impl<R: Runtime> Clone for Storage<R> {
+    fn clone(&self) -> Self {
+        Storage {
+            rt: self.rt.clone(),
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Storage<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Storage")
+    }
+}

@@ -1,0 +1,259 @@
+//! Streamers: what a caller reads frames from. A [`Streamer`] is a requests inlet (key
+//! updates; dropping it closes the streamer) and a responses outlet, which the delta fills
+//! directly with views of shared frames through the streamer's keys. Behind it runs a
+//! routine that owns the streamer's place in the tapper and the delta.
+//!
+//! Start: demand to the tapper (acknowledged once applied), then connect to the delta, then
+//! the open-ack. From the ack on, every frame written to a demanded key reaches the streamer.
+//! Updates follow the same order and are acknowledged the same way.
+//!
+//! Stop: drain-before-disconnect. [`Streamer::close`] closes the requests inlet and keeps
+//! reading the outlet while the routine disconnects from the delta, then withdraws the
+//! demand. The delta also serves the disconnect while a send to this very outlet waits, so
+//! a streamer whose owner stopped reading still stops: either defence alone breaks B1's
+//! cycle (routine waits for the delta, delta waits for the outlet, owner waits for the
+//! routine).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use super::delta::{Delivery, DeltaHandle, Policy, SubscriberId};
+use super::error::RelayError;
+use super::frame::ChannelKey;
+use super::tapper::Demand;
+use crate::bugs::{Bug, Bugs};
+use crate::rt::prelude::*;
+use crate::rt::Tokio;
+use crate::signal::{Context, Fault};
+
+/// How a streamer is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamerConfig {
+    /// What happens when its outlet is full.
+    pub policy: Policy,
+    /// Deliveries its outlet holds.
+    pub capacity: usize,
+}
+
+impl Default for StreamerConfig {
+    fn default() -> Self {
+        StreamerConfig {
+            policy: Policy::Lossless,
+            capacity: 16,
+        }
+    }
+}
+
+type Reply<R> = <R as Runtime>::OneshotSender<Result<(), RelayError>>;
+
+/// A request on a streamer's inlet.
+pub(crate) enum Request<R: Runtime> {
+    /// Replace the streamer's keys.
+    Update(BTreeSet<ChannelKey>, Reply<R>),
+}
+
+/// An open streamer. Dropping it closes it without draining.
+#[must_use = "a streamer receives frames only while it is read"]
+pub struct Streamer<R: Runtime = Tokio> {
+    pub(crate) id: SubscriberId,
+    pub(crate) rt: R,
+    pub(crate) requests: R::Sender<Request<R>>,
+    pub(crate) responses: R::Receiver<Delivery>,
+    pub(crate) closed: R::OneshotReceiver<()>,
+    pub(crate) bugs: Bugs,
+}
+
+impl<R: Runtime> Streamer<R> {
+    /// The streamer's id, unique within its relay.
+    pub fn id(&self) -> SubscriberId {
+        self.id
+    }
+
+    /// The next delivery; `None` once the streamer was closed by the relay and is drained.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.responses.recv().await
+    }
+
+    /// Replaces the streamer's keys. Once this returns `Ok`, every frame written to one of
+    /// `keys` reaches the streamer, and no frame of a key it dropped is delivered after what
+    /// is already buffered.
+    pub async fn update(&self, keys: BTreeSet<ChannelKey>) -> Result<(), RelayError> {
+        let (reply, done) = self.rt.oneshot("streamer:update-ack");
+        let sent = self.requests.send(Request::Update(keys, reply)).await;
+        sent.map_err(|_| RelayError::Closed)?;
+        done.await.unwrap_or(Err(RelayError::Closed))
+    }
+
+    /// Closes the streamer, draining its outlet while it disconnects, and returns what was
+    /// still buffered or in flight. When this returns the streamer's demand is withdrawn.
+    pub async fn close(self) -> Vec<Delivery> {
+        let Streamer {
+            requests,
+            mut responses,
+            closed,
+            bugs,
+            ..
+        } = self;
+        drop(requests);
+        if bugs.has(Bug::B1DisconnectThenDrain) {
+            let _ = closed.await;
+            return drain::<R>(&mut responses).await;
+        }
+        let rest = drain::<R>(&mut responses).await;
+        let _ = closed.await;
+        rest
+    }
+}
+
+async fn drain<R: Runtime>(responses: &mut R::Receiver<Delivery>) -> Vec<Delivery> {
+    let mut rest = Vec::new();
+    while let Some(delivery) = responses.recv().await {
+        rest.push(delivery);
+    }
+    rest
+}
+
+impl<R: Runtime> fmt::Debug for Streamer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Streamer").field("id", &self.id).finish()
+    }
+}
+
+/// Where a streamer routine finds the tapper's demand inlet.
+pub(crate) enum DemandInlet<R: Runtime> {
+    /// Taken when the streamer was admitted.
+    Taken(R::Sender<Demand<R>>),
+    /// H1: looked up only once the routine runs.
+    Lazy(DemandSlot<R>),
+}
+
+/// The relay's demand inlet, until close gives it up.
+pub(crate) type DemandSlot<R> =
+    Arc<<R as Runtime>::Mutex<Option<<R as Runtime>::Sender<Demand<R>>>>>;
+
+type Opened<R> =
+    <R as Runtime>::OneshotSender<Result<<R as Runtime>::Receiver<Delivery>, RelayError>>;
+
+/// A streamer's routine: its part in the tapper and the delta, from open-ack to withdrawal.
+pub(crate) struct StreamerTask<R: Runtime> {
+    pub(crate) place: Place<R>,
+    pub(crate) keys: BTreeSet<ChannelKey>,
+    pub(crate) demands: DemandInlet<R>,
+    pub(crate) requests: R::Receiver<Request<R>>,
+    pub(crate) opened: Opened<R>,
+    pub(crate) closed: R::OneshotSender<()>,
+}
+
+/// What a streamer routine holds in the tapper and the delta.
+pub(crate) struct Place<R: Runtime> {
+    pub(crate) id: SubscriberId,
+    pub(crate) config: StreamerConfig,
+    pub(crate) channels: Arc<BTreeSet<ChannelKey>>,
+    pub(crate) delta: DeltaHandle<R>,
+}
+
+type Ctx<R> = Context<RelayError, R>;
+
+impl<R: Runtime> StreamerTask<R> {
+    pub(crate) async fn run(self, ctx: Ctx<R>) -> Result<(), Fault<RelayError>> {
+        let StreamerTask {
+            place,
+            keys,
+            demands,
+            mut requests,
+            opened,
+            closed,
+        } = self;
+        let demands = match demands {
+            DemandInlet::Taken(demands) => demands,
+            DemandInlet::Lazy(slot) => {
+                let demands = slot.lock().await.clone();
+                demands.expect("H1: the relay closed its demand inlet under a starting streamer")
+            }
+        };
+        match place.open(&demands, keys).await {
+            Ok(responses) => {
+                if opened.send(Ok(responses)).is_ok() {
+                    place.serve(&ctx, &demands, &mut requests).await;
+                }
+            }
+            Err(e) => drop(opened.send(Err(e))),
+        }
+        place.leave(&demands).await;
+        drop(closed);
+        Ok(())
+    }
+}
+
+impl<R: Runtime> Place<R> {
+    async fn open(
+        &self,
+        demands: &R::Sender<Demand<R>>,
+        keys: BTreeSet<ChannelKey>,
+    ) -> Result<R::Receiver<Delivery>, RelayError> {
+        check_known(&self.channels, &keys)?;
+        demand(&self.delta, demands, self.id, keys.clone()).await?;
+        let StreamerConfig { policy, capacity } = self.config;
+        Ok(self.delta.connect(self.id, keys, policy, capacity).await?)
+    }
+
+    /// Serves requests until the inlet closes or the relay cancels the streamer.
+    async fn serve(
+        &self,
+        ctx: &Ctx<R>,
+        demands: &R::Sender<Demand<R>>,
+        requests: &mut R::Receiver<Request<R>>,
+    ) {
+        while let Ok(Some(request)) = ctx.recv(requests).await {
+            let Request::Update(keys, reply) = request;
+            let _ = reply.send(self.update(demands, keys).await);
+        }
+    }
+
+    async fn update(
+        &self,
+        demands: &R::Sender<Demand<R>>,
+        keys: BTreeSet<ChannelKey>,
+    ) -> Result<(), RelayError> {
+        check_known(&self.channels, &keys)?;
+        demand(&self.delta, demands, self.id, keys.clone()).await?;
+        Ok(self.delta.update(self.id, keys).await?)
+    }
+
+    /// Disconnects from the delta (served even while it waits on this outlet), then
+    /// withdraws the demand.
+    async fn leave(&self, demands: &R::Sender<Demand<R>>) {
+        let _ = self.delta.disconnect(self.id).await;
+        let _ = demand(&self.delta, demands, self.id, BTreeSet::new()).await;
+    }
+}
+
+/// Keys that name no channel of the relay, as an error.
+pub(crate) fn check_known(
+    channels: &BTreeSet<ChannelKey>,
+    keys: &BTreeSet<ChannelKey>,
+) -> Result<(), RelayError> {
+    let unknown: Vec<ChannelKey> = keys.difference(channels).copied().collect();
+    match unknown.is_empty() {
+        true => Ok(()),
+        false => Err(RelayError::UnknownKeys(unknown)),
+    }
+}
+
+/// Sends streamer `id`'s demand and waits until the tapper has applied it.
+async fn demand<R: Runtime>(
+    delta: &DeltaHandle<R>,
+    demands: &R::Sender<Demand<R>>,
+    id: SubscriberId,
+    keys: BTreeSet<ChannelKey>,
+) -> Result<(), RelayError> {
+    let (applied, done) = delta.runtime().oneshot("tapper:applied");
+    let demand = Demand {
+        streamer: id,
+        keys,
+        applied,
+    };
+    demands.send(demand).await.map_err(|_| RelayError::Closed)?;
+    done.await.map_err(|_| RelayError::Closed)
+}

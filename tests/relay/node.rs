@@ -1,0 +1,192 @@
+//! The relay of one node: open-ack barrier, key updates, typed refusals, drain-before-
+//! disconnect, gap markers, and close in order with nothing left running.
+
+use std::time::Duration;
+
+use sigrelay::relay::{CloseError, Policy, RelayError, StreamerConfig, WriteError};
+use sigrelay::rt::prelude::*;
+
+use super::helpers::*;
+
+pub async fn streams_only_demanded_keys_in_order<R: Runtime>(rt: R) {
+    let relay = open(rt).await;
+    let mut a = streamer(&relay, &[leased(1), leased(2)]).await;
+    let mut b = streamer(&relay, &[free(1), leased(2)]).await;
+    let writer = relay.writer();
+    for value in 0..3 {
+        let keys = [leased(1), leased(2), leased(3), free(1), free(2)];
+        writer.write(frame(&keys, value)).await.expect("known keys");
+    }
+    let mut got_a = Vec::new();
+    while got_a.len() < 6 {
+        got_a.extend(seen(&a.recv().await.expect("open")));
+    }
+    let expected: Vec<_> = (0..3)
+        .flat_map(|v| [(leased(1), v), (leased(2), v)])
+        .collect();
+    assert_eq!(got_a, expected);
+    let mut got_b = Vec::new();
+    while got_b.len() < 6 {
+        got_b.extend(seen(&b.recv().await.expect("open")));
+    }
+    let mut by_key = got_b.clone();
+    by_key.sort();
+    let expected: Vec<_> = [free(1), leased(2)]
+        .into_iter()
+        .flat_map(|k| (0..3).map(move |v| (k, v)))
+        .collect();
+    assert_eq!(by_key, expected, "b: {got_b:?}");
+    assert!(a.close().await.is_empty());
+    assert!(b.close().await.is_empty());
+    close_clean(&relay).await;
+}
+
+pub async fn updates_move_the_barrier<R: Runtime>(rt: R) {
+    let relay = open(rt).await;
+    let mut s = streamer(&relay, &[leased(1)]).await;
+    let writer = relay.writer();
+    s.update(set(&[leased(2), free(2)]))
+        .await
+        .expect("known keys");
+    writer
+        .write(frame(&[leased(1), leased(2)], 1))
+        .await
+        .unwrap();
+    writer.write(frame(&[free(2)], 2)).await.unwrap();
+    let mut got = seen(&s.recv().await.unwrap());
+    got.extend(seen(&s.recv().await.unwrap()));
+    got.sort();
+    assert_eq!(
+        got,
+        [(free(2), 2), (leased(2), 1)],
+        "order holds per channel only"
+    );
+    s.update(set(&[])).await.expect("no keys is a valid demand");
+    writer.write(frame(&[leased(2), free(2)], 3)).await.unwrap();
+    assert!(
+        s.close().await.is_empty(),
+        "nothing after the keys were dropped"
+    );
+    close_clean(&relay).await;
+}
+
+pub async fn refusals_are_typed_and_starve_no_one<R: Runtime>(rt: R) {
+    let relay = open(rt).await;
+    let unknown = leased(9);
+    let refused = relay.new_streamer(set(&[leased(1), unknown]), StreamerConfig::default());
+    assert_eq!(
+        refused.await.err(),
+        Some(RelayError::UnknownKeys(vec![unknown]))
+    );
+    let mut s = streamer(&relay, &[leased(1)]).await;
+    let update = s.update(set(&[free(7)])).await;
+    assert_eq!(update, Err(RelayError::UnknownKeys(vec![free(7)])));
+    let writer = relay.writer();
+    let bad = frame(&[leased(1), unknown], 0);
+    let refusal = writer.write(bad.clone()).await.unwrap_err();
+    assert!(matches!(refusal, WriteError::UnknownChannel(k, _) if k == unknown));
+    assert_eq!(refusal.into_frame(), bad, "a refused frame is handed back");
+    writer.write(frame(&[leased(1)], 5)).await.unwrap();
+    assert_eq!(seen(&s.recv().await.unwrap()), [(leased(1), 5)]);
+    drop(s);
+    close_clean(&relay).await;
+    let late = relay
+        .new_streamer(set(&[]), StreamerConfig::default())
+        .await;
+    assert_eq!(late.err(), Some(RelayError::Closed));
+    let free_write = writer.write(frame(&[free(1)], 0)).await;
+    assert!(
+        matches!(free_write, Err(WriteError::Closed(_))),
+        "{free_write:?}"
+    );
+    assert!(matches!(
+        relay.close(DEADLINE).await,
+        Err(CloseError::AlreadyClosed)
+    ));
+}
+
+/// A lossless streamer whose owner stopped reading holds the writer back, and still closes:
+/// its close drains what was buffered and releases the writer.
+pub async fn a_streamer_that_stopped_reading_still_closes<R: Runtime>(rt: R) {
+    let relay = open(rt.clone()).await;
+    let config = StreamerConfig {
+        policy: Policy::Lossless,
+        capacity: 1,
+    };
+    let s = relay.new_streamer(set(&[free(1)]), config).await.unwrap();
+    let writer = relay.writer();
+    let writing = rt.spawn("writer", async move {
+        for value in 0..4 {
+            writer.write(frame(&[free(1)], value)).await.unwrap();
+        }
+    });
+    rt.sleep(Duration::from_millis(5)).await;
+    let rest = all_seen(&s.close().await);
+    assert!(
+        !rest.is_empty() && rest.windows(2).all(|w| w[0].1 < w[1].1),
+        "{rest:?}"
+    );
+    writing.await.unwrap();
+    close_clean(&relay).await;
+}
+
+pub async fn lossy_streamers_count_their_gaps<R: Runtime>(rt: R) {
+    let relay = open(rt.clone()).await;
+    let config = StreamerConfig {
+        policy: Policy::Lossy {
+            patience: Duration::ZERO,
+        },
+        capacity: 1,
+    };
+    let mut s = relay.new_streamer(set(&[free(1)]), config).await.unwrap();
+    let writer = relay.writer();
+    for value in 0..4 {
+        writer.write(frame(&[free(1)], value)).await.unwrap();
+    }
+    rt.sleep(Duration::from_millis(5)).await;
+    let first = s.recv().await.unwrap();
+    assert_eq!((seen(&first), first.missed()), (vec![(free(1), 0)], 0));
+    writer.write(frame(&[free(1)], 9)).await.unwrap();
+    let next = s.recv().await.unwrap();
+    assert_eq!((seen(&next), next.missed()), (vec![(free(1), 9)], 3));
+    drop(s);
+    close_clean(&relay).await;
+}
+
+pub async fn close_force_closes_what_owners_left_open<R: Runtime>(rt: R) {
+    let relay = open(rt).await;
+    let mut kept = streamer(&relay, &[leased(1)]).await;
+    let closer = relay.clone();
+    let report = closer
+        .close(DEADLINE)
+        .await
+        .expect("force-closed, not failed");
+    assert_eq!(report.forced, ["relay/streamers/streamer-1"]);
+    assert_eq!(kept.recv().await.map(|d| seen(&d)), None);
+    assert_eq!(kept.update(set(&[])).await, Err(RelayError::Closed));
+    let census = relay.census().await;
+    assert!(census.live.is_empty(), "{:?}", census.live);
+}
+
+/// H1: a streamer starting while the relay closes either opens (and is closed with the
+/// relay) or is refused as `Closed`; nothing panics and nothing is left running.
+pub async fn close_racing_a_starting_streamer<R: Runtime>(rt: R) {
+    let relay = open(rt.clone()).await;
+    let starter = relay.clone();
+    let starting = rt.spawn("starter", async move {
+        match starter
+            .new_streamer(set(&[leased(1)]), StreamerConfig::default())
+            .await
+        {
+            Ok(mut s) => s.recv().await.map(|d| seen(&d)),
+            Err(e) => {
+                assert_eq!(e, RelayError::Closed);
+                None
+            }
+        }
+    });
+    let report = relay.close(DEADLINE).await.expect("no routine failed");
+    assert!(report.forced.len() <= 1, "{report:?}");
+    assert_eq!(starting.await.unwrap(), None);
+    assert!(relay.census().await.live.is_empty());
+}
