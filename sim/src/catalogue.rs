@@ -27,6 +27,32 @@ pub struct Entry {
 /// Every bug that has landed, in catalogue order.
 pub const CATALOGUE: &[Entry] = &[
     Entry {
+        bug: Bug::B1DisconnectThenDrain,
+        symptom:
+            "a closing streamer disconnects before draining while the delta waits on its outlet",
+        scenario: "relay-churn",
+        budget: 500,
+    },
+    Entry {
+        bug: Bug::B2SlowStreamerBlocksFanOut,
+        symptom: "one slow lossy streamer blocks the fan-out for everyone",
+        scenario: "relay-churn",
+        budget: 500,
+    },
+    Entry {
+        bug: Bug::B2bTimeoutSkipsLaterStreamers,
+        symptom: "a timed-out send drops the frame for every later streamer, uncounted",
+        scenario: "relay-churn",
+        budget: 500,
+    },
+    Entry {
+        bug: Bug::B6AckBeforeDemandApplied,
+        symptom:
+            "the open-ack comes before the tapper applied the demand: writes after it are lost",
+        scenario: "relay-open-ack",
+        budget: 500,
+    },
+    Entry {
         bug: Bug::B7MaskedFailure,
         symptom: "a real failure masked by a sibling's cancellation",
         scenario: "signal-first-failure",
@@ -42,6 +68,18 @@ pub const CATALOGUE: &[Entry] = &[
         bug: Bug::B9RestartAfterReturn,
         symptom: "a routine restarted after a normal return",
         scenario: "signal-restart-return",
+        budget: 500,
+    },
+    Entry {
+        bug: Bug::B13LostCancel,
+        symptom: "close loses its cancel: streamers open at the deadline are left running",
+        scenario: "relay-churn",
+        budget: 500,
+    },
+    Entry {
+        bug: Bug::H1CloseRacesStartingStreamer,
+        symptom: "close racing a starting streamer: the streamer finds its demand inlet gone",
+        scenario: "relay-churn",
         budget: 500,
     },
 ];
@@ -184,10 +222,28 @@ mod tests {
             .iter()
             .map(|r| r["bug"].as_str().unwrap())
             .collect();
-        assert_eq!(bugs, ["B7", "B8", "B9"]);
+        assert_eq!(
+            bugs,
+            ["B1", "B2", "B2b", "B6", "B7", "B8", "B9", "B13", "H1"]
+        );
         assert!(parsed[0]["replay"]
             .as_str()
             .unwrap()
-            .ends_with("--seed 3 --bug B7"));
+            .ends_with("--seed 3 --bug B1"));
+    }
+
+    /// A detected deadlock must not disturb the runs after it: shuttle's per-thread state
+    /// left by the failed execution once made the real code fail the same seed.
+    #[test]
+    fn a_detection_leaves_nothing_behind_for_the_next_run() {
+        let scenario = scenarios::find("relay-churn").expect("exists");
+        let buggy = run_seed(scenario, 0, Bugs::only(Bug::B2bTimeoutSkipsLaterStreamers));
+        assert!(buggy.is_err(), "B2b is caught at seed 0");
+        if let Err(failure) = run_seed(scenario, 0, Bugs::NONE) {
+            panic!(
+                "the real code failed after a detection: {}",
+                failure.message
+            );
+        }
     }
 }

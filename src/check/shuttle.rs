@@ -111,14 +111,13 @@ impl ShuttleCheck {
             let ((), record) = sim::run(settings, &*shared);
             *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
         };
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.runner(test)));
+        let outcome = self.isolated(test);
         let last = last.lock().unwrap_or_else(|p| p.into_inner()).take();
         match outcome {
             Ok(iterations) => Ok(Summary { iterations, last }),
-            Err(payload) => {
-                let message = panic_message(payload.as_ref());
+            Err(failure) => {
                 if matches!(self.strategy, Strategy::Pct { .. })
-                    && message.contains(PCT_NEEDS_TASKS)
+                    && failure.message.contains(PCT_NEEDS_TASKS)
                 {
                     return Self {
                         strategy: Strategy::Random,
@@ -126,9 +125,27 @@ impl ShuttleCheck {
                     }
                     .try_run_shared(body);
                 }
-                Err(self.failure(message))
+                Err(failure)
             }
         }
+    }
+
+    /// Runs the schedules on a thread of their own. Shuttle keeps per-thread state that a
+    /// failed execution can leave behind (parked continuations of tasks that never
+    /// finished); a fresh thread per check keeps one failure from leaking into the next.
+    /// The caller's `tracing` subscriber goes along.
+    fn isolated(&self, test: impl Fn() + Send + Sync + 'static) -> Result<usize, Failure> {
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        std::thread::scope(|scope| {
+            let checker = scope.spawn(|| {
+                let _default = tracing::dispatcher::set_default(&dispatch);
+                let outcome = catch_unwind(AssertUnwindSafe(|| self.runner(test)));
+                outcome.map_err(|payload| self.failure(panic_message(payload.as_ref())))
+            });
+            checker
+                .join()
+                .expect("the checker thread catches its panics")
+        })
     }
 
     fn runner(&self, test: impl Fn() + Send + Sync + 'static) -> usize {

@@ -78,7 +78,7 @@ impl<R: Runtime> Streamer<R> {
     /// Replaces the streamer's keys. Once this returns `Ok`, every frame written to one of
     /// `keys` reaches the streamer, and no frame of a key it dropped is delivered after what
     /// is already buffered.
-    pub async fn update(&self, keys: BTreeSet<ChannelKey>) -> Result<(), RelayError> {
+    pub async fn update(&mut self, keys: BTreeSet<ChannelKey>) -> Result<(), RelayError> {
         let (reply, done) = self.rt.oneshot("streamer:update-ack");
         let sent = self.requests.send(Request::Update(keys, reply)).await;
         sent.map_err(|_| RelayError::Closed)?;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sigrelay::relay::{
-    ChannelKey, Delivery, Delta, DeltaError, Frame, NodeId, Policy, Samples, Series,
+    ChannelKey, Delivery, Delta, DeltaError, DeltaHandle, Frame, NodeId, Policy, Samples, Series,
 };
 use sigrelay::rt::prelude::*;
 
@@ -245,4 +245,50 @@ pub async fn two_streamers_update_and_leave<R: Runtime>(rt: R) {
             "in order, no duplicates: {seen:?}"
         );
     }
+}
+
+/// The loom kernel, sized for exhaustive exploration: the delta on one thread; on the
+/// other, the writer and then the two streamers in turn. Two frames for both streamers meet
+/// outlets of one slot, so the delta waits on the second streamer's full outlet while the
+/// first one widens its keys, disconnects and drains: those requests must be served during
+/// the wait. Each streamer sees the first frame, then at most the second, never twice.
+pub async fn kernel_two_streamers<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 1);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let one = handle
+        .connect(1, keys(&[1]), Policy::Lossless, 1)
+        .await
+        .unwrap();
+    let two = handle
+        .connect(2, keys(&[2]), Policy::Lossless, 1)
+        .await
+        .unwrap();
+    for value in [7, 8] {
+        writes
+            .send(frame(&[1, 2], value))
+            .await
+            .expect("the delta is running");
+    }
+    for (id, outlet) in [(1, one), (2, two)] {
+        let (first, rest) = receive_widen_leave::<R>(&handle, id, outlet).await;
+        assert_eq!(first, Some(7), "streamer {id}");
+        assert!(
+            rest.is_empty() || rest == [(8, 0)],
+            "streamer {id}: {rest:?}"
+        );
+    }
+    drop(writes);
+    running.await.unwrap();
+}
+
+async fn receive_widen_leave<R: Runtime>(
+    handle: &DeltaHandle<R>,
+    id: u64,
+    mut outlet: R::Receiver<Delivery>,
+) -> (Option<i64>, Vec<(i64, u64)>) {
+    let first = outlet.recv().await.map(|d| value(&d));
+    handle.update(id, keys(&[1, 2])).await.unwrap();
+    handle.disconnect(id).await.unwrap();
+    (first, drain::<R>(&mut outlet).await)
 }

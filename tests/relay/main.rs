@@ -10,6 +10,7 @@ mod suite;
 mod delta;
 mod helpers;
 mod node;
+mod props;
 
 suite_without_loom!(
     delta::fans_out_demanded_keys_in_order,
@@ -18,6 +19,7 @@ suite_without_loom!(
     delta::disconnect_is_served_while_a_send_waits,
     delta::control_errors_are_typed,
     delta::two_streamers_update_and_leave,
+    delta::kernel_two_streamers,
     node::streams_only_demanded_keys_in_order,
     node::updates_move_the_barrier,
     node::refusals_are_typed_and_starve_no_one,
@@ -29,4 +31,5 @@ suite_without_loom!(
 
 suite!(loom:
     delta::disconnect_is_served_while_a_send_waits,
+    delta::kernel_two_streamers,
 );

@@ -82,21 +82,22 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
-thread_local! {
-    static CAPTURE: Capture = Capture::default();
-}
+/// The capture of the test running now; tests of this binary take turns (see [`with_capture`]).
+static CAPTURE: std::sync::LazyLock<Capture> = std::sync::LazyLock::new(Capture::default);
+static TURN: Mutex<()> = Mutex::new(());
 
-/// Runs `test` with this thread's capture as the default subscriber. It is installed around
-/// the whole run rather than by the body: shuttle gives each task the default dispatcher of
-/// the run, not the one a task installs.
+/// Runs `test` with the capture as the default subscriber, one test at a time: checkers run
+/// their schedules on threads of their own, so the capture cannot be per test thread. It is
+/// installed around the whole run rather than by the body: shuttle gives each task the
+/// default dispatcher of the run, not the one a task installs.
 pub fn with_capture(test: impl FnOnce()) {
-    let capture = CAPTURE.with(Capture::clone);
-    let _default = tracing::subscriber::set_default(capture);
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let _default = tracing::subscriber::set_default(CAPTURE.clone());
     test();
 }
 
 pub async fn routines_trace_their_path_and_lifecycle<R: Runtime>(rt: R) {
-    let capture = CAPTURE.with(Capture::clone);
+    let capture = CAPTURE.clone();
     *capture.0.lock().unwrap() = Seen::default();
     let g = Group::<String, R>::new(rt, "g");
     g.go("worker", |_| async { Ok(()) }).await.unwrap();

@@ -1,5 +1,6 @@
 //! The scenarios the harness sweeps: async bodies written against `R: Runtime`.
 
+mod relay;
 mod signal;
 
 use std::time::Duration;
@@ -32,6 +33,16 @@ pub const ALL: &[Scenario] = &[
         name: "fan-in",
         proves: "four producers with seeded jitter feed one consumer through a small buffer without loss",
         run: |rt, _| Box::pin(fan_in(rt)),
+    },
+    Scenario {
+        name: "relay-churn",
+        proves: "writer, lossy, updating, early-closing and racing streamers, relay close: only demanded keys, in order, complete after each ack, exact gap counts, nothing left running",
+        run: |rt, bugs| Box::pin(relay::churn(rt, bugs)),
+    },
+    Scenario {
+        name: "relay-open-ack",
+        proves: "the open-ack is a delivery barrier: three streamers opening at once each receive the frame they write right after their ack (B6)",
+        run: |rt, bugs| Box::pin(relay::open_ack(rt, bugs)),
     },
     Scenario {
         name: "signal-shutdown",
