@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use super::frame::{ChannelKey, Frame, Series};
+use super::frame::{ChannelKey, Frame, Series, Wanted};
 use crate::bugs::{Bug, Bugs};
 use crate::rt::prelude::*;
 use crate::rt::{Tokio, TrySendError};
@@ -40,7 +40,7 @@ pub struct Delivery {
 
 impl Delivery {
     /// The series of the subscriber's keys, ordered by key, without allocating.
-    pub fn series(&self) -> impl Iterator<Item = &Series> {
+    pub fn series(&self) -> Wanted<'_> {
         self.frame.wanted(&self.keys)
     }
 

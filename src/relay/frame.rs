@@ -161,12 +161,13 @@ impl Frame {
         Some(&self.0[i])
     }
 
-    /// The series whose keys are in `keys`, without allocating.
-    pub fn wanted<'a>(
-        &'a self,
-        keys: &'a BTreeSet<ChannelKey>,
-    ) -> impl Iterator<Item = &'a Series> {
-        self.0.iter().filter(move |s| keys.contains(&s.key))
+    /// The series whose keys are in `keys`, in key order, without allocating. Walks whichever
+    /// of the two is smaller and looks the other up.
+    pub fn wanted<'a>(&'a self, keys: &'a BTreeSet<ChannelKey>) -> Wanted<'a> {
+        match keys.len() < self.0.len() {
+            true => Wanted::ByKey(self, keys.iter()),
+            false => Wanted::BySeries(self.0.iter(), keys),
+        }
     }
 
     /// Whether the frame has a series of any key in `keys`.
@@ -177,6 +178,26 @@ impl Frame {
     /// Whether two handles share one frame.
     pub fn ptr_eq(&self, other: &Frame) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The series of a frame that a key set wants: see [`Frame::wanted`].
+#[derive(Debug)]
+pub enum Wanted<'a> {
+    /// Fewer keys than series: each key is looked up in the frame.
+    ByKey(&'a Frame, std::collections::btree_set::Iter<'a, ChannelKey>),
+    /// Fewer series than keys: each series is looked up in the keys.
+    BySeries(std::slice::Iter<'a, Series>, &'a BTreeSet<ChannelKey>),
+}
+
+impl<'a> Iterator for Wanted<'a> {
+    type Item = &'a Series;
+
+    fn next(&mut self) -> Option<&'a Series> {
+        match self {
+            Wanted::ByKey(frame, keys) => keys.find_map(|k| frame.get(*k)),
+            Wanted::BySeries(series, keys) => series.find(|s| keys.contains(&s.key)),
+        }
     }
 }
 

@@ -45,7 +45,7 @@ mod writer;
 
 pub use self::delta::{Delivery, Delta, DeltaError, DeltaHandle, Policy, SubscriberId};
 pub use self::error::{CloseError, CloseReport, RelayError, WriteError};
-pub use self::frame::{ChannelKey, Frame, FrameError, NodeId, Samples, Series};
+pub use self::frame::{ChannelKey, Frame, FrameError, NodeId, Samples, Series, Wanted};
 pub use self::node::{Relay, RelayConfig};
 pub use self::storage::Storage;
 pub use self::streamer::{Streamer, StreamerConfig};
