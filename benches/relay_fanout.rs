@@ -106,8 +106,6 @@ async fn relay(streamers: usize, all: bool, frames: &[Frame]) -> Measured {
         opened.push(streamer.expect("known keys"));
     }
     let expected = frames.len() as u64;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let start = Instant::now();
     let readers: Vec<_> = opened
         .into_iter()
         .map(|mut streamer| {
@@ -123,6 +121,9 @@ async fn relay(streamers: usize, all: bool, frames: &[Frame]) -> Measured {
         })
         .collect();
     let writer = relay.writer();
+    tokio::task::yield_now().await;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let start = Instant::now();
     for frame in frames {
         writer.write(frame.clone()).await.expect("known keys");
     }
@@ -149,8 +150,6 @@ async fn broadcast(receivers: usize, all: bool, frames: &[Frame]) -> Measured {
     let subscribed: Vec<_> = (0..receivers)
         .map(|i| (tx.subscribe(), wanted(i, all)))
         .collect();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let start = Instant::now();
     let readers: Vec<_> = subscribed
         .into_iter()
         .map(|(mut rx, keys)| {
@@ -164,6 +163,9 @@ async fn broadcast(receivers: usize, all: bool, frames: &[Frame]) -> Measured {
             })
         })
         .collect();
+    tokio::task::yield_now().await;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let start = Instant::now();
     for frame in frames {
         tx.send(frame.clone()).expect("receivers are alive");
     }
@@ -213,7 +215,7 @@ fn main() {
         let (relay, bcast) = &rounds[ROUNDS / 2];
         let label = format!("{streamers} x {}", if all { "all 100" } else { "10" });
         println!(
-            "{label:<22} {:>14.0} {:>14.0} {:>7.2} {:>13.3} {:>13.3}",
+            "{label:<22} {:>14.0} {:>14.0} {:>7.2} {:>13.4} {:>13.4}",
             relay.per_second(),
             bcast.per_second(),
             ratio(&rounds[ROUNDS / 2]),

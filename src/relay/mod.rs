@@ -2,7 +2,7 @@
 //!
 //! A [`Writer`] puts frames into the node's [`Storage`] (channels this node leases) or
 //! straight into the [`Delta`] (free channels). The tapper turns streamers' demands into
-//! taps: the gateway tap forwards storage's frames of demanded keys to the delta. The delta
+//! taps: the gateway tap subscribes the delta's inlet to storage for the demanded keys. The delta
 //! fans each frame out, as one shared pointer, to every [`Streamer`] whose keys it touches.
 //! A [`Relay`] runs all of this as routines of one signal group.
 //!
@@ -14,16 +14,16 @@
 //! | streamer requests | the streamer routine is busy with one request | streamer routine |
 //! | `relay:demands` | the tapper applies another demand | tapper |
 //! | tapper ack (oneshot) | never | streamer routine |
-//! | `storage:tap-N` | the gateway tap is behind | gateway tap (`relay/tapper/gateway-N`) |
-//! | `relay:writes` | the delta is behind | delta |
+//! | `relay:writes` (storage's gateway subscription and free writes) | the delta is behind | delta |
 //! | `delta:control` | the delta serves another request | delta |
 //! | `delta:outlet:N` | the streamer's owner is not reading (lossless; lossy waits at most its patience) | the owner |
 //!
-//! Data flows one way: writer → storage → gateway tap → delta → outlet → owner. Control
-//! flows owner → streamer routine → tapper, and streamer routine → delta. A cycle would need
+//! Data flows one way: writer → storage (through the gateway tap's subscription) → delta →
+//! outlet → owner. Control flows owner → streamer routine → tapper, and streamer routine →
+//! delta. A cycle would need
 //! a data-path wait to depend on a control-path wait or back, and neither can:
-//! - the tapper never waits on the data path: applying a demand only takes the storage lock
-//!   (held for no await), and a closing tap is not waited for;
+//! - the tapper never waits on the data path: applying a demand only takes the storage lock,
+//!   which no one holds across an await;
 //! - the delta serves its control channel while it waits on a full outlet, and a disconnect
 //!   of that outlet's streamer ends the wait;
 //! - the streamer routine is not on the data path at all: the delta fills the owner's outlet;

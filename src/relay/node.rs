@@ -38,8 +38,6 @@ pub struct RelayConfig {
     pub channels: BTreeSet<ChannelKey>,
     /// Frames the delta's inlet holds.
     pub write_capacity: usize,
-    /// Frames a tap holds between storage and the delta.
-    pub tap_capacity: usize,
     bugs: Bugs,
 }
 
@@ -50,7 +48,6 @@ impl RelayConfig {
             node,
             channels: channels.into_iter().collect(),
             write_capacity: 64,
-            tap_capacity: 16,
             bugs: Bugs::NONE,
         }
     }
@@ -257,7 +254,6 @@ async fn start_tapper<R: Runtime>(
     let (demands, requests) = rt.channel("relay:demands", 16);
     let (done, tapper_done) = rt.oneshot("relay:tapper-done");
     let mut tapper = Tapper::new(config.node, storage.clone(), inlet.clone());
-    tapper.tap_capacity = config.tap_capacity;
     tapper.bugs = config.bugs;
     let run = |ctx| async move {
         let _done = done;

@@ -1,5 +1,5 @@
 //! The node's local storage as the relay sees it: writers put frames of the channels this node
-//! leases into it, and taps subscribe to it for the keys streamers demand.
+//! leases into it, and taps subscribe inlets to it for the keys streamers demand.
 //!
 //! A subscription's keys change under the storage's lock, so once [`Storage::set_keys`]
 //! returns, every write that starts afterwards is filtered by the new keys: this is the
@@ -31,7 +31,6 @@ struct State<R: Runtime> {
 
 /// The local store of leased channels. Cheap to clone: clones share one store.
 pub struct Storage<R: Runtime = Tokio> {
-    rt: R,
     state: Arc<R::Mutex<State<R>>>,
 }
 
@@ -44,7 +43,7 @@ impl<R: Runtime> Storage<R> {
             frames: 0,
         };
         let state = Arc::new(rt.mutex("storage", state));
-        Storage { rt, state }
+        Storage { state }
     }
 
     /// Stores `frame` and forwards it to every subscription whose keys it touches.
@@ -71,19 +70,17 @@ impl<R: Runtime> Storage<R> {
         self.state.lock().await.frames
     }
 
-    /// Subscribes to writes touching `keys`; frames arrive on the returned receiver, which
-    /// closes when the subscription is dropped.
+    /// Subscribes `inlet` to writes touching `keys`.
     pub(crate) async fn subscribe(
         &self,
         keys: BTreeSet<ChannelKey>,
-        capacity: usize,
-    ) -> (SubscriptionId, R::Receiver<Frame>) {
+        inlet: R::Sender<Frame>,
+    ) -> SubscriptionId {
         let mut s = self.state.lock().await;
         let id = s.next;
         s.next += 1;
-        let (inlet, frames) = self.rt.channel(&format!("storage:tap-{id}"), capacity);
         s.subscriptions.insert(id, Subscription { keys, inlet });
-        (id, frames)
+        id
     }
 
     /// Replaces a subscription's keys; writes that start afterwards see them.
@@ -94,7 +91,7 @@ impl<R: Runtime> Storage<R> {
         }
     }
 
-    /// Ends a subscription: its receiver closes once it has read what is buffered.
+    /// Ends a subscription; a write already past the lock still delivers its frame.
     pub(crate) async fn unsubscribe(&self, id: SubscriptionId) {
         self.state.lock().await.subscriptions.remove(&id);
     }
@@ -103,7 +100,6 @@ impl<R: Runtime> Storage<R> {
 impl<R: Runtime> Clone for Storage<R> {
     fn clone(&self) -> Self {
         Storage {
-            rt: self.rt.clone(),
             state: self.state.clone(),
         }
     }
