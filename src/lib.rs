@@ -11,7 +11,10 @@
 //!   wait-for graph of deadlock and leak reports; `rt::turmoil` runs tokio in a turmoil host.
 //! - [`signal`]: structured task groups — named routines with drain, cancel and abort,
 //!   fatal and transient errors, panics as errors, restarts, a census and a staged shutdown.
-//! - [`relay`]: telemetry fan-out — frames and the delta so far.
+//! - [`relay`]: telemetry fan-out on one node — frames shared across streamers, local
+//!   storage and writers, the tapper and its gateway taps, the delta (dynamic fan-out,
+//!   lossless or lossy with gap markers), streamers with an open-ack delivery barrier, and a
+//!   `Relay` that opens and closes them in order.
 //! - [`check`]: entry points that run an async test body under shuttle, loom or turmoil and
 //!   report failures with what replays them.
 //! - [`select!`]: the biased select core code uses.
