@@ -15,6 +15,8 @@
 //!   storage and writers, the tapper and its gateway taps, the delta (dynamic fan-out,
 //!   lossless or lossy with gap markers), streamers with an open-ack delivery barrier, and a
 //!   `Relay` that opens and closes them in order.
+//! - [`net`]: the wire protocol between nodes — messages, a length-delimited codec with a
+//!   maximum message size, and the authenticated handshake.
 //! - [`check`]: entry points that run an async test body under shuttle, loom or turmoil and
 //!   report failures with what replays them.
 //! - [`select!`]: the biased select core code uses.
@@ -29,6 +31,7 @@
 pub mod bugs;
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
 pub mod check;
+pub mod net;
 pub mod relay;
 pub mod rt;
 pub mod signal;

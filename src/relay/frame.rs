@@ -7,14 +7,18 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 /// A node of the cluster. Node 0 is reserved: it leases no channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct NodeId(pub u16);
 
 /// A channel key: the node that holds the channel's lease in the high 16 bits, the channel's
 /// number on that node in the low 16. Free channels (leaseholder 0) have no leaseholder:
 /// their writes go straight to the delta.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ChannelKey(u32);
 
 impl ChannelKey {
@@ -57,7 +61,7 @@ impl fmt::Display for ChannelKey {
 }
 
 /// Samples of one channel.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Samples {
     /// 64-bit floats.
     F64(Vec<f64>),
@@ -81,7 +85,7 @@ impl Samples {
 }
 
 /// The samples of one channel with their timestamps (nanoseconds).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// The channel.
     pub key: ChannelKey,
@@ -178,6 +182,20 @@ impl Frame {
     /// Whether two handles share one frame.
     pub fn ptr_eq(&self, other: &Frame) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// A frame travels as its series; decoding checks it as [`Frame::new`] does.
+impl Serialize for Frame {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.series().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Frame {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let series = Vec::<Series>::deserialize(deserializer)?;
+        Frame::new(series).map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,0 +1,106 @@
+//! The wire codec: each [`Message`] is a postcard encoding behind a 4-byte big-endian length
+//! (tokio-util's length-delimited codec). Lengths above the maximum message size are refused
+//! before any buffer grows for them; a body that does not decode is refused as malformed.
+//! After either error the stream is out of step: close the connection.
+
+use std::fmt;
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LengthDelimitedCodecError};
+
+use super::wire::Message;
+
+/// Why a message could not be read or written.
+#[derive(Debug)]
+pub enum WireError {
+    /// A message longer than the maximum.
+    Oversized {
+        /// The maximum message size.
+        max: usize,
+    },
+    /// A message that does not decode.
+    Malformed(String),
+    /// The connection failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Oversized { max } => write!(f, "a message longer than {max} bytes"),
+            WireError::Malformed(why) => write!(f, "a malformed message: {why}"),
+            WireError::Io(e) => write!(f, "connection: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+impl From<io::Error> for WireError {
+    fn from(error: io::Error) -> Self {
+        WireError::Io(error)
+    }
+}
+
+/// Frames [`Message`]s on a byte stream; use it with `tokio_util::codec::Framed`.
+#[derive(Debug)]
+pub struct WireCodec {
+    frames: LengthDelimitedCodec,
+    max: usize,
+}
+
+impl WireCodec {
+    /// A codec refusing messages longer than `max` bytes.
+    pub fn new(max: usize) -> Self {
+        let frames = LengthDelimitedCodec::builder()
+            .length_field_type::<u32>()
+            .max_frame_length(max)
+            .new_codec();
+        WireCodec { frames, max }
+    }
+
+    /// The maximum message size.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    fn framing(&self, error: io::Error) -> WireError {
+        let oversized = error
+            .get_ref()
+            .is_some_and(|e| e.is::<LengthDelimitedCodecError>());
+        match oversized {
+            true => WireError::Oversized { max: self.max },
+            false => WireError::Io(error),
+        }
+    }
+}
+
+impl Decoder for WireCodec {
+    type Item = Message;
+    type Error = WireError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, WireError> {
+        match self.frames.decode(src) {
+            Ok(Some(body)) => postcard::from_bytes(&body)
+                .map(Some)
+                .map_err(|e| WireError::Malformed(e.to_string())),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.framing(e)),
+        }
+    }
+}
+
+impl Encoder<&Message> for WireCodec {
+    type Error = WireError;
+
+    fn encode(&mut self, message: &Message, dst: &mut BytesMut) -> Result<(), WireError> {
+        let body = postcard::to_stdvec(message).map_err(|e| WireError::Malformed(e.to_string()))?;
+        if body.len() > self.max {
+            return Err(WireError::Oversized { max: self.max });
+        }
+        self.frames
+            .encode(Bytes::from(body), dst)
+            .map_err(|e| self.framing(e))
+    }
+}

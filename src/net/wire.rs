@@ -1,0 +1,29 @@
+//! The messages peers exchange. A gateway's peer tap opens a connection to the leaseholder's
+//! server with a [`Hello`]; the server answers `Welcome` or `Refused`; then the tap sends its
+//! key sets, each acknowledged by `Applied` once the server's streamer has them (the
+//! cross-node open-ack), and the server streams frames, with an explicit `Gap` when it had
+//! to drop some.
+
+use serde::{Deserialize, Serialize};
+
+use super::handshake::{Hello, Refusal};
+use crate::relay::{ChannelKey, Frame, NodeId};
+
+/// One message of the wire protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    /// Opens a connection: who is calling, and its credentials.
+    Hello(Hello),
+    /// The server accepts; it is this node.
+    Welcome(NodeId),
+    /// The server refuses, and says why; it closes the connection next.
+    Refused(Refusal),
+    /// The tap's whole key set (replaces the previous one).
+    Keys(Vec<ChannelKey>),
+    /// The server applied the last key set: frames written from now on are forwarded.
+    Applied,
+    /// A frame of demanded channels.
+    Frame(Frame),
+    /// Frames the server dropped for this tap since the previous message.
+    Gap(u64),
+}
