@@ -2,17 +2,34 @@
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
 
 use super::{panic_message, Failure};
 use crate::rt::Turmoil;
 
-/// A turmoil run: seed and simulated duration.
-#[derive(Debug, Clone)]
+/// A turmoil run: seed, simulated duration, and hosts beside the body.
+#[derive(Clone)]
 #[must_use = "a check does nothing until it is run"]
 pub struct TurmoilCheck {
     seed: u64,
     duration: Duration,
+    hosts: Vec<(String, HostBody)>,
+}
+
+/// A host's software: started once per (re)start of the host.
+type HostBody = Rc<dyn Fn(Turmoil) -> Pin<Box<dyn Future<Output = ()>>>>;
+
+impl std::fmt::Debug for TurmoilCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hosts: Vec<&str> = self.hosts.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("TurmoilCheck")
+            .field("seed", &self.seed)
+            .field("duration", &self.duration)
+            .field("hosts", &hosts)
+            .finish()
+    }
 }
 
 impl TurmoilCheck {
@@ -21,7 +38,20 @@ impl TurmoilCheck {
         Self {
             seed,
             duration: Duration::from_secs(60),
+            hosts: Vec::new(),
         }
+    }
+
+    /// Adds host `name` running `software` beside the body (again after each restart); the
+    /// run ends when the body does.
+    pub fn host<F, Fut>(mut self, name: &str, software: F) -> Self
+    where
+        F: Fn(Turmoil) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let body: HostBody = Rc::new(move |rt| Box::pin(software(rt)));
+        self.hosts.push((name.to_string(), body));
+        self
     }
 
     /// Fails the run if the body has not finished after `duration` of simulated time.
@@ -40,6 +70,16 @@ impl TurmoilCheck {
             .rng_seed(self.seed)
             .simulation_duration(self.duration)
             .build();
+        for (i, (name, software)) in self.hosts.iter().enumerate() {
+            let (software, seed) = (software.clone(), self.seed.wrapping_add(i as u64 + 1));
+            sim.host(name.as_str(), move || {
+                let run = software(Turmoil::new(seed));
+                async move {
+                    run.await;
+                    Ok(())
+                }
+            });
+        }
         let rt = Turmoil::new(self.seed);
         sim.client("main", async move {
             body(rt).await;
