@@ -4,7 +4,8 @@
 //! straight into the [`Delta`] (free channels). The tapper turns streamers' demands into
 //! taps: the gateway tap subscribes the delta's inlet to storage for the demanded keys. The delta
 //! fans each frame out, as one shared pointer, to every [`Streamer`] whose keys it touches.
-//! A [`Relay`] runs all of this as routines of one signal group.
+//! A [`Relay`] runs all of this as routines of one signal group, and with [`Relay::serve`]
+//! streams its channels to other nodes' peer taps over [`crate::net`].
 //!
 //! # Avoiding deadlocks
 //! Every channel of the relay, who waits on it, and why no wait-for cycle can form:
@@ -38,6 +39,7 @@ mod delta;
 mod error;
 mod frame;
 mod node;
+mod server;
 mod storage;
 mod streamer;
 mod tapper;

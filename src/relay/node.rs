@@ -1,7 +1,8 @@
 //! The relay of one node: opening it starts the delta, the tapper and the streamers' group as
 //! routines of one signal group; closing it stops them in order.
 //!
-//! Close order: streamers first (their owners close them, or the relay force-closes those
+//! Close order: servers of peers first (each closes the streamer it serves), then streamers
+//! (their owners close them, or the relay force-closes those
 //! still open at the deadline and reports them), then the tapper (its demand inlet is given
 //! up once no streamer can send on it, and it closes its taps), then the delta (it fans out
 //! what its inlet still holds and exits). When `close` returns, no routine of the relay is
@@ -16,6 +17,7 @@ use std::time::Duration;
 use super::delta::{Delta, DeltaHandle};
 use super::error::{CloseError, CloseReport, RelayError};
 use super::frame::{ChannelKey, Frame, NodeId};
+use super::server::Server;
 use super::storage::Storage;
 use super::streamer::{
     check_known, DemandInlet, DemandSlot, Place, Streamer, StreamerConfig, StreamerTask,
@@ -23,6 +25,7 @@ use super::streamer::{
 use super::tapper::{Demand, Tapper};
 use super::writer::Writer;
 use crate::bugs::{Bug, Bugs};
+use crate::net::{Peers, Transport};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
 use crate::signal::{Census, FailurePolicy, Group};
@@ -72,6 +75,7 @@ struct Inner<R: Runtime> {
     bugs: Bugs,
     group: Group<RelayError, R>,
     streamers: Group<RelayError, R>,
+    servers: Group<RelayError, R>,
     delta: DeltaHandle<R>,
     storage: Storage<R>,
     inlet: R::Sender<Frame>,
@@ -97,7 +101,8 @@ impl<R: Runtime> Relay<R> {
         group.go("delta", run_delta).await.expect(STARTS);
         let storage = Storage::new(rt.clone());
         let (demands, tapper_done) = start_tapper(&group, &config, &storage, &inlet).await;
-        let streamers = start_streamers(&group).await;
+        let streamers = start_scope(&group, "streamers").await;
+        let servers = start_scope(&group, "servers").await;
         let inner = Inner {
             channels: Arc::new(config.channels),
             node: config.node,
@@ -107,6 +112,7 @@ impl<R: Runtime> Relay<R> {
             rt,
             group,
             streamers,
+            servers,
             delta: handle,
             storage,
             inlet,
@@ -175,6 +181,22 @@ impl<R: Runtime> Relay<R> {
         })
     }
 
+    /// Serves peers of other nodes from this relay: every connection `listener` accepts is
+    /// admitted by `peers` (the handshake) and streams the keys the peer asks for. Runs until
+    /// the relay closes, which stops the servers first.
+    pub async fn serve<T: Transport>(
+        &self,
+        peers: Peers<T>,
+        listener: T::Listener,
+    ) -> Result<(), RelayError> {
+        let server = Server::new(self.clone(), peers);
+        let started = self
+            .inner
+            .servers
+            .go("listener", |ctx| server.listen(ctx, listener));
+        started.await.map_err(|_| RelayError::Closed)
+    }
+
     /// A writer into this relay.
     pub fn writer(&self) -> Writer<R> {
         let inner = &*self.inner;
@@ -196,8 +218,9 @@ impl<R: Runtime> Relay<R> {
         self.inner.group.census().await
     }
 
-    /// Closes the relay: waits up to `deadline` for owners to close their streamers,
-    /// force-closes the rest, then stops the tapper and the delta. No routine of the relay is
+    /// Closes the relay: stops serving peers (each server closes its streamer), waits up to
+    /// `deadline` for owners to close their streamers, force-closes the rest, then stops the
+    /// tapper and the delta. No routine of the relay is
     /// running when this returns, whatever it returns.
     pub async fn close(&self, deadline: Duration) -> Result<CloseReport, CloseError> {
         let inner = &*self.inner;
@@ -207,6 +230,9 @@ impl<R: Runtime> Relay<R> {
         if inner.bugs.has(Bug::H1CloseRacesStartingStreamer) {
             drop(inner.demands.lock().await.take());
         }
+        inner.servers.close().await;
+        inner.servers.cancel().await;
+        inner.servers.stopped().await;
         let forced = self.close_streamers(deadline).await;
         let report = CloseReport { forced };
         if inner.bugs.has(Bug::B13LostCancel) && !report.is_clean() {
@@ -263,15 +289,16 @@ async fn start_tapper<R: Runtime>(
     (demands, tapper_done)
 }
 
-/// Starts the routine whose scope holds the streamers, and returns that scope.
-async fn start_streamers<R: Runtime>(group: &Group<RelayError, R>) -> Group<RelayError, R> {
-    let (scope, scope_rx) = group.runtime().oneshot("relay:streamers-scope");
+/// Starts routine `name`, whose scope holds one kind of the relay's routines (streamers,
+/// servers) until the relay closes, and returns that scope.
+async fn start_scope<R: Runtime>(group: &Group<RelayError, R>, name: &str) -> Group<RelayError, R> {
+    let (scope, scope_rx) = group.runtime().oneshot(&format!("relay:{name}-scope"));
     let hold = |ctx: crate::signal::Context<RelayError, R>| async move {
         let _ = scope.send(ctx.scope().clone());
         ctx.drained().await;
         Ok(())
     };
-    group.go("streamers", hold).await.expect(STARTS);
+    group.go(name, hold).await.expect(STARTS);
     scope_rx.await.expect(STARTS)
 }
 

@@ -2,4 +2,5 @@
 //! over tokio TCP on loopback and over turmoil's simulated network.
 
 mod handshake;
+mod server;
 mod wire;

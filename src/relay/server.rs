@@ -1,0 +1,145 @@
+//! The peer server: how a node streams its channels to the peer taps of other nodes. For
+//! each connection the listener accepts, a routine admits the caller (the handshake), opens
+//! a streamer with no keys on this node's relay, and then serves both directions: a `Keys`
+//! message updates the streamer and is answered by `Applied` only once the update is
+//! acknowledged (so the open-ack barrier holds across nodes), and each delivery goes out as
+//! a `Frame` of the peer's keys, after a `Gap` when frames were dropped.
+//!
+//! Server streamers are lossy with a patience: a slow or dead peer misses frames (and is
+//! told how many) instead of holding back the node's writers — the original's B3.
+//!
+//! A server never waits on the network while the relay waits on it: the delta only offers
+//! frames to the server's outlet, and closing the relay cancels the servers first, each of
+//! which closes its streamer on its way out.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::delta::{Delivery, Policy};
+use super::error::RelayError;
+use super::frame::Frame;
+use super::node::Relay;
+use super::streamer::{Streamer, StreamerConfig};
+use crate::net::{Connection, Listener, Message, Peers, Transport};
+use crate::rt::prelude::*;
+use crate::signal::{Context, Fault};
+
+/// How long a frame may wait for a peer's outlet before the peer misses it.
+const PATIENCE: Duration = Duration::from_millis(20);
+
+type Ctx<R> = Context<RelayError, R>;
+
+/// The listener's state: the relay served and how peers are admitted.
+pub(crate) struct Server<R: Runtime, T> {
+    relay: Relay<R>,
+    peers: Arc<Peers<T>>,
+}
+
+impl<R: Runtime, T: Transport> Server<R, T> {
+    pub(crate) fn new(relay: Relay<R>, peers: Peers<T>) -> Self {
+        let peers = Arc::new(peers);
+        Server { relay, peers }
+    }
+
+    /// Accepts connections until cancelled; each is served by a routine of its own.
+    pub(crate) async fn listen(
+        self,
+        ctx: Ctx<R>,
+        mut listener: T::Listener,
+    ) -> Result<(), Fault<RelayError>> {
+        let mut next = 0u64;
+        loop {
+            let accepted = crate::select! {
+                () = ctx.cancelled() => return Ok(()),
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, from) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a peer failed");
+                    continue;
+                }
+            };
+            next += 1;
+            let (relay, peers) = (self.relay.clone(), self.peers.clone());
+            let name = format!("peer-{next}");
+            let serve = move |ctx| serve(ctx, relay, peers, stream, from);
+            let started = ctx.scope().go(&name, serve).await;
+            started.map_err(|_| Fault::Cancelled)?;
+        }
+    }
+}
+
+/// Serves one connection until the peer leaves, the connection fails or the relay closes.
+async fn serve<R: Runtime, T: Transport>(
+    ctx: Ctx<R>,
+    relay: Relay<R>,
+    peers: Arc<Peers<T>>,
+    stream: T::Stream,
+    from: String,
+) -> Result<(), Fault<RelayError>> {
+    let Ok((mut connection, node)) = peers.admit(ctx.runtime(), stream).await else {
+        return Ok(());
+    };
+    let config = StreamerConfig {
+        policy: Policy::Lossy { patience: PATIENCE },
+        capacity: 64,
+    };
+    let mut streamer = match relay.new_streamer(BTreeSet::new(), config).await {
+        Ok(streamer) => streamer,
+        Err(_) => return Ok(()),
+    };
+    let ended = exchange(&ctx, &mut connection, &mut streamer).await;
+    if let Err(why) = ended {
+        tracing::warn!(peer = node.0, %from, error = %why, "a peer connection ended");
+    }
+    drop(streamer.close().await);
+    Ok(())
+}
+
+/// Relays key updates in and frames out until one side ends.
+async fn exchange<R: Runtime, S>(
+    ctx: &Ctx<R>,
+    connection: &mut Connection<S>,
+    streamer: &mut Streamer<R>,
+) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        crate::select! {
+            () = ctx.cancelled() => return Ok(()),
+            message = connection.recv() => match message.map_err(|e| e.to_string())? {
+                Some(Message::Keys(keys)) => {
+                    let keys = keys.into_iter().collect();
+                    streamer.update(keys).await.map_err(|e| e.to_string())?;
+                    connection.send(&Message::Applied).await.map_err(|e| e.to_string())?;
+                }
+                Some(_) => return Err("a message a tap does not send".into()),
+                None => return Ok(()),
+            },
+            delivery = streamer.recv() => match delivery {
+                Some(delivery) => forward(connection, &delivery).await.map_err(|e| e.to_string())?,
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+/// Sends a delivery's series (only the peer's keys), after a gap marker if frames were
+/// missed.
+async fn forward<S>(
+    connection: &mut Connection<S>,
+    delivery: &Delivery,
+) -> Result<(), crate::net::WireError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if delivery.missed() > 0 {
+        connection.send(&Message::Gap(delivery.missed())).await?;
+    }
+    let series = delivery.series().cloned().collect();
+    let frame = Frame::new(series).expect("a delivery's series are a frame's");
+    connection.send(&Message::Frame(frame)).await
+}
