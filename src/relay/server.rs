@@ -98,7 +98,9 @@ async fn serve<R: Runtime, T: Transport>(
     Ok(())
 }
 
-/// Relays key updates in and frames out until one side ends.
+/// Relays key updates in and frames out until one side ends. Every wait — on the peer, on
+/// the streamer, on a write the peer does not read — gives way to a cancel, so closing the
+/// relay never waits for the network.
 async fn exchange<R: Runtime, S>(
     ctx: &Ctx<R>,
     connection: &mut Connection<S>,
@@ -114,13 +116,13 @@ where
                 Some(Message::Keys(keys)) => {
                     let keys = keys.into_iter().collect();
                     streamer.update(keys).await.map_err(|e| e.to_string())?;
-                    connection.send(&Message::Applied).await.map_err(|e| e.to_string())?;
+                    send(ctx, connection, &Message::Applied).await?;
                 }
                 Some(_) => return Err("a message a tap does not send".into()),
                 None => return Ok(()),
             },
             delivery = streamer.recv() => match delivery {
-                Some(delivery) => forward(connection, &delivery).await.map_err(|e| e.to_string())?,
+                Some(delivery) => forward(ctx, connection, &delivery).await?,
                 None => return Ok(()),
             },
         }
@@ -129,17 +131,34 @@ where
 
 /// Sends a delivery's series (only the peer's keys), after a gap marker if frames were
 /// missed.
-async fn forward<S>(
+async fn forward<R: Runtime, S>(
+    ctx: &Ctx<R>,
     connection: &mut Connection<S>,
     delivery: &Delivery,
-) -> Result<(), crate::net::WireError>
+) -> Result<(), String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     if delivery.missed() > 0 {
-        connection.send(&Message::Gap(delivery.missed())).await?;
+        send(ctx, connection, &Message::Gap(delivery.missed())).await?;
     }
     let series = delivery.series().cloned().collect();
     let frame = Frame::new(series).expect("a delivery's series are a frame's");
-    connection.send(&Message::Frame(frame)).await
+    send(ctx, connection, &Message::Frame(frame)).await
+}
+
+/// Sends `message` unless the routine is cancelled first (the connection is then dropped,
+/// so a half-written message does not matter).
+async fn send<R: Runtime, S>(
+    ctx: &Ctx<R>,
+    connection: &mut Connection<S>,
+    message: &Message,
+) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    crate::select! {
+        () = ctx.cancelled() => Err("cancelled while writing to the peer".into()),
+        sent = connection.send(message) => sent.map_err(|e| e.to_string()),
+    }
 }

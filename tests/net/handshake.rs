@@ -3,39 +3,17 @@
 //! refused with its reason, and nothing is streamed to it. One body, on tokio TCP over
 //! loopback and on turmoil's network.
 
-use std::time::Duration;
-
 use sigrelay::check::TurmoilCheck;
 use sigrelay::net::{
-    ClusterMap, Connection, Credentials, Listener, Message, PeerError, Peers, Refusal, Tcp,
-    Transport, TurmoilNet,
+    Connection, Credentials, Listener, Message, PeerError, Refusal, Tcp, Transport, TurmoilNet,
 };
 use sigrelay::relay::{ChannelKey, Frame, NodeId, Samples, Series};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
 
-const SERVER: NodeId = NodeId(1);
-const CLIENT: NodeId = NodeId(2);
-const CLUSTER: Credentials = Credentials {
-    cluster: 0xc1,
-    token: [7; 32],
-};
+use super::cluster::{on_tokio, on_turmoil, peers, CLUSTER, SERVER};
 
-fn peers<T: Transport>(
-    transport: T,
-    me: NodeId,
-    server: &str,
-    credentials: Credentials,
-) -> Peers<T> {
-    Peers {
-        transport,
-        map: ClusterMap::new().with(SERVER, server),
-        credentials,
-        me,
-        max_message: 64 * 1024,
-        handshake_deadline: Duration::from_secs(1),
-    }
-}
+const CLIENT: NodeId = NodeId(2);
 
 fn sample() -> Frame {
     let series = Series {
@@ -122,11 +100,7 @@ async fn callers<R: Runtime, T: Transport>(rt: R, transport: T, server: String) 
 
 #[test]
 fn tokio_tcp_on_loopback() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("builds");
-    rt.block_on(async {
+    on_tokio(async {
         let listener = Tcp.bind("127.0.0.1:0").await.expect("a free port");
         let address = listener.local_address().expect("bound");
         let server = Tokio.spawn("server", serve(Tokio, Tcp, listener));
@@ -144,7 +118,7 @@ fn turmoil_network() {
             .expect("the port is free");
         serve(rt, TurmoilNet, listener).await;
     });
-    if let Err(failure) = check.try_run(|rt| callers(rt, TurmoilNet, "server:7000".to_string())) {
-        panic!("{failure}");
-    }
+    on_turmoil(check, |rt| {
+        callers(rt, TurmoilNet, "server:7000".to_string())
+    });
 }

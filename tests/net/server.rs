@@ -6,28 +6,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
-use sigrelay::net::{
-    ClusterMap, Credentials, Listener, Message, Peers, Tcp, Transport, TurmoilNet,
-};
+use sigrelay::net::{Listener, Message, Tcp, Transport, TurmoilNet};
 use sigrelay::relay::{ChannelKey, Frame, NodeId, Relay, RelayConfig, Samples, Series};
 use sigrelay::rt::prelude::*;
+use sigrelay::rt::Tokio;
 
-const SERVER: NodeId = NodeId(1);
-const CLUSTER: Credentials = Credentials {
-    cluster: 0xc1,
-    token: [7; 32],
-};
-
-fn peers<T: Transport>(transport: T, me: NodeId, server: &str) -> Peers<T> {
-    Peers {
-        transport,
-        map: ClusterMap::new().with(SERVER, server),
-        credentials: CLUSTER,
-        me,
-        max_message: 64 * 1024,
-        handshake_deadline: Duration::from_secs(1),
-    }
-}
+use super::cluster::{on_tokio, on_turmoil, peers, CLUSTER, SERVER};
 
 fn key(n: u16) -> ChannelKey {
     ChannelKey::leased(SERVER, n)
@@ -46,12 +30,12 @@ async fn serves_a_peer<R: Runtime, T: Transport>(rt: R, transport: T, bind: &str
     let relay = Relay::open(rt.clone(), RelayConfig::new(SERVER, [key(1), key(2)])).await;
     let listener = transport.bind(bind).await.expect("a free port");
     let dial = dial.replace("{port}", &port(&listener));
-    let server = peers(transport.clone(), SERVER, "");
+    let server = peers(transport.clone(), SERVER, "", CLUSTER);
     relay
         .serve(server, listener)
         .await
         .expect("the relay is open");
-    let tap = peers(transport, NodeId(2), &dial);
+    let tap = peers(transport, NodeId(2), &dial, CLUSTER);
     let mut connection = tap.dial(&rt, SERVER).await.expect("welcomed");
     let writer = relay.writer();
     for (keys, value) in [(vec![key(1)], 1), (vec![key(2)], 2)] {
@@ -98,25 +82,13 @@ fn port<L: Listener>(listener: &L) -> String {
 
 #[test]
 fn tokio_tcp_on_loopback() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("builds");
-    rt.block_on(serves_a_peer(
-        sigrelay::rt::Tokio,
-        Tcp,
-        "127.0.0.1:0",
-        "127.0.0.1:{port}",
-    ));
+    let body = serves_a_peer(Tokio, Tcp, "127.0.0.1:0", "127.0.0.1:{port}");
+    on_tokio(body);
 }
 
 #[test]
 fn turmoil_network() {
-    let check = TurmoilCheck::new(0x5167_2e1a);
-    let run = check.try_run(|rt| async move {
+    on_turmoil(TurmoilCheck::new(0x5167_2e1a), |rt| async move {
         serves_a_peer(rt, TurmoilNet, "0.0.0.0:7000", "main:{port}").await;
     });
-    if let Err(failure) = run {
-        panic!("{failure}");
-    }
 }
