@@ -21,7 +21,7 @@ mod wire;
 pub use self::codec::{WireCodec, WireError};
 pub use self::handshake::{Credentials, Hello, Refusal, VERSION};
 pub use self::peer::{PeerError, Peers};
-pub use self::transport::{ClusterMap, Connection, Listener, Tcp, Transport};
+pub use self::transport::{ClusterMap, Connection, Listener, Stream, Tcp, Transport};
 #[cfg(feature = "rt-turmoil")]
 pub use self::turmoil::TurmoilNet;
 pub use self::wire::Message;

@@ -42,10 +42,15 @@ impl ClusterMap {
     }
 }
 
+/// A connection's byte stream, as every transport yields it.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug + 'static> Stream for S {}
+
 /// A byte-stream network.
 pub trait Transport: Clone + Send + Sync + 'static {
     /// A connection's stream.
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug + 'static;
+    type Stream: Stream;
     /// A bound listener.
     type Listener: Listener<Stream = Self::Stream>;
 
@@ -59,7 +64,7 @@ pub trait Transport: Clone + Send + Sync + 'static {
 /// Accepts incoming connections.
 pub trait Listener: Send + 'static {
     /// A connection's stream.
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug + 'static;
+    type Stream: Stream;
 
     /// The next incoming connection and who made it.
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, String)>> + Send;

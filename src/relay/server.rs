@@ -21,7 +21,7 @@ use super::error::RelayError;
 use super::frame::Frame;
 use super::node::Relay;
 use super::streamer::{Streamer, StreamerConfig};
-use crate::net::{Connection, Listener, Message, Peers, Transport};
+use crate::net::{Connection, Listener, Message, Peers, Stream, Transport};
 use crate::rt::prelude::*;
 use crate::signal::{Context, Fault};
 
@@ -101,14 +101,11 @@ async fn serve<R: Runtime, T: Transport>(
 /// Relays key updates in and frames out until one side ends. Every wait — on the peer, on
 /// the streamer, on a write the peer does not read — gives way to a cancel, so closing the
 /// relay never waits for the network.
-async fn exchange<R: Runtime, S>(
+async fn exchange<R: Runtime, S: Stream>(
     ctx: &Ctx<R>,
     connection: &mut Connection<S>,
     streamer: &mut Streamer<R>,
-) -> Result<(), String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
+) -> Result<(), String> {
     loop {
         crate::select! {
             () = ctx.cancelled() => return Ok(()),
@@ -131,14 +128,11 @@ where
 
 /// Sends a delivery's series (only the peer's keys), after a gap marker if frames were
 /// missed.
-async fn forward<R: Runtime, S>(
+async fn forward<R: Runtime, S: Stream>(
     ctx: &Ctx<R>,
     connection: &mut Connection<S>,
     delivery: &Delivery,
-) -> Result<(), String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
+) -> Result<(), String> {
     if delivery.missed() > 0 {
         send(ctx, connection, &Message::Gap(delivery.missed())).await?;
     }
@@ -149,14 +143,11 @@ where
 
 /// Sends `message` unless the routine is cancelled first (the connection is then dropped,
 /// so a half-written message does not matter).
-async fn send<R: Runtime, S>(
+async fn send<R: Runtime, S: Stream>(
     ctx: &Ctx<R>,
     connection: &mut Connection<S>,
     message: &Message,
-) -> Result<(), String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
+) -> Result<(), String> {
     crate::select! {
         () = ctx.cancelled() => Err("cancelled while writing to the peer".into()),
         sent = connection.send(message) => sent.map_err(|e| e.to_string()),
