@@ -66,6 +66,35 @@ pub struct Peers<T> {
     pub max_message: usize,
     /// How long a handshake may take.
     pub handshake_deadline: Duration,
+    /// When a connection has been quiet for `beat`, its end sends a `Beat`.
+    pub beat: Duration,
+    /// A connection that brought nothing for `silence` is taken for broken.
+    pub silence: Duration,
+    /// The first wait before redialling a lost peer; it doubles up to `max_backoff`, plus a
+    /// seeded random jitter of up to half of it.
+    pub backoff: Duration,
+    /// The longest wait between two dials.
+    pub max_backoff: Duration,
+}
+
+impl<T: Transport> Peers<T> {
+    /// Node `me` of the cluster `credentials` name, reaching the nodes of `map` over
+    /// `transport`, with default limits: 16 MiB messages, a 1 s handshake, a beat every 100 ms,
+    /// a link silent for 500 ms taken for broken, redials from 50 ms up to 1 s apart.
+    pub fn new(transport: T, map: ClusterMap, credentials: Credentials, me: NodeId) -> Self {
+        Peers {
+            transport,
+            map,
+            credentials,
+            me,
+            max_message: 16 << 20,
+            handshake_deadline: Duration::from_secs(1),
+            beat: Duration::from_millis(100),
+            silence: Duration::from_millis(500),
+            backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
 }
 
 impl<T: Transport> Peers<T> {

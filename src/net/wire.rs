@@ -26,4 +26,6 @@ pub enum Message {
     Frame(Frame),
     /// Frames the server dropped for this tap since the previous message.
     Gap(u64),
+    /// Nothing to say, but still here.
+    Beat,
 }

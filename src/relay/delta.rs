@@ -27,15 +27,33 @@ use crate::bugs::{Bug, Bugs};
 use crate::rt::prelude::*;
 use crate::rt::{Tokio, TrySendError};
 
+/// What the delta's inlet carries: frames, and gaps that upstream losses leave in them.
+#[derive(Debug, Clone)]
+pub enum Inflow {
+    /// A frame to fan out.
+    Frame(Frame),
+    /// Frames of these keys may be missing from here on back to the previous frame: a peer
+    /// tap's connection broke, or the peer's server dropped frames. Every subscriber of one
+    /// of the keys is told so on its next delivery.
+    Gap(Arc<BTreeSet<ChannelKey>>),
+}
+
+impl From<Frame> for Inflow {
+    fn from(frame: Frame) -> Self {
+        Inflow::Frame(frame)
+    }
+}
+
 /// What a subscriber receives: a view of a frame through the keys the subscriber had when the
-/// frame was fanned out, and how many frames it missed just before it. Building one clones two
-/// pointers: the frame is shared with every other subscriber, the keys with every delivery
-/// since the subscriber's last key update.
+/// frame was fanned out, and the gap marker of what it missed just before it. Building one
+/// clones two pointers: the frame is shared with every other subscriber, the keys with every
+/// delivery since the subscriber's last key update.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     frame: Frame,
     keys: Arc<BTreeSet<ChannelKey>>,
     missed: u64,
+    interrupted: bool,
 }
 
 impl Delivery {
@@ -57,6 +75,18 @@ impl Delivery {
     /// Frames dropped for this subscriber since its previous delivery (a gap marker).
     pub fn missed(&self) -> u64 {
         self.missed
+    }
+
+    /// Whether frames of some of the subscriber's keys were lost upstream since its previous
+    /// delivery, in a number nobody knows (a gap marker of unknown size): a peer connection
+    /// broke or a peer's server dropped frames.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// Whether this delivery follows a gap of either kind.
+    pub fn follows_gap(&self) -> bool {
+        self.missed > 0 || self.interrupted
     }
 
     /// Whether two deliveries share one written frame.
@@ -119,6 +149,7 @@ struct Subscriber<R: Runtime> {
     policy: Policy,
     outlet: R::Sender<Delivery>,
     missed: u64,
+    interrupted: bool,
 }
 
 /// Sends control requests to a running delta. Cheap to clone.
@@ -131,7 +162,7 @@ pub struct DeltaHandle<R: Runtime = Tokio> {
 #[must_use = "a delta does nothing until it runs"]
 pub struct Delta<R: Runtime = Tokio> {
     rt: R,
-    inlet: R::Receiver<Frame>,
+    inlet: R::Receiver<Inflow>,
     control: Option<R::Receiver<Control<R>>>,
     subscribers: BTreeMap<SubscriberId, Subscriber<R>>,
     order: Vec<SubscriberId>,
@@ -141,7 +172,7 @@ pub struct Delta<R: Runtime = Tokio> {
 impl<R: Runtime> Delta<R> {
     /// A delta reading frames from `inlet`, and the handle that connects subscribers to it.
     #[track_caller]
-    pub fn new(rt: R, inlet: R::Receiver<Frame>) -> (Self, DeltaHandle<R>) {
+    pub fn new(rt: R, inlet: R::Receiver<Inflow>) -> (Self, DeltaHandle<R>) {
         let (tx, rx) = rt.channel("delta:control", 16);
         let handle = DeltaHandle {
             rt: rt.clone(),
@@ -185,15 +216,15 @@ impl<R: Runtime> Delta<R> {
                     Some(request) => self.apply(request),
                     None => self.control = None,
                 },
-                frame = self.inlet.recv() => match frame {
-                    Some(frame) => self.fan_out_batch(frame).await,
+                inflow = self.inlet.recv() => match inflow {
+                    Some(inflow) => self.fan_out_batch(inflow).await,
                     None => return,
                 },
                 () = &mut stop => break,
             }
         }
-        while let Ok(frame) = self.inlet.try_recv() {
-            self.fan_out(frame).await;
+        while let Ok(inflow) = self.inlet.try_recv() {
+            self.take(inflow).await;
         }
     }
 
@@ -220,16 +251,31 @@ impl<R: Runtime> Delta<R> {
         Ok(())
     }
 
-    /// Fans out `frame` and up to [`BATCH`]` - 1` frames already waiting behind it, before
+    /// Takes `inflow` and up to [`BATCH`]` - 1` more already waiting behind it, before
     /// looking at control again: fewer wake-ups per frame under load, and a control request
     /// waits at most one batch (or is served inside a wait for room).
-    async fn fan_out_batch(&mut self, frame: Frame) {
-        self.fan_out(frame).await;
+    async fn fan_out_batch(&mut self, inflow: Inflow) {
+        self.take(inflow).await;
         for _ in 1..BATCH {
             match self.inlet.try_recv() {
-                Ok(frame) => self.fan_out(frame).await,
+                Ok(inflow) => self.take(inflow).await,
                 Err(_) => return,
             }
+        }
+    }
+
+    async fn take(&mut self, inflow: Inflow) {
+        match inflow {
+            Inflow::Frame(frame) => self.fan_out(frame).await,
+            Inflow::Gap(keys) => self.mark_gap(&keys),
+        }
+    }
+
+    /// Marks the next delivery of every subscriber of one of `keys` as interrupted.
+    fn mark_gap(&mut self, keys: &BTreeSet<ChannelKey>) {
+        let touched = self.subscribers.values_mut();
+        for subscriber in touched.filter(|s| !s.keys.is_disjoint(keys)) {
+            subscriber.interrupted = true;
         }
     }
 
@@ -260,9 +306,10 @@ impl<R: Runtime> Delta<R> {
             frame: frame.clone(),
             keys: subscriber.keys.clone(),
             missed: subscriber.missed,
+            interrupted: subscriber.interrupted,
         };
         match subscriber.outlet.try_send(delivery) {
-            Ok(()) => subscriber.missed = 0,
+            Ok(()) => (subscriber.missed, subscriber.interrupted) = (0, false),
             Err(TrySendError::Closed(_)) => drop(self.subscribers.remove(&id)),
             Err(TrySendError::Full(delivery)) => {
                 return self.wait_for_room(id, delivery, start).await
@@ -296,7 +343,7 @@ impl<R: Runtime> Delta<R> {
                     if let Ok(permit) = permit {
                         permit.send(delivery);
                         if let Some(subscriber) = self.subscribers.get_mut(&id) {
-                            subscriber.missed = 0;
+                            (subscriber.missed, subscriber.interrupted) = (0, false);
                         }
                     }
                     return false;
@@ -355,6 +402,7 @@ impl<R: Runtime> DeltaHandle<R> {
             policy,
             outlet,
             missed: 0,
+            interrupted: false,
         };
         async move {
             self.request(|ack| Control::Connect(id, subscriber, ack))

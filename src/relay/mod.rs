@@ -42,10 +42,11 @@ mod node;
 mod server;
 mod storage;
 mod streamer;
+mod tap;
 mod tapper;
 mod writer;
 
-pub use self::delta::{Delivery, Delta, DeltaError, DeltaHandle, Policy, SubscriberId};
+pub use self::delta::{Delivery, Delta, DeltaError, DeltaHandle, Inflow, Policy, SubscriberId};
 pub use self::error::{CloseError, CloseReport, RelayError, WriteError};
 pub use self::frame::{ChannelKey, Frame, FrameError, NodeId, Samples, Series, Wanted};
 pub use self::node::{Relay, RelayConfig};

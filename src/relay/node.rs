@@ -14,14 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::delta::{Delta, DeltaHandle};
+use super::delta::{Delta, DeltaHandle, Inflow};
 use super::error::{CloseError, CloseReport, RelayError};
-use super::frame::{ChannelKey, Frame, NodeId};
+use super::frame::{ChannelKey, NodeId};
 use super::server::Server;
 use super::storage::Storage;
 use super::streamer::{
     check_known, DemandInlet, DemandSlot, Place, Streamer, StreamerConfig, StreamerTask,
 };
+use super::tap::StartTap;
 use super::tapper::{Demand, Tapper};
 use super::writer::Writer;
 use crate::bugs::{Bug, Bugs};
@@ -78,7 +79,7 @@ struct Inner<R: Runtime> {
     servers: Group<RelayError, R>,
     delta: DeltaHandle<R>,
     storage: Storage<R>,
-    inlet: R::Sender<Frame>,
+    inlet: R::Sender<Inflow>,
     demands: DemandSlot<R>,
     tapper_done: R::Mutex<Option<R::OneshotReceiver<()>>>,
     next_id: AtomicU64,
@@ -88,8 +89,30 @@ struct Inner<R: Runtime> {
 const STARTS: &str = "a new relay group admits its routines";
 
 impl<R: Runtime> Relay<R> {
-    /// Opens a relay: starts its delta, tapper and streamers' group.
+    /// Opens a relay on its own: streamers reach the channels this node leases and the free
+    /// ones.
     pub async fn open(rt: R, config: RelayConfig) -> Self {
+        Self::start(rt, config, None).await
+    }
+
+    /// Opens a relay as one node of a cluster: it serves the peers `listener` accepts (see
+    /// [`Relay::serve`]), and its streamers reach the channels other nodes lease through peer
+    /// taps that `peers` dials, one per leaseholder with demand.
+    pub async fn open_in_cluster<T: Transport>(
+        rt: R,
+        config: RelayConfig,
+        peers: Peers<T>,
+        listener: T::Listener,
+    ) -> Self {
+        let taps: Arc<dyn StartTap<R>> = Arc::new(Arc::new(peers.clone()));
+        let relay = Self::start(rt, config, Some(taps)).await;
+        relay.serve(peers, listener).await.expect(STARTS);
+        relay
+    }
+
+    /// Starts the delta, the tapper (with peer taps if `taps`) and the streamers' and
+    /// servers' scopes.
+    async fn start(rt: R, config: RelayConfig, taps: Option<Arc<dyn StartTap<R>>>) -> Self {
         let group = Group::new(rt.clone(), "relay");
         let (inlet, writes) = rt.channel("relay:writes", config.write_capacity);
         let (delta, handle) = Delta::new(rt.clone(), writes);
@@ -100,7 +123,9 @@ impl<R: Runtime> Relay<R> {
         };
         group.go("delta", run_delta).await.expect(STARTS);
         let storage = Storage::new(rt.clone());
-        let (demands, tapper_done) = start_tapper(&group, &config, &storage, &inlet).await;
+        let mut tapper = Tapper::new(config.node, storage.clone(), inlet.clone());
+        (tapper.bugs, tapper.peers) = (config.bugs, taps);
+        let (demands, tapper_done) = start_tapper(&group, tapper).await;
         let streamers = start_scope(&group, "streamers").await;
         let servers = start_scope(&group, "servers").await;
         let inner = Inner {
@@ -272,15 +297,11 @@ impl<R: Runtime> Relay<R> {
 
 async fn start_tapper<R: Runtime>(
     group: &Group<RelayError, R>,
-    config: &RelayConfig,
-    storage: &Storage<R>,
-    inlet: &R::Sender<Frame>,
+    tapper: Tapper<R>,
 ) -> (R::Sender<Demand<R>>, R::OneshotReceiver<()>) {
     let rt = group.runtime();
     let (demands, requests) = rt.channel("relay:demands", 16);
     let (done, tapper_done) = rt.oneshot("relay:tapper-done");
-    let mut tapper = Tapper::new(config.node, storage.clone(), inlet.clone());
-    tapper.bugs = config.bugs;
     let run = |ctx| async move {
         let _done = done;
         tapper.run(ctx, requests).await

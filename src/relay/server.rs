@@ -90,7 +90,7 @@ async fn serve<R: Runtime, T: Transport>(
         Ok(streamer) => streamer,
         Err(_) => return Ok(()),
     };
-    let ended = exchange(&ctx, &mut connection, &mut streamer).await;
+    let ended = exchange(&ctx, &peers, &mut connection, &mut streamer).await;
     if let Err(why) = ended {
         tracing::warn!(peer = node.0, %from, error = %why, "a peer connection ended");
     }
@@ -98,58 +98,85 @@ async fn serve<R: Runtime, T: Transport>(
     Ok(())
 }
 
-/// Relays key updates in and frames out until one side ends. Every wait — on the peer, on
-/// the streamer, on a write the peer does not read — gives way to a cancel, so closing the
-/// relay never waits for the network.
-async fn exchange<R: Runtime, S: Stream>(
+/// Relays key updates in and frames out until one side ends, with a beat when it has been
+/// quiet and silence taken for a lost link. Every wait — on the peer, on the streamer, on a
+/// write the peer does not read — gives way to a cancel, so closing the relay never waits
+/// for the network.
+async fn exchange<R: Runtime, T, S: Stream>(
     ctx: &Ctx<R>,
+    peers: &Peers<T>,
     connection: &mut Connection<S>,
     streamer: &mut Streamer<R>,
 ) -> Result<(), String> {
+    let rt = ctx.runtime().clone();
+    let (mut heard, mut said) = (rt.now(), rt.now());
     loop {
-        crate::select! {
+        let (beat_at, silent_at) = (said + peers.beat, heard + peers.silence);
+        let sent = crate::select! {
             () = ctx.cancelled() => return Ok(()),
-            message = connection.recv() => match message.map_err(|e| e.to_string())? {
-                Some(Message::Keys(keys)) => {
-                    let keys = keys.into_iter().collect();
-                    streamer.update(keys).await.map_err(|e| e.to_string())?;
-                    send(ctx, connection, &Message::Applied).await?;
+            message = connection.recv() => {
+                heard = rt.now();
+                match message.map_err(|e| e.to_string())? {
+                    Some(Message::Keys(keys)) => {
+                        if let Some(key) = keys.iter().find(|k| k.leaseholder() != Some(peers.me)) {
+                            return Err(format!("asked for channel {key:?}, which this node does not lease"));
+                        }
+                        let keys = keys.into_iter().collect();
+                        streamer.update(keys).await.map_err(|e| e.to_string())?;
+                        send(ctx, peers, connection, &Message::Applied).await?
+                    }
+                    Some(Message::Beat) => false,
+                    Some(_) => return Err("a message a tap does not send".into()),
+                    None => return Ok(()),
                 }
-                Some(_) => return Err("a message a tap does not send".into()),
-                None => return Ok(()),
             },
             delivery = streamer.recv() => match delivery {
-                Some(delivery) => forward(ctx, connection, &delivery).await?,
+                Some(delivery) => forward(ctx, peers, connection, &delivery).await?,
                 None => return Ok(()),
             },
+            () = rt.sleep_until(beat_at) => send(ctx, peers, connection, &Message::Beat).await?,
+            () = rt.sleep_until(silent_at) => return Err("the peer fell silent".into()),
+        };
+        if sent {
+            said = rt.now();
         }
     }
 }
 
 /// Sends a delivery's series (only the peer's keys), after a gap marker if frames were
 /// missed.
-async fn forward<R: Runtime, S: Stream>(
+async fn forward<R: Runtime, T, S: Stream>(
     ctx: &Ctx<R>,
+    peers: &Peers<T>,
     connection: &mut Connection<S>,
     delivery: &Delivery,
-) -> Result<(), String> {
-    if delivery.missed() > 0 {
-        send(ctx, connection, &Message::Gap(delivery.missed())).await?;
+) -> Result<bool, String> {
+    if delivery.follows_gap() {
+        let missed = delivery.missed().max(1);
+        send(ctx, peers, connection, &Message::Gap(missed)).await?;
     }
     let series = delivery.series().cloned().collect();
     let frame = Frame::new(series).expect("a delivery's series are a frame's");
-    send(ctx, connection, &Message::Frame(frame)).await
+    send(ctx, peers, connection, &Message::Frame(frame)).await
 }
 
 /// Sends `message` unless the routine is cancelled first (the connection is then dropped,
-/// so a half-written message does not matter).
-async fn send<R: Runtime, S: Stream>(
+/// so a half-written message does not matter); a write that takes longer than the peers'
+/// silence is taken for a lost link. True once sent.
+async fn send<R: Runtime, T, S: Stream>(
     ctx: &Ctx<R>,
+    peers: &Peers<T>,
     connection: &mut Connection<S>,
     message: &Message,
-) -> Result<(), String> {
+) -> Result<bool, String> {
+    let write = ctx
+        .runtime()
+        .timeout(peers.silence, connection.send(message));
     crate::select! {
         () = ctx.cancelled() => Err("cancelled while writing to the peer".into()),
-        sent = connection.send(message) => sent.map_err(|e| e.to_string()),
+        sent = write => match sent {
+            Ok(sent) => sent.map(|()| true).map_err(|e| e.to_string()),
+            Err(_) => Err("a write to the peer timed out".into()),
+        },
     }
 }

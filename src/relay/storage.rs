@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+use super::delta::Inflow;
 use super::frame::{ChannelKey, Frame};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
@@ -20,7 +21,7 @@ pub(crate) type SubscriptionId = u64;
 
 struct Subscription<R: Runtime> {
     keys: BTreeSet<ChannelKey>,
-    inlet: R::Sender<Frame>,
+    inlet: R::Sender<Inflow>,
 }
 
 struct State<R: Runtime> {
@@ -50,13 +51,13 @@ impl<R: Runtime> Storage<R> {
     pub async fn write(&self, frame: Frame) {
         let (first, rest) = self.accept(&frame).await;
         for inlet in first.iter().chain(&rest) {
-            let _ = inlet.send(frame.clone()).await;
+            let _ = inlet.send(Inflow::Frame(frame.clone())).await;
         }
     }
 
     /// Counts the frame and picks the inlets it goes to: the first apart, so the usual single
     /// tap costs no allocation.
-    async fn accept(&self, frame: &Frame) -> (Option<R::Sender<Frame>>, Vec<R::Sender<Frame>>) {
+    async fn accept(&self, frame: &Frame) -> (Option<R::Sender<Inflow>>, Vec<R::Sender<Inflow>>) {
         let mut s = self.state.lock().await;
         s.frames += 1;
         let mut touched = s.subscriptions.values();
@@ -74,7 +75,7 @@ impl<R: Runtime> Storage<R> {
     pub(crate) async fn subscribe(
         &self,
         keys: BTreeSet<ChannelKey>,
-        inlet: R::Sender<Frame>,
+        inlet: R::Sender<Inflow>,
     ) -> SubscriptionId {
         let mut s = self.state.lock().await;
         let id = s.next;

@@ -241,7 +241,9 @@ pub(crate) fn check_known(
     }
 }
 
-/// Sends streamer `id`'s demand and waits until the tapper has applied it.
+/// Sends streamer `id`'s demand and waits until the tapper has applied it, and each peer
+/// tap it involves has had it applied by its peer (or owned up to a gap). A tap gone without
+/// answering was closed with the relay.
 async fn demand<R: Runtime>(
     delta: &DeltaHandle<R>,
     demands: &R::Sender<Demand<R>>,
@@ -255,5 +257,9 @@ async fn demand<R: Runtime>(
         applied,
     };
     demands.send(demand).await.map_err(|_| RelayError::Closed)?;
-    done.await.map_err(|_| RelayError::Closed)
+    let from_peers = done.await.map_err(|_| RelayError::Closed)?;
+    for applied in from_peers {
+        let _ = applied.await;
+    }
+    Ok(())
 }

@@ -10,22 +10,35 @@
 //! so a streamer waiting for its demand can never be held up by a full outlet — its own or
 //! another streamer's. Storage and free writes share the delta's one inlet, so frames of one
 //! channel reach the delta in the order they were written, across taps closing and opening.
+//!
+//! For keys other nodes lease, applying means handing the new key set and an acknowledgement
+//! to the peer tap, which answers it once the peer has applied the set (or owned up to a gap
+//! because the peer is unreachable). The tapper does not wait for that: it returns the
+//! acknowledgements' receivers to the streamer, which waits for them itself.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use super::delta::SubscriberId;
+use super::delta::{Inflow, SubscriberId};
 use super::error::RelayError;
-use super::frame::{ChannelKey, Frame, NodeId};
+use super::frame::{ChannelKey, NodeId};
 use super::storage::{Storage, SubscriptionId};
+use super::tap::{PeerTap, StartTap, TapCell};
 use crate::bugs::{Bug, Bugs};
 use crate::rt::prelude::*;
 use crate::signal::{Context, Fault};
 
-/// A streamer's demand: its whole key set (empty: withdraw), and whom to tell once applied.
+/// A streamer's demand: its whole key set (empty: withdraw), and whom to tell once applied
+/// on this node — with the acknowledgements still to come from peer taps.
 pub(crate) struct Demand<R: Runtime> {
     pub(crate) streamer: SubscriberId,
     pub(crate) keys: BTreeSet<ChannelKey>,
-    pub(crate) applied: R::OneshotSender<()>,
+    pub(crate) applied: R::OneshotSender<Vec<R::OneshotReceiver<()>>>,
+}
+
+struct RemoteTap<R: Runtime> {
+    cell: Arc<TapCell<R>>,
+    keys: BTreeSet<ChannelKey>,
 }
 
 struct GatewayTap {
@@ -37,23 +50,29 @@ struct GatewayTap {
 pub(crate) struct Tapper<R: Runtime> {
     pub(crate) node: NodeId,
     pub(crate) storage: Storage<R>,
-    pub(crate) inlet: R::Sender<Frame>,
+    pub(crate) inlet: R::Sender<Inflow>,
     pub(crate) bugs: Bugs,
+    pub(crate) peers: Option<Arc<dyn StartTap<R>>>,
     demands: BTreeMap<SubscriberId, BTreeSet<ChannelKey>>,
     gateway: Option<GatewayTap>,
+    remote: BTreeMap<NodeId, RemoteTap<R>>,
+    started: u64,
 }
 
 type Ctx<R> = Context<RelayError, R>;
 
 impl<R: Runtime> Tapper<R> {
-    pub(crate) fn new(node: NodeId, storage: Storage<R>, inlet: R::Sender<Frame>) -> Self {
+    pub(crate) fn new(node: NodeId, storage: Storage<R>, inlet: R::Sender<Inflow>) -> Self {
         Tapper {
             node,
             storage,
             inlet,
             bugs: Bugs::NONE,
+            peers: None,
             demands: BTreeMap::new(),
             gateway: None,
+            remote: BTreeMap::new(),
+            started: 0,
         }
     }
 
@@ -65,9 +84,12 @@ impl<R: Runtime> Tapper<R> {
         mut demands: R::Receiver<Demand<R>>,
     ) -> Result<(), Fault<RelayError>> {
         while let Some(demand) = ctx.recv(&mut demands).await.map_err(|_| Fault::Cancelled)? {
-            self.serve(demand).await;
+            self.serve(&ctx, demand).await;
         }
         self.close_gateway().await;
+        for (_, tap) in std::mem::take(&mut self.remote) {
+            tap.cell.close().await;
+        }
         let left: Vec<SubscriberId> = self.demands.keys().copied().collect();
         match left.is_empty() {
             true => Ok(()),
@@ -75,7 +97,7 @@ impl<R: Runtime> Tapper<R> {
         }
     }
 
-    async fn serve(&mut self, demand: Demand<R>) {
+    async fn serve(&mut self, ctx: &Ctx<R>, demand: Demand<R>) {
         let Demand {
             streamer,
             keys,
@@ -83,14 +105,71 @@ impl<R: Runtime> Tapper<R> {
         } = demand;
         let mut applied = Some(applied);
         if self.bugs.has(Bug::B6AckBeforeDemandApplied) {
-            applied.take().map(|ack| ack.send(()));
+            applied.take().map(|ack| ack.send(Vec::new()));
         }
+        let asked = keys.iter().filter_map(|k| k.leaseholder());
+        let asked: BTreeSet<NodeId> = asked.filter(|&n| n != self.node).collect();
         match keys.is_empty() {
             true => self.demands.remove(&streamer),
             false => self.demands.insert(streamer, keys),
         };
         self.apply().await;
-        applied.map(|ack| ack.send(()));
+        let waits = self.apply_remote(ctx, &asked).await;
+        applied.map(|ack| ack.send(waits));
+    }
+
+    /// The keys other nodes lease that some streamer demands, by leaseholder.
+    fn remote_demand(&self) -> BTreeMap<NodeId, BTreeSet<ChannelKey>> {
+        let mut remote: BTreeMap<NodeId, BTreeSet<ChannelKey>> = BTreeMap::new();
+        for &key in self.demands.values().flatten() {
+            match key.leaseholder() {
+                Some(node) if node != self.node => remote.entry(node).or_default().insert(key),
+                _ => continue,
+            };
+        }
+        remote
+    }
+
+    /// Retargets, opens and closes peer taps; returns the acknowledgements to wait for: one
+    /// from each tap of a node in `asked`.
+    async fn apply_remote(
+        &mut self,
+        ctx: &Ctx<R>,
+        asked: &BTreeSet<NodeId>,
+    ) -> Vec<R::OneshotReceiver<()>> {
+        let wanted = self.remote_demand();
+        let gone = self.remote.keys().filter(|n| !wanted.contains_key(n));
+        for node in gone.copied().collect::<Vec<_>>() {
+            if let Some(tap) = self.remote.remove(&node) {
+                tap.cell.close().await;
+            }
+        }
+        let Some(peers) = self.peers.clone() else {
+            return Vec::new();
+        };
+        let mut waits = Vec::new();
+        for (node, keys) in wanted {
+            let (ack, wait) = match asked.contains(&node) {
+                true => Some(ctx.runtime().oneshot("tap:applied")).unzip(),
+                false => (None, None),
+            };
+            waits.extend(wait);
+            if let Some(tap) = self.remote.get_mut(&node) {
+                if tap.keys != keys || ack.is_some() {
+                    tap.cell.want(keys.clone(), ack).await;
+                    tap.keys = keys;
+                }
+                continue;
+            }
+            let cell = Arc::new(TapCell::new(ctx.runtime(), node));
+            cell.want(keys.clone(), ack).await;
+            self.started += 1;
+            let name = format!("tap-{}-{}", node.0, self.started);
+            let tap = PeerTap::new(node, cell.clone(), self.inlet.clone());
+            peers.start(ctx.scope(), name, tap).await;
+            self.remote.insert(node, RemoteTap { cell, keys });
+        }
+        waits
     }
 
     /// The keys this node leases that some streamer demands.

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use super::delta::Inflow;
 use super::error::WriteError;
 use super::frame::{ChannelKey, Frame, NodeId, Series};
 use super::storage::Storage;
@@ -17,7 +18,7 @@ pub struct Writer<R: Runtime = Tokio> {
     pub(crate) node: NodeId,
     pub(crate) channels: Arc<BTreeSet<ChannelKey>>,
     pub(crate) storage: Storage<R>,
-    pub(crate) free: R::Sender<Frame>,
+    pub(crate) free: R::Sender<Inflow>,
 }
 
 impl<R: Runtime> Writer<R> {
@@ -51,8 +52,8 @@ impl<R: Runtime> Writer<R> {
     }
 
     async fn write_free(&self, frame: Frame) -> Result<(), WriteError> {
-        let sent = self.free.send(frame).await;
-        sent.map_err(|e| WriteError::Closed(e.0))
+        let sent = self.free.send(Inflow::Frame(frame.clone())).await;
+        sent.map_err(|_| WriteError::Closed(frame))
     }
 
     /// The first series this writer may not write: its key, and its leaseholder if the

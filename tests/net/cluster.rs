@@ -2,7 +2,6 @@
 //! peers are set up, and the two transports' runners.
 
 use std::future::Future;
-use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
 use sigrelay::net::{ClusterMap, Credentials, Peers, Transport};
@@ -22,13 +21,10 @@ pub fn peers<T: Transport>(
     server: &str,
     credentials: Credentials,
 ) -> Peers<T> {
+    let map = ClusterMap::new().with(SERVER, server);
     Peers {
-        transport,
-        map: ClusterMap::new().with(SERVER, server),
-        credentials,
-        me,
         max_message: 64 * 1024,
-        handshake_deadline: Duration::from_secs(1),
+        ..Peers::new(transport, map, credentials, me)
     }
 }
 

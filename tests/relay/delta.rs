@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sigrelay::relay::{
-    ChannelKey, Delivery, Delta, DeltaError, DeltaHandle, Frame, NodeId, Policy, Samples, Series,
+    ChannelKey, Delivery, Delta, DeltaError, DeltaHandle, Frame, Inflow, NodeId, Policy, Samples,
+    Series,
 };
 use sigrelay::rt::prelude::*;
 
@@ -57,7 +58,7 @@ pub async fn fans_out_demanded_keys_in_order<R: Runtime>(rt: R) {
         for i in 0..4 {
             let ns: &[u16] = [&[1][..], &[2], &[1, 2], &[3]][i as usize];
             writes
-                .send(frame(ns, i))
+                .send(frame(ns, i).into())
                 .await
                 .expect("the delta is running");
         }
@@ -84,7 +85,7 @@ pub async fn lossless_backpressure_loses_nothing<R: Runtime>(rt: R) {
     let writer = rt.spawn("writer", async move {
         for i in 0..6 {
             writes
-                .send(frame(&[1], i))
+                .send(frame(&[1], i).into())
                 .await
                 .expect("the delta is running");
         }
@@ -111,13 +112,13 @@ pub async fn lossy_misses_are_counted<R: Runtime>(rt: R) {
     let writer = rt.spawn("writer", async move {
         for i in 0..5 {
             writes
-                .send(frame(&[1], i))
+                .send(frame(&[1], i).into())
                 .await
                 .expect("the delta is running");
         }
         clock.sleep(10 * MS).await;
         writes
-            .send(frame(&[1], 5))
+            .send(frame(&[1], 5).into())
             .await
             .expect("the delta is running");
     });
@@ -142,7 +143,7 @@ pub async fn disconnect_is_served_while_a_send_waits<R: Runtime>(rt: R) {
     let writer = rt.spawn("writer", async move {
         for i in 0..3 {
             writes
-                .send(frame(&[1], i))
+                .send(frame(&[1], i).into())
                 .await
                 .expect("the delta is running");
         }
@@ -164,7 +165,7 @@ pub async fn disconnect_is_served_while_a_send_waits<R: Runtime>(rt: R) {
         .await
         .unwrap();
     let writes = writer.await.unwrap();
-    writes.send(frame(&[1], 9)).await.unwrap();
+    writes.send(frame(&[1], 9).into()).await.unwrap();
     drop(writes);
     assert_eq!(
         drain::<R>(&mut late).await.last(),
@@ -175,7 +176,7 @@ pub async fn disconnect_is_served_while_a_send_waits<R: Runtime>(rt: R) {
 }
 
 pub async fn control_errors_are_typed<R: Runtime>(rt: R) {
-    let (writes, inlet) = rt.channel::<Frame>("writes", 1);
+    let (writes, inlet) = rt.channel::<Inflow>("writes", 1);
     let (delta, handle) = Delta::new(rt.clone(), inlet);
     let running = rt.spawn("delta", delta.run());
     let _a = handle
@@ -227,7 +228,7 @@ pub async fn two_streamers_update_and_leave<R: Runtime>(rt: R) {
     }
     for (i, ns) in [&[1u16][..], &[2], &[1, 2]].into_iter().enumerate() {
         writes
-            .send(frame(ns, i as i64))
+            .send(frame(ns, i as i64).into())
             .await
             .expect("the delta is running");
     }
@@ -266,7 +267,7 @@ pub async fn kernel_two_streamers<R: Runtime>(rt: R) {
         .unwrap();
     for value in [7, 8] {
         writes
-            .send(frame(&[1, 2], value))
+            .send(frame(&[1, 2], value).into())
             .await
             .expect("the delta is running");
     }
