@@ -31,7 +31,7 @@ pub use self::shuttle::{
     shuttle_dfs, shuttle_pct, shuttle_random, shuttle_replay, ShuttleCheck, Strategy,
 };
 #[cfg(feature = "rt-turmoil")]
-pub use self::turmoil::{turmoil_run, TurmoilCheck};
+pub use self::turmoil::{turmoil_run, NetFault, TurmoilCheck};
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
 pub use crate::rt::sim::{EventLog, RunRecord};
 

@@ -9,13 +9,38 @@ use std::time::Duration;
 use super::{panic_message, Failure};
 use crate::rt::Turmoil;
 
-/// A turmoil run: seed, simulated duration, and hosts beside the body.
+/// A turmoil run: seed, simulated duration, hosts beside the body, and faults at set
+/// points of simulated time.
 #[derive(Clone)]
 #[must_use = "a check does nothing until it is run"]
 pub struct TurmoilCheck {
     seed: u64,
     duration: Duration,
     hosts: Vec<(String, HostBody)>,
+    faults: Vec<(Duration, NetFault)>,
+}
+
+/// A change to the simulated network or its hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetFault {
+    /// Messages between the two hosts are dropped, both ways.
+    Partition(String, String),
+    /// Messages from the first host to the second are dropped.
+    PartitionOneWay(String, String),
+    /// Ends a partition, both ways.
+    Repair(String, String),
+    /// Ends a one-way partition from the first host to the second.
+    RepairOneWay(String, String),
+    /// Messages between the two hosts are held, both ways, until released.
+    Hold(String, String),
+    /// Delivers what a hold kept, and ends it.
+    Release(String, String),
+    /// Every message takes up to this long (a random latency below it).
+    MaxLatency(Duration),
+    /// The host's software stops at once: tasks and sockets are gone.
+    Crash(String),
+    /// The host's software starts again (after a crash, or instead of running on).
+    Restart(String),
 }
 
 /// A host's software: started once per (re)start of the host.
@@ -39,7 +64,15 @@ impl TurmoilCheck {
             seed,
             duration: Duration::from_secs(60),
             hosts: Vec::new(),
+            faults: Vec::new(),
         }
+    }
+
+    /// Applies `fault` once `at` of simulated time has passed.
+    pub fn fault(mut self, at: Duration, fault: NetFault) -> Self {
+        self.faults.push((at, fault));
+        self.faults.sort_by_key(|(at, _)| *at);
+        self
     }
 
     /// Adds host `name` running `software` beside the body (again after each restart); the
@@ -85,7 +118,7 @@ impl TurmoilCheck {
             body(rt).await;
             Ok(())
         });
-        let outcome = catch_unwind(AssertUnwindSafe(|| sim.run()));
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.run(&mut sim)));
         let message = match outcome {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => e.to_string(),
@@ -100,6 +133,36 @@ impl TurmoilCheck {
                 self.seed
             ),
         })
+    }
+}
+
+impl TurmoilCheck {
+    /// Steps `sim` until the body is done, applying each fault when its time comes.
+    fn run(&self, sim: &mut ::turmoil::Sim<'_>) -> ::turmoil::Result {
+        let mut faults = self.faults.iter().peekable();
+        loop {
+            while let Some((_, fault)) = faults.next_if(|(at, _)| *at <= sim.elapsed()) {
+                apply(sim, fault);
+            }
+            if sim.step()? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn apply(sim: &mut ::turmoil::Sim<'_>, fault: &NetFault) {
+    tracing::info!(?fault, at = ?sim.elapsed(), "network fault");
+    match fault {
+        NetFault::Partition(a, b) => sim.partition(a.as_str(), b.as_str()),
+        NetFault::PartitionOneWay(a, b) => sim.partition_oneway(a.as_str(), b.as_str()),
+        NetFault::Repair(a, b) => sim.repair(a.as_str(), b.as_str()),
+        NetFault::RepairOneWay(a, b) => sim.repair_oneway(a.as_str(), b.as_str()),
+        NetFault::Hold(a, b) => sim.hold(a.as_str(), b.as_str()),
+        NetFault::Release(a, b) => sim.release(a.as_str(), b.as_str()),
+        NetFault::MaxLatency(latency) => sim.set_max_message_latency(*latency),
+        NetFault::Crash(host) => sim.crash(host.as_str()),
+        NetFault::Restart(host) => sim.bounce(host.as_str()),
     }
 }
 
