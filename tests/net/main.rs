@@ -6,5 +6,6 @@ mod cluster;
 mod faults;
 mod handshake;
 mod journal;
+mod loopback;
 mod server;
 mod wire;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{answer, Ctx, Ended, PeerTap, TapCell, PATIENCE};
+use super::{answer, Ctx, Ended, PeerTap, PATIENCE};
 use crate::net::{Connection, Message, Peers, Stream};
 use crate::relay::delta::Inflow;
 use crate::relay::frame::Frame;
@@ -29,7 +29,8 @@ impl<R: Runtime> PeerTap<R> {
                 () = ctx.cancelled() => Err(Ended::Closed),
                 () = cell.wake.notified() => match self.in_flight {
                     None => self.send_keys(&rt, peers, connection).await,
-                    Some(_) => still_open(&cell).await,
+                    Some(_) if cell.is_closed().await => Err(Ended::Closed),
+                    Some(_) => Ok(()),
                 },
                 message = connection.recv() => {
                     heard = rt.now();
@@ -140,13 +141,6 @@ async fn push<R: Runtime>(rt: &R, inlet: &R::Sender<Inflow>, inflow: Inflow) -> 
             let sent = rt.timeout(PATIENCE, inlet.send(inflow)).await;
             matches!(sent, Ok(Ok(())))
         }
-    }
-}
-
-async fn still_open<R: Runtime>(cell: &TapCell<R>) -> Result<(), Ended> {
-    match cell.wanted.lock().await.closed {
-        true => Err(Ended::Closed),
-        false => Ok(()),
     }
 }
 

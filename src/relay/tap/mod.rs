@@ -81,6 +81,10 @@ impl<R: Runtime> TapCell<R> {
         self.wake.notify_one();
     }
 
+    async fn is_closed(&self) -> bool {
+        self.wanted.lock().await.closed
+    }
+
     /// Tells the tap to stop.
     pub(crate) async fn close(&self) {
         self.wanted.lock().await.closed = true;
@@ -165,6 +169,9 @@ impl<R: Runtime> PeerTap<R> {
                 delay = peers.backoff;
             }
             self.lose();
+            if !self.release_all().await {
+                return Ok(());
+            }
             let wait = jittered(&mut rng, delay);
             delay = (delay * 2).min(peers.max_backoff);
             if !self.idle(&ctx, wait).await {
@@ -173,7 +180,9 @@ impl<R: Runtime> PeerTap<R> {
         }
     }
 
-    /// Dials the peer while releasing what the tapper asks meanwhile; `None` once closed.
+    /// Dials the peer; `None` once closed. What the tapper asks meanwhile waits for the
+    /// connection, or is released if the dial fails: a dial is bounded by the handshake
+    /// deadline.
     async fn dial<T: Transport>(
         &mut self,
         ctx: &Ctx<R>,
@@ -184,7 +193,7 @@ impl<R: Runtime> PeerTap<R> {
         loop {
             crate::select! {
                 () = ctx.cancelled() => return None,
-                () = cell.wake.notified() => if !self.release_all().await {
+                () = cell.wake.notified() => if cell.is_closed().await {
                     return None;
                 },
                 dialled = &mut dial => return Some(dialled),
