@@ -1,11 +1,12 @@
 //! The network layer of the relay across nodes: the wire protocol peers speak.
 //!
-//! Built so far: [`Message`]s, the [`WireCodec`] that frames them (tokio-util's
+//! [`Message`]s, the [`WireCodec`] that frames them (tokio-util's
 //! length-delimited codec, postcard inside) with a maximum message size, the versioned
 //! [`Hello`] handshake carrying cluster id, node id and a shared-secret token, the
 //! [`Transport`]s (tokio TCP, turmoil's network) with a [`ClusterMap`] of node addresses,
 //! and [`Peers`], whose `dial` and `admit` are the two ends of an authenticated
-//! [`Connection`]. A connection
+//! [`Connection`], with the cluster's liveness settings (beat, silence, redial backoff). The
+//! relay's peer server and peer taps (`crate::relay`) speak this protocol. A connection
 //! that sends malformed, oversized or unauthenticated input gets a typed [`WireError`] or
 //! [`Refusal`] and is closed; nothing panics, and no allocation is sized by a length the
 //! peer wrote beyond the maximum message size.

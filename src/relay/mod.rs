@@ -4,8 +4,12 @@
 //! straight into the [`Delta`] (free channels). The tapper turns streamers' demands into
 //! taps: the gateway tap subscribes the delta's inlet to storage for the demanded keys. The delta
 //! fans each frame out, as one shared pointer, to every [`Streamer`] whose keys it touches.
-//! A [`Relay`] runs all of this as routines of one signal group, and with [`Relay::serve`]
-//! streams its channels to other nodes' peer taps over [`crate::net`].
+//! A [`Relay`] runs all of this as routines of one signal group. Opened with
+//! [`Relay::open_in_cluster`], it also serves its channels to other nodes (the peer server,
+//! [`Relay::serve`]) and reaches theirs through peer taps, one per leaseholder with demand,
+//! over [`crate::net`]. A peer tap feeds what it receives into the delta's inlet, with an
+//! [`Inflow::Gap`] marker when its connection broke or the peer dropped frames, so each
+//! affected streamer's next [`Delivery`] says so ([`Delivery::interrupted`]).
 //!
 //! # Avoiding deadlocks
 //! Every channel of the relay, who waits on it, and why no wait-for cycle can form:
@@ -18,6 +22,10 @@
 //! | `relay:writes` (storage's gateway subscription and free writes) | the delta is behind | delta |
 //! | `delta:control` | the delta serves another request | delta |
 //! | `delta:outlet:N` | the streamer's owner is not reading (lossless; lossy waits at most its patience) | the owner |
+//! | `tap-N:wanted` (lock, held for no await) | never across an await | peer tap |
+//! | peer tap ack (oneshot) | never | streamer routine |
+//! | `relay:writes` from a peer tap | at most the tap's patience (20 ms), then the frame is dropped and a gap owed | delta |
+//! | the peer connection | reads: never beyond the peers' silence; writes: one key set in flight, bounded by the silence | the peer's server / tap |
 //!
 //! Data flows one way: writer → storage (through the gateway tap's subscription) → delta →
 //! outlet → owner. Control flows owner → streamer routine → tapper, and streamer routine →
@@ -28,7 +36,13 @@
 //! - the delta serves its control channel while it waits on a full outlet, and a disconnect
 //!   of that outlet's streamer ends the wait;
 //! - the streamer routine is not on the data path at all: the delta fills the owner's outlet;
-//! - closing a streamer drains its outlet while it disconnects ([`Streamer::close`]).
+//! - closing a streamer drains its outlet while it disconnects ([`Streamer::close`]);
+//! - the tapper hands key sets to peer taps through a cell and never waits on a tap; the
+//!   streamer waits for the tap's acknowledgement, and the tap waits on the data path (the
+//!   delta's inlet) at most its patience, so the acknowledgement comes even while the
+//!   streamer's owner does not read;
+//! - every wait on the network is bounded (handshake deadline, silence, write timeout) and
+//!   gives way to a cancel, so closing a relay never waits for a peer.
 //!
 //! So every wait on the control path ends; the only wait that may last is the delta's wait
 //! on a lossless outlet whose owner does not read — backpressure the owner chose, which

@@ -4,7 +4,8 @@
 //! Close order: servers of peers first (each closes the streamer it serves), then streamers
 //! (their owners close them, or the relay force-closes those
 //! still open at the deadline and reports them), then the tapper (its demand inlet is given
-//! up once no streamer can send on it, and it closes its taps), then the delta (it fans out
+//! up once no streamer can send on it, and it closes its taps; peer taps, its child routines,
+//! drop their connections without a round trip), then the delta (it fans out
 //! what its inlet still holds and exits). When `close` returns, no routine of the relay is
 //! left running.
 
