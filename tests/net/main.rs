@@ -2,6 +2,7 @@
 //! peer server over tokio TCP on loopback and over turmoil's simulated network, and relays
 //! across simulated nodes under partitions, holds, latency and crashes.
 
+mod close;
 mod cluster;
 mod faults;
 mod handshake;
