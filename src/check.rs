@@ -15,8 +15,12 @@
 //! });
 //! ```
 
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
+pub(crate) mod chrome;
 #[cfg(feature = "rt-loom")]
 mod loom;
+#[cfg(feature = "rt-turmoil")]
+mod recording;
 #[cfg(feature = "rt-shuttle")]
 mod shuttle;
 #[cfg(feature = "rt-turmoil")]
@@ -26,6 +30,8 @@ use std::fmt;
 
 #[cfg(feature = "rt-loom")]
 pub use self::loom::{loom_model, LoomCheck};
+#[cfg(feature = "rt-turmoil")]
+pub use self::recording::Recording;
 #[cfg(feature = "rt-shuttle")]
 pub use self::shuttle::{
     shuttle_dfs, shuttle_pct, shuttle_random, shuttle_replay, ShuttleCheck, Strategy,

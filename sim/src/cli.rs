@@ -57,6 +57,8 @@ pub struct RunArgs {
     pub scenarios: Vec<&'static Scenario>,
     /// Which seeds, before sharding.
     pub seeds: Range<u64>,
+    /// Whether `--seeds` was given: if not, turmoil scenarios run only their first few.
+    pub seeds_given: bool,
     /// Which part of the seeds this process runs.
     pub shard: Shard,
     /// Run each seed twice and compare event logs.
@@ -96,6 +98,8 @@ pub enum CliError {
     BadIterations(String),
     /// `--bug` names no catalogued bug.
     UnknownBug(String),
+    /// `check` explores shuttle schedules; this scenario runs on another backend.
+    NotShuttle(&'static str),
 }
 
 /// The seeds swept when `--seeds` is not given.
@@ -138,6 +142,7 @@ fn run_args(flags: &[String]) -> Result<RunArgs, CliError> {
     let mut args = RunArgs {
         scenarios: scenarios::ALL.iter().collect(),
         seeds: DEFAULT_SEEDS,
+        seeds_given: false,
         shard: Shard::ALL,
         check_determinism: false,
     };
@@ -145,7 +150,10 @@ fn run_args(flags: &[String]) -> Result<RunArgs, CliError> {
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--scenario" => args.scenarios = vec![scenario(value(&mut it, "--scenario")?)?],
-            "--seeds" => args.seeds = seeds(value(&mut it, "--seeds")?)?,
+            "--seeds" => {
+                args.seeds = seeds(value(&mut it, "--seeds")?)?;
+                args.seeds_given = true;
+            }
             "--shard" => args.shard = shard(value(&mut it, "--shard")?)?,
             "--check-determinism" => args.check_determinism = true,
             other => return Err(CliError::UnknownFlag(other.to_string())),
@@ -212,6 +220,9 @@ fn check_args(flags: &[String]) -> Result<Command, CliError> {
         }
     }
     let scenario = found.ok_or(CliError::MissingFlag("--scenario"))?;
+    if scenario.backend() != "shuttle" {
+        return Err(CliError::NotShuttle(scenario.name));
+    }
     Ok(Command::Check {
         scenario,
         strategy,
@@ -282,6 +293,10 @@ impl fmt::Display for CliError {
                 write!(f, "--iterations {s:?}: expected a positive whole number")
             }
             Self::UnknownBug(s) => write!(f, "--bug {s:?}: no such bug; `sim bugs` lists them"),
+            Self::NotShuttle(s) => write!(
+                f,
+                "{s} runs on turmoil: `check` explores shuttle schedules; sweep its seeds with `run --scenario {s}`"
+            ),
         }
     }
 }

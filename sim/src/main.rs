@@ -1,14 +1,16 @@
 //! `sim`: the sigrelay harness command.
 //!
-//! - `sim` (or `sim run`) sweeps every scenario over the default seeds under shuttle with
-//!   virtual time and prints a summary table; it exits non-zero if any seed failed, and
+//! - `sim` (or `sim run`) sweeps every scenario over the default seeds — shuttle scenarios on
+//!   virtual time, turmoil scenarios (whole simulated clusters) over their first 40 — and
+//!   prints a summary table; it exits non-zero if any seed failed, and
 //!   prints the one command that replays each failure.
 //! - `sim run [--scenario S] [--seeds A..B] [--shard I/N] [--check-determinism]`
 //! - `sim list`: the scenarios and what each proves.
 //! - `sim check --scenario S [--strategy pct|random|dfs] [--iterations N] [--seed N]`:
 //!   explores one scenario's schedules with a shuttle strategy.
 //! - `sim replay --scenario S --seed N [--trace FILE]`: one seed, with its event log, and
-//!   optionally a Chrome trace-event file of it that Perfetto opens.
+//!   optionally a Chrome trace-event file of it that Perfetto opens (shuttle: tasks and
+//!   messages from the runtime's log; turmoil: one track per host, from `tracing`).
 //! - `sim bugs [--json]`: the bug catalogue — each known bug reintroduced and hunted, then
 //!   the real code over the same seeds.
 //! - `sim regressions`: replays every failure stored in `sim/regressions.txt` (which
@@ -91,7 +93,7 @@ fn sweep_and_report(args: &RunArgs) -> ExitCode {
         println!(
             "{:<22} {:<8} {:>7} {:>9} {:>13?} {:>11.2?} {:>12.0}",
             row.scenario,
-            "shuttle",
+            row.backend,
             row.seeds,
             row.failures,
             row.virtual_time,
@@ -132,7 +134,10 @@ fn check(
     seed: u64,
 ) -> ExitCode {
     let start = Tokio.now();
-    let run = scenario.run;
+    let scenarios::Body::Shuttle(run) = scenario.body else {
+        eprintln!("sim: {}", cli::CliError::NotShuttle(scenario.name));
+        return ExitCode::from(2);
+    };
     match ShuttleCheck::new(strategy.clone(), iterations)
         .seed(seed)
         .try_run(move |rt| run(rt, Bugs::NONE))

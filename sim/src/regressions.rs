@@ -1,7 +1,7 @@
 //! Failing seeds persisted in the repository and replayed by every `cargo test`: the
 //! simulation counterpart of `proptest-regressions/`.
 //!
-//! One line per failure: `scenario=S backend=shuttle seed=N harness=V`. A stored entry whose
+//! One line per failure: `scenario=S backend=B seed=N harness=V`. A stored entry whose
 //! scenario no longer exists, or whose line cannot be read, is reported as an error — a
 //! regression that silently stops replaying protects nothing.
 
@@ -83,7 +83,9 @@ pub fn persist(path: &Path, failures: &[SeedFailure]) -> io::Result<usize> {
         .iter()
         .map(|f| Entry {
             scenario: f.scenario.into(),
-            backend: "shuttle".into(),
+            backend: scenarios::find(f.scenario)
+                .map_or("shuttle", |s| s.backend())
+                .into(),
             seed: f.seed,
             harness: HARNESS_VERSION.into(),
         })
@@ -131,7 +133,7 @@ pub fn replay_all(path: &Path) -> io::Result<Vec<ReplayError>> {
                 continue;
             }
         };
-        match scenarios::find(&entry.scenario).filter(|_| entry.backend == "shuttle") {
+        match scenarios::find(&entry.scenario).filter(|s| s.backend() == entry.backend) {
             None => errors.push(ReplayError::Stale(entry)),
             Some(scenario) => {
                 if let Err(failure) =
@@ -183,6 +185,7 @@ mod tests {
         let args = crate::cli::RunArgs {
             scenarios: broken,
             seeds: 0..2,
+            seeds_given: true,
             shard: crate::cli::Shard::ALL,
             check_determinism: false,
         };

@@ -10,18 +10,20 @@
 use std::time::Duration;
 
 use sigrelay::bugs::Bugs;
-use sigrelay::check::{EventLog, Failure, ShuttleCheck, Strategy};
+use sigrelay::check::{EventLog, Failure, Recording, ShuttleCheck, Strategy};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
 
 use crate::cli::RunArgs;
-use crate::scenarios::Scenario;
+use crate::scenarios::{Body, Scenario};
 
 /// One row of the summary table.
 #[derive(Debug, Clone)]
 pub struct Row {
     /// The scenario's name.
     pub scenario: &'static str,
+    /// The backend it ran on.
+    pub backend: &'static str,
     /// Seeds run.
     pub seeds: u64,
     /// Seeds that failed.
@@ -43,18 +45,76 @@ pub struct SeedFailure {
     pub message: String,
 }
 
-/// Runs one seed once; the event log and virtual time of the run, or the failure.
-pub fn run_seed(
-    scenario: &Scenario,
-    seed: u64,
-    bugs: Bugs,
-) -> Result<(EventLog, Duration), Failure> {
-    let run = scenario.run;
-    let summary = ShuttleCheck::new(strategy(seed), schedules(seed))
-        .seed(seed)
-        .try_run(move |rt| run(rt, bugs))?;
-    let record = summary.last.expect("a passing run leaves its record");
-    Ok((record.log, record.virtual_time))
+/// What a run left to look at: shuttle's event log of tasks and messages, or what a turmoil
+/// run said through `tracing`.
+#[derive(Debug)]
+pub enum RunLog {
+    /// From a shuttle scenario.
+    Shuttle(EventLog),
+    /// From a turmoil scenario.
+    Turmoil(Recording),
+}
+
+impl RunLog {
+    /// The log, one event per line.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            RunLog::Shuttle(log) => log.lines().to_vec(),
+            RunLog::Turmoil(recording) => recording.lines(),
+        }
+    }
+
+    /// A hash of the whole log.
+    pub fn hash(&self) -> u64 {
+        match self {
+            RunLog::Shuttle(log) => log.hash(),
+            RunLog::Turmoil(recording) => recording.hash(),
+        }
+    }
+
+    /// The run as a Chrome trace-event file.
+    pub fn chrome_trace(&self) -> String {
+        match self {
+            RunLog::Shuttle(log) => log.chrome_trace(),
+            RunLog::Turmoil(recording) => recording.chrome_trace(),
+        }
+    }
+
+    /// The first line where two logs differ (1-based), and each side's line there.
+    pub fn first_difference(&self, other: &RunLog) -> Option<(usize, String, String)> {
+        let (a, b) = (self.lines(), other.lines());
+        let end = "<end of log>".to_string();
+        (0..a.len().max(b.len()))
+            .find(|&i| a.get(i) != b.get(i))
+            .map(|i| {
+                let side = |lines: &[String]| lines.get(i).unwrap_or(&end).clone();
+                (i + 1, side(&a), side(&b))
+            })
+    }
+}
+
+/// Runs one seed once; the log and virtual time of the run, or the failure.
+pub fn run_seed(scenario: &Scenario, seed: u64, bugs: Bugs) -> Result<(RunLog, Duration), Failure> {
+    match scenario.body {
+        Body::Shuttle(run) => {
+            let summary = ShuttleCheck::new(strategy(seed), schedules(seed))
+                .seed(seed)
+                .try_run(move |rt| run(rt, bugs))?;
+            let record = summary.last.expect("a passing run leaves its record");
+            Ok((RunLog::Shuttle(record.log), record.virtual_time))
+        }
+        Body::Turmoil(run) => {
+            let (ran, recording) = Recording::capture(|| run(seed, bugs));
+            let failed = |message| Failure {
+                backend: "turmoil",
+                message,
+                reproducer: format!("seed {seed}"),
+                replay: replay_command(scenario.name, seed),
+            };
+            let virtual_time = ran.map_err(failed)?;
+            Ok((RunLog::Turmoil(recording), virtual_time))
+        }
+    }
 }
 
 /// The schedule family of `seed`: random walks for even seeds, random priorities for odd.
@@ -81,9 +141,7 @@ fn check_seed(scenario: &Scenario, seed: u64, twice: bool) -> Result<Duration, S
         let (again, _) = run_seed(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
         if let Some((line, first, second)) = log.first_difference(&again) {
             return Err(format!(
-                "nondeterminism: event {line} differs between two runs of one seed\n  first:  {}\n  second: {}",
-                first.unwrap_or("<end of log>"),
-                second.unwrap_or("<end of log>")
+                "nondeterminism: event {line} differs between two runs of one seed\n  first:  {first}\n  second: {second}"
             ));
         }
     }
@@ -98,14 +156,18 @@ pub fn sweep(
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     for scenario in &args.scenarios {
-        let seeds: Vec<u64> = args
-            .seeds
+        let range = match (args.seeds_given, scenario.default_seeds) {
+            (false, Some(n)) => args.seeds.start..args.seeds.end.min(args.seeds.start + n),
+            _ => args.seeds.clone(),
+        };
+        let seeds: Vec<u64> = range
             .clone()
-            .filter(|s| args.shard.owns(&args.seeds, *s))
+            .filter(|s| args.shard.owns(&range, *s))
             .collect();
         let start = Tokio.now();
         let mut row = Row {
             scenario: scenario.name,
+            backend: scenario.backend(),
             seeds: 0,
             failures: 0,
             virtual_time: Duration::ZERO,
@@ -142,11 +204,13 @@ impl Row {
 impl SeedFailure {
     /// The one command that replays this failure.
     pub fn replay_command(&self) -> String {
-        format!(
-            "cargo run --release -p sim -- replay --scenario {} --seed {}",
-            self.scenario, self.seed
-        )
+        replay_command(self.scenario, self.seed)
     }
+}
+
+/// The one command that replays `seed` of `scenario`.
+pub fn replay_command(scenario: &str, seed: u64) -> String {
+    format!("cargo run --release -p sim -- replay --scenario {scenario} --seed {seed}")
 }
 
 #[cfg(test)]
@@ -159,6 +223,7 @@ mod tests {
         let args = RunArgs {
             scenarios: vec![crate::scenarios::find("broken").expect("the test scenario exists")],
             seeds: 0..4,
+            seeds_given: true,
             shard: Shard::ALL,
             check_determinism: true,
         };
@@ -214,9 +279,37 @@ mod tests {
     }
 
     #[test]
+    fn a_turmoil_replay_trace_has_one_track_per_host() {
+        let scenario = crate::scenarios::find("cluster-crash").expect("exists");
+        let (log, _) = run_seed(scenario, 0, Bugs::NONE).expect("seed 0 passes");
+        let trace: serde_json::Value =
+            serde_json::from_str(&log.chrome_trace()).expect("valid JSON");
+        let events = trace["traceEvents"]
+            .as_array()
+            .expect("a traceEvents array");
+        let tracks: Vec<&str> = events
+            .iter()
+            .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+            .map(|e| e["args"]["name"].as_str().expect("named"))
+            .collect();
+        assert_eq!(tracks, ["n1", "n2", "n3", "network"]);
+        let crashed = events.iter().any(|e| {
+            e["name"]
+                .as_str()
+                .is_some_and(|m| m.contains("peer tap lost its connection"))
+        });
+        assert!(crashed, "the crash shows as lost connections");
+        assert!(events.iter().all(|e| e["ph"] == "M" || e["ts"].is_number()));
+    }
+
+    #[test]
     fn every_scenario_is_deterministic_per_seed() {
         for scenario in crate::scenarios::ALL {
-            for seed in 0..5 {
+            let seeds = match scenario.backend() {
+                "turmoil" => 0..2,
+                _ => 0..5,
+            };
+            for seed in seeds {
                 check_seed(scenario, seed, true)
                     .unwrap_or_else(|e| panic!("{} seed {seed}: {e}", scenario.name));
             }

@@ -82,6 +82,7 @@ async fn serve<R: Runtime, T: Transport>(
     let Ok((mut connection, node)) = peers.admit(ctx.runtime(), stream).await else {
         return Ok(());
     };
+    tracing::debug!(peer = node.0, "serving a peer tap");
     let config = StreamerConfig {
         policy: Policy::Lossy { patience: PATIENCE },
         capacity: 64,

@@ -1,12 +1,11 @@
 //! The network layer: the wire codec against random and mutated input, the handshake and the
-//! peer server over tokio TCP on loopback and over turmoil's simulated network, and relays
-//! across simulated nodes under partitions, holds, latency and crashes.
+//! peer server over tokio TCP on loopback and over turmoil's simulated network, three relays
+//! streaming each other over loopback TCP, and close bounded while a peer is cut off. Relays
+//! across simulated nodes under faults are the sim crate's cluster scenarios.
 
 mod close;
 mod cluster;
-mod faults;
 mod handshake;
-mod journal;
 mod loopback;
 mod server;
 mod wire;

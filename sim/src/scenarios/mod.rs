@@ -1,5 +1,7 @@
-//! The scenarios the harness sweeps: async bodies written against `R: Runtime`.
+//! The scenarios the harness sweeps: async bodies written against `R: Runtime` and run
+//! under shuttle, and whole simulated clusters run under turmoil.
 
+mod cluster;
 mod relay;
 mod signal;
 
@@ -11,6 +13,16 @@ use sigrelay::rt::prelude::*;
 /// The future of one scenario run, boxed so that scenarios fit in one table.
 pub type BoxedBody = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
+/// How a scenario runs one seed, with the bugs to reintroduce.
+#[derive(Debug, Clone, Copy)]
+pub enum Body {
+    /// An async body run under shuttle: the seed picks the schedule.
+    Shuttle(fn(sigrelay::rt::Shuttle, Bugs) -> BoxedBody),
+    /// A whole turmoil simulation: the seed picks the cluster, its faults and every random
+    /// choice; returns the simulated time, or what went wrong.
+    Turmoil(fn(u64, Bugs) -> Result<Duration, String>),
+}
+
 /// A named scenario and the body it runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Scenario {
@@ -18,8 +30,21 @@ pub struct Scenario {
     pub name: &'static str,
     /// What a passing run shows.
     pub proves: &'static str,
-    /// The body, run once per seed under shuttle, with the bugs to reintroduce.
-    pub run: fn(sigrelay::rt::Shuttle, Bugs) -> BoxedBody,
+    /// How it runs.
+    pub body: Body,
+    /// Seeds a sweep runs when `--seeds` is not given, if fewer than the default range: a
+    /// turmoil seed simulates seconds of a whole cluster.
+    pub default_seeds: Option<u64>,
+}
+
+impl Scenario {
+    /// The backend its body runs on.
+    pub fn backend(&self) -> &'static str {
+        match self.body {
+            Body::Shuttle(_) => "shuttle",
+            Body::Turmoil(_) => "turmoil",
+        }
+    }
 }
 
 /// Every scenario, in the order `list` prints them.
@@ -27,42 +52,62 @@ pub const ALL: &[Scenario] = &[
     Scenario {
         name: "pipeline",
         proves: "a three-stage bounded pipeline with a slow stage delivers every value and ends",
-        run: |rt, _| Box::pin(pipeline(rt)),
+        body: Body::Shuttle(|rt, _| Box::pin(pipeline(rt))),
+        default_seeds: None,
     },
     Scenario {
         name: "fan-in",
         proves: "four producers with seeded jitter feed one consumer through a small buffer without loss",
-        run: |rt, _| Box::pin(fan_in(rt)),
+        body: Body::Shuttle(|rt, _| Box::pin(fan_in(rt))),
+        default_seeds: None,
     },
     Scenario {
         name: "relay-churn",
         proves: "writer, lossy, updating, early-closing and racing streamers, relay close: only demanded keys, in order, complete after each ack, exact gap counts, nothing left running",
-        run: |rt, bugs| Box::pin(relay::churn(rt, bugs)),
+        body: Body::Shuttle(|rt, bugs| Box::pin(relay::churn(rt, bugs))),
+        default_seeds: None,
     },
     Scenario {
         name: "relay-open-ack",
         proves: "the open-ack is a delivery barrier: three streamers opening at once each receive the frame they write right after their ack (B6)",
-        run: |rt, bugs| Box::pin(relay::open_ack(rt, bugs)),
+        body: Body::Shuttle(|rt, bugs| Box::pin(relay::open_ack(rt, bugs))),
+        default_seeds: None,
     },
     Scenario {
         name: "signal-shutdown",
         proves: "drain, then cancel, then abort: the report names exactly the routines that had to be stopped, and none is left",
-        run: |rt, bugs| Box::pin(signal::shutdown_order(rt, bugs)),
+        body: Body::Shuttle(|rt, bugs| Box::pin(signal::shutdown_order(rt, bugs))),
+        default_seeds: None,
     },
     Scenario {
         name: "signal-first-failure",
         proves: "a group's first real failure is returned, never a sibling's cancellation (B7)",
-        run: |rt, bugs| Box::pin(signal::first_failure(rt, bugs)),
+        body: Body::Shuttle(|rt, bugs| Box::pin(signal::first_failure(rt, bugs))),
+        default_seeds: None,
     },
     Scenario {
         name: "signal-restart-cancel",
         proves: "a restarting routine cancelled at any moment ends with its panic (B8)",
-        run: |rt, bugs| Box::pin(signal::restart_under_cancel(rt, bugs)),
+        body: Body::Shuttle(|rt, bugs| Box::pin(signal::restart_under_cancel(rt, bugs))),
+        default_seeds: None,
     },
     Scenario {
         name: "signal-restart-return",
         proves: "a restartable routine that returns normally runs once (B9)",
-        run: |rt, bugs| Box::pin(signal::restart_after_return(rt, bugs)),
+        body: Body::Shuttle(|rt, bugs| Box::pin(signal::restart_after_return(rt, bugs))),
+        default_seeds: None,
+    },
+    Scenario {
+        name: "cluster-partition",
+        proves: "3–5 nodes stream each other's channels through partitions (both ways, one way, a node cut from all), holds and latency surges: order, no duplicates, gap markers across each fault and none without, the open-ack barrier across nodes, resumption within 2.5 s of the repair, clean close",
+        body: Body::Turmoil(cluster::partitions),
+        default_seeds: Some(40),
+    },
+    Scenario {
+        name: "cluster-crash",
+        proves: "a node crashes and restarts under 3–5 node streaming: the others mark the gap, redial and resume; the restarted node streams again; every node closes with nothing left running",
+        body: Body::Turmoil(cluster::crash),
+        default_seeds: Some(40),
     },
 ];
 
@@ -80,7 +125,8 @@ pub mod testing {
     pub const BROKEN: &[Scenario] = &[Scenario {
         name: "broken",
         proves: "that failures are caught",
-        run: |rt, _| Box::pin(deadlocks(rt)),
+        body: Body::Shuttle(|rt, _| Box::pin(deadlocks(rt))),
+        default_seeds: None,
     }];
     /// The deliberately broken scenarios.
     #[cfg(not(test))]

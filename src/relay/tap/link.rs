@@ -83,6 +83,11 @@ impl<R: Runtime> PeerTap<R> {
                 let acks =
                     acks.ok_or_else(|| Ended::Lost("`Applied` with no key set in flight".into()))?;
                 self.applied = Some(self.keys.clone());
+                tracing::debug!(
+                    peer = self.node.0,
+                    keys = self.keys.len(),
+                    "the peer applied the key set"
+                );
                 answer::<R>(acks);
                 self.send_keys(rt, peers, connection).await
             }
@@ -124,6 +129,7 @@ impl<R: Runtime> PeerTap<R> {
             if !push(rt, &self.inlet, gap).await {
                 return;
             }
+            tracing::debug!(peer = self.node.0, "gap marker before the next frame");
             self.owes_gap = false;
         }
         if !push(rt, &self.inlet, Inflow::Frame(frame)).await {

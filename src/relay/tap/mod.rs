@@ -158,7 +158,10 @@ impl<R: Runtime> PeerTap<R> {
             let ended = match self.dial(&ctx, &peers).await {
                 None => Ended::Closed,
                 Some(Err(e)) => Ended::Lost(e.to_string()),
-                Some(Ok(mut connection)) => self.stream(&ctx, &peers, &mut connection).await,
+                Some(Ok(mut connection)) => {
+                    tracing::debug!(peer = self.node.0, "peer tap connected");
+                    self.stream(&ctx, &peers, &mut connection).await
+                }
             };
             if let Ended::Lost(why) = ended {
                 tracing::warn!(node = self.node.0, %why, "a peer tap lost its connection");

@@ -4,10 +4,10 @@
 //! the receive that took it (channels are FIFO, so the k-th send pairs with the k-th receive).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::log::{EventKind, EventLog};
+use crate::check::chrome::{json_string, micros};
 
 impl EventLog {
     /// The run in Chrome's trace-event JSON format, on virtual time.
@@ -97,25 +97,4 @@ impl EventLog {
             }
         }
     }
-}
-
-fn micros(d: Duration) -> String {
-    format!("{:.3}", d.as_nanos() as f64 / 1000.0)
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -1,8 +1,11 @@
 //! The turmoil backend: tokio inside a turmoil host, on turmoil's simulated clock.
 //!
 //! Turmoil runs each host on a paused current-thread tokio runtime and moves its clock, so
-//! the tokio primitives are the right ones here; only the RNG differs from [`Tokio`]: it
-//! is seeded from the simulation's seed.
+//! the tokio primitives are the right ones here, with two exceptions: the RNG is seeded
+//! from the simulation's seed, and the watch cell wakes its waiters in FIFO order (tokio's
+//! picks among its notifiers at random, from an RNG turmoil does not seed).
+
+mod watch;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -31,8 +34,8 @@ impl Runtime for Turmoil {
     type Receiver<T: Send + 'static> = <Tokio as Runtime>::Receiver<T>;
     type OneshotSender<T: Send + 'static> = <Tokio as Runtime>::OneshotSender<T>;
     type OneshotReceiver<T: Send + 'static> = <Tokio as Runtime>::OneshotReceiver<T>;
-    type WatchReceiver<T: Clone + Send + Sync + 'static> = <Tokio as Runtime>::WatchReceiver<T>;
-    type WatchSender<T: Clone + Send + Sync + 'static> = <Tokio as Runtime>::WatchSender<T>;
+    type WatchReceiver<T: Clone + Send + Sync + 'static> = watch::FifoReceiver<T>;
+    type WatchSender<T: Clone + Send + Sync + 'static> = watch::FifoSender<T>;
     type Mutex<T: Send + 'static> = <Tokio as Runtime>::Mutex<T>;
     type Notify = <Tokio as Runtime>::Notify;
     type Sleep = <Tokio as Runtime>::Sleep;
@@ -66,10 +69,10 @@ impl Runtime for Turmoil {
 
     fn watch<T: Clone + Send + Sync + 'static>(
         &self,
-        name: &str,
+        _name: &str,
         initial: T,
     ) -> (Self::WatchSender<T>, Self::WatchReceiver<T>) {
-        Tokio.watch(name, initial)
+        watch::channel(initial)
     }
 
     fn mutex<T: Send + 'static>(&self, name: &str, value: T) -> Self::Mutex<T> {

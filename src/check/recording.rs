@@ -1,0 +1,233 @@
+//! A turmoil run as told by `tracing`: [`Recording::capture`] installs a subscriber for the
+//! duration of a run and keeps every event at `DEBUG` or above, stamped with the
+//! simulation's clock and put on the track of the host it happened on (turmoil enters a
+//! `node` span named after the host while it runs that host's software; events outside any
+//! host — network faults — go on the `network` track). The result is an event log whose hash
+//! two runs of one seed must share, and a Chrome trace-event file with one track per host.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+use super::chrome::{json_string, micros};
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    at: Duration,
+    track: String,
+    level: Level,
+    target: String,
+    message: String,
+    fields: String,
+}
+
+/// What a run said through `tracing`, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recording {
+    entries: Vec<Entry>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The host name of each open span that is a turmoil `node` span.
+    hosts: BTreeMap<u64, String>,
+    next_span: u64,
+    /// Spans entered and not yet exited, innermost last.
+    stack: Vec<u64>,
+    entries: Vec<Entry>,
+}
+
+/// The subscriber behind [`Recording::capture`].
+#[derive(Clone, Default)]
+struct Recorder {
+    state: Arc<Mutex<State>>,
+}
+
+impl Recording {
+    /// Runs `run` with a recording subscriber as this thread's default, and returns its
+    /// output with what it recorded.
+    pub fn capture<T>(run: impl FnOnce() -> T) -> (T, Recording) {
+        let recorder = Recorder::default();
+        let output = tracing::subscriber::with_default(recorder.clone(), run);
+        let mut state = recorder
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entries = std::mem::take(&mut state.entries);
+        (output, Recording { entries })
+    }
+
+    /// The events as lines: time, track, level, target, message and fields.
+    pub fn lines(&self) -> Vec<String> {
+        self.entries.iter().map(Entry::line).collect()
+    }
+
+    /// A hash of every event: two runs agree on it exactly when they recorded the same.
+    pub fn hash(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.lines().hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The run in Chrome's trace-event JSON format, on simulated time: one track per host,
+    /// an instant for each event.
+    pub fn chrome_trace(&self) -> String {
+        let mut tracks: Vec<&str> = self.entries.iter().map(|e| e.track.as_str()).collect();
+        tracks.sort_unstable();
+        tracks.dedup();
+        let tid = |track: &str| tracks.binary_search(&track).unwrap_or(0);
+        let mut out = Vec::new();
+        for (tid, name) in tracks.iter().enumerate() {
+            out.push(format!(
+                r#"{{"ph":"M","name":"thread_name","pid":1,"tid":{tid},"args":{{"name":{}}}}}"#,
+                json_string(name)
+            ));
+        }
+        for e in &self.entries {
+            out.push(format!(
+                r#"{{"ph":"i","s":"t","name":{},"cat":{},"pid":1,"tid":{},"ts":{},"args":{{"level":"{}","fields":{}}}}}"#,
+                json_string(&e.message),
+                json_string(&e.target),
+                tid(&e.track),
+                micros(e.at),
+                e.level,
+                json_string(&e.fields)
+            ));
+        }
+        format!("{{\"traceEvents\":[\n{}\n]}}\n", out.join(",\n"))
+    }
+}
+
+impl Entry {
+    fn line(&self) -> String {
+        let Entry {
+            at,
+            track,
+            level,
+            target,
+            message,
+            fields,
+        } = self;
+        format!("{at:>12?} [{track}] {level} {target}: {message}{fields}")
+    }
+}
+
+/// Collects an event's message and its other fields as ` key=value`.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: String,
+    host: Option<String>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "name" {
+            self.host = Some(value.to_string());
+        }
+        self.record_debug(field, &value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record_debug(field, &value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record_debug(field, &value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.record_debug(field, &value);
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        match field.name() {
+            "message" => self.message = value.to_string(),
+            name => {
+                let _ = write!(self.rest, " {name}={value}");
+            }
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            name => {
+                let _ = write!(self.rest, " {name}={value:?}");
+            }
+        }
+    }
+}
+
+impl Recorder {
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.is_span() || *metadata.level() <= Level::DEBUG
+    }
+
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let mut fields = Fields::default();
+        if span.metadata().name() == "node" {
+            span.record(&mut fields);
+        }
+        self.with(|state| {
+            state.next_span += 1;
+            let id = state.next_span;
+            if let Some(host) = fields.host {
+                state.hosts.insert(id, host);
+            }
+            Id::from_u64(id)
+        })
+    }
+
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let at = ::turmoil::sim_elapsed().unwrap_or_default();
+        let meta = event.metadata();
+        self.with(|state| {
+            let host = state.stack.iter().rev().find_map(|id| state.hosts.get(id));
+            state.entries.push(Entry {
+                at,
+                track: host.map_or_else(|| "network".to_string(), Clone::clone),
+                level: *meta.level(),
+                target: meta.target().to_string(),
+                message: fields.message,
+                fields: fields.rest,
+            });
+        });
+    }
+
+    fn try_close(&self, span: Id) -> bool {
+        self.with(|state| state.hosts.remove(&span.into_u64()));
+        true
+    }
+
+    fn enter(&self, span: &Id) {
+        self.with(|state| state.stack.push(span.into_u64()));
+    }
+
+    fn exit(&self, span: &Id) {
+        self.with(|state| {
+            if let Some(at) = state.stack.iter().rposition(|id| *id == span.into_u64()) {
+                state.stack.remove(at);
+            }
+        });
+    }
+}
