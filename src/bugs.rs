@@ -20,6 +20,10 @@ pub enum Bug {
     /// B2b: the first "fix" of B2 — a timed-out send ends the fan-out, so every later streamer
     /// misses the frame, uncounted.
     B2bTimeoutSkipsLaterStreamers,
+    /// B3: a dead subscriber stays connected — the peer server writes with no deadline and
+    /// never takes a silent peer for gone, so a peer that vanished without a reset keeps
+    /// its server (and the server's streamer) forever.
+    B3DeadPeerStaysConnected,
     /// B6: the tapper acknowledges a demand before applying it, so the open-ack is no
     /// delivery barrier.
     B6AckBeforeDemandApplied,
@@ -41,10 +45,11 @@ pub enum Bug {
 
 impl Bug {
     /// Every catalogued bug.
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 10] = [
         Bug::B1DisconnectThenDrain,
         Bug::B2SlowStreamerBlocksFanOut,
         Bug::B2bTimeoutSkipsLaterStreamers,
+        Bug::B3DeadPeerStaysConnected,
         Bug::B6AckBeforeDemandApplied,
         Bug::B7MaskedFailure,
         Bug::B8RetryResultDependsOnTiming,
@@ -59,6 +64,7 @@ impl Bug {
             Bug::B1DisconnectThenDrain => "B1",
             Bug::B2SlowStreamerBlocksFanOut => "B2",
             Bug::B2bTimeoutSkipsLaterStreamers => "B2b",
+            Bug::B3DeadPeerStaysConnected => "B3",
             Bug::B6AckBeforeDemandApplied => "B6",
             Bug::B7MaskedFailure => "B7",
             Bug::B8RetryResultDependsOnTiming => "B8",

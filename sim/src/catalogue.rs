@@ -46,6 +46,12 @@ pub const CATALOGUE: &[Entry] = &[
         budget: 500,
     },
     Entry {
+        bug: Bug::B3DeadPeerStaysConnected,
+        symptom: "a peer that vanished without a reset keeps its server and streamer forever",
+        scenario: "cluster-partition",
+        budget: 20,
+    },
+    Entry {
         bug: Bug::B6AckBeforeDemandApplied,
         symptom:
             "the open-ack comes before the tapper applied the demand: writes after it are lost",
@@ -224,7 +230,7 @@ mod tests {
             .collect();
         assert_eq!(
             bugs,
-            ["B1", "B2", "B2b", "B6", "B7", "B8", "B9", "B13", "H1"]
+            ["B1", "B2", "B2b", "B3", "B6", "B7", "B8", "B9", "B13", "H1"]
         );
         assert!(parsed[0]["replay"]
             .as_str()

@@ -234,6 +234,10 @@ impl<R: Runtime> Relay<R> {
         }
     }
 
+    pub(crate) fn bugs(&self) -> Bugs {
+        self.inner.bugs
+    }
+
     /// The relay's local storage.
     pub fn storage(&self) -> &Storage<R> {
         &self.inner.storage

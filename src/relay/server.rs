@@ -21,6 +21,7 @@ use super::error::RelayError;
 use super::frame::Frame;
 use super::node::Relay;
 use super::streamer::{Streamer, StreamerConfig};
+use crate::bugs::Bug;
 use crate::net::{Connection, Listener, Message, Peers, Stream, Transport};
 use crate::rt::prelude::*;
 use crate::signal::{Context, Fault};
@@ -83,6 +84,10 @@ async fn serve<R: Runtime, T: Transport>(
         return Ok(());
     };
     tracing::debug!(peer = node.0, "serving a peer tap");
+    let peers = match relay.bugs().has(Bug::B3DeadPeerStaysConnected) {
+        true => Arc::new(deaf(&peers)),
+        false => peers,
+    };
     let config = StreamerConfig {
         policy: Policy::Lossy { patience: PATIENCE },
         capacity: 64,
@@ -97,6 +102,15 @@ async fn serve<R: Runtime, T: Transport>(
     }
     drop(streamer.close().await);
     Ok(())
+}
+
+/// B3: limits under which a silent peer is never taken for gone and a write never times out.
+fn deaf<T: Transport>(peers: &Peers<T>) -> Peers<T> {
+    let year = Duration::from_secs(365 * 86_400);
+    Peers {
+        silence: year,
+        ..peers.clone()
+    }
 }
 
 /// Relays key updates in and frames out until one side ends, with a beat when it has been

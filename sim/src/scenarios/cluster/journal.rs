@@ -26,6 +26,8 @@ pub struct Journal {
     seen: BTreeMap<(Life, ChannelKey), Vec<Seen>>,
     /// Each life's close: what it reported.
     closed: BTreeMap<Life, Result<(), String>>,
+    /// Peer connections each node (and start) served when its reads ended.
+    serving: BTreeMap<(u16, u32), usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +51,8 @@ pub struct Expect {
     pub resume_within: Duration,
     /// Channels that must resume, and the lives that must see them resume.
     pub resume: Vec<(Life, ChannelKey)>,
+    /// Peer connections a node may serve once the faults are long healed: one per peer.
+    pub peers: usize,
 }
 
 impl Journal {
@@ -95,6 +99,12 @@ impl Journal {
         }
     }
 
+    /// Node `node`, in its `start`th run, served `connections` peer connections.
+    pub fn serving(&mut self, node: u16, start: u32, connections: usize) {
+        self.tick();
+        self.serving.insert((node, start), connections);
+    }
+
     /// `life` closed its streamer and relay.
     pub fn closed(&mut self, life: Life, outcome: Result<(), String>) {
         self.tick();
@@ -110,6 +120,12 @@ impl Journal {
         }
         for &(life, key) in &expect.resume {
             self.check_resumed(life, key, expect, &mut out);
+        }
+        for (&(node, start), &connections) in &self.serving {
+            if connections > expect.peers {
+                let peers = expect.peers;
+                writeln!(out, "node {node} (start {start}) still serves {connections} peer connections for {peers} peers: dead peers stay connected").unwrap();
+            }
         }
         for life in &expect.must_close {
             match self.closed.get(life) {
