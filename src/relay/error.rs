@@ -14,6 +14,9 @@ pub enum RelayError {
     Closed,
     /// These keys name no channel of the relay; nothing was changed.
     UnknownKeys(Vec<ChannelKey>),
+    /// These channels are leased by other nodes, and the relay was opened on its own (not
+    /// with `Relay::open_in_cluster`), so nothing could reach them; nothing was changed.
+    Unreachable(Vec<ChannelKey>),
     /// The tapper stopped while these streamers still had demands (their taps were closed).
     DemandsLeft(Vec<SubscriberId>),
     /// The delta refused a request.
@@ -25,6 +28,11 @@ impl fmt::Display for RelayError {
         match self {
             RelayError::Closed => f.write_str("the relay is closed"),
             RelayError::UnknownKeys(keys) => write!(f, "unknown channels: {}", list(keys)),
+            RelayError::Unreachable(keys) => write!(
+                f,
+                "channels leased by other nodes, on a relay opened without a cluster: {}",
+                list(keys)
+            ),
             RelayError::DemandsLeft(ids) => {
                 write!(f, "the tapper stopped with demands of streamers {ids:?}")
             }

@@ -21,7 +21,7 @@ use super::frame::{ChannelKey, NodeId};
 use super::server::Server;
 use super::storage::Storage;
 use super::streamer::{
-    check_known, DemandInlet, DemandSlot, Place, Streamer, StreamerConfig, StreamerTask,
+    DemandInlet, DemandSlot, Demandable, Place, Streamer, StreamerConfig, StreamerTask,
 };
 use super::tap::StartTap;
 use super::tapper::{Demand, Tapper};
@@ -74,6 +74,7 @@ struct Inner<R: Runtime> {
     rt: R,
     node: NodeId,
     channels: Arc<BTreeSet<ChannelKey>>,
+    demandable: Arc<Demandable>,
     bugs: Bugs,
     group: Group<RelayError, R>,
     streamers: Group<RelayError, R>,
@@ -114,6 +115,7 @@ impl<R: Runtime> Relay<R> {
     /// Starts the delta, the tapper (with peer taps if `taps`) and the streamers' and
     /// servers' scopes.
     async fn start(rt: R, config: RelayConfig, taps: Option<Arc<dyn StartTap<R>>>) -> Self {
+        let clustered = taps.is_some();
         let group = Group::new(rt.clone(), "relay");
         let (inlet, writes) = rt.channel("relay:writes", config.write_capacity);
         let (delta, handle) = Delta::new(rt.clone(), writes);
@@ -130,6 +132,7 @@ impl<R: Runtime> Relay<R> {
         let streamers = start_scope(&group, "streamers").await;
         let servers = start_scope(&group, "servers").await;
         let inner = Inner {
+            demandable: demandable(&config, clustered),
             channels: Arc::new(config.channels),
             node: config.node,
             bugs: config.bugs,
@@ -161,7 +164,7 @@ impl<R: Runtime> Relay<R> {
         if inner.closing.load(Ordering::Acquire) {
             return Err(RelayError::Closed);
         }
-        check_known(&inner.channels, &keys)?;
+        inner.demandable.check(&keys)?;
         let demands = match inner.bugs.has(Bug::H1CloseRacesStartingStreamer) {
             true => DemandInlet::Lazy(inner.demands.clone()),
             false => DemandInlet::Taken(
@@ -180,7 +183,7 @@ impl<R: Runtime> Relay<R> {
         let place = Place {
             id,
             config,
-            channels: inner.channels.clone(),
+            demandable: inner.demandable.clone(),
             delta: inner.delta.clone(),
         };
         let task = StreamerTask {
@@ -298,6 +301,15 @@ impl<R: Runtime> Relay<R> {
         }
         forced
     }
+}
+
+/// What streamers of a relay with `config` may demand.
+fn demandable(config: &RelayConfig, clustered: bool) -> Arc<Demandable> {
+    let remote = |k: &&ChannelKey| !clustered && k.leaseholder().is_some_and(|n| n != config.node);
+    Arc::new(Demandable {
+        channels: Arc::new(config.channels.clone()),
+        unreachable: config.channels.iter().filter(remote).copied().collect(),
+    })
 }
 
 async fn start_tapper<R: Runtime>(

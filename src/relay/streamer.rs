@@ -149,7 +149,7 @@ pub(crate) struct StreamerTask<R: Runtime> {
 pub(crate) struct Place<R: Runtime> {
     pub(crate) id: SubscriberId,
     pub(crate) config: StreamerConfig,
-    pub(crate) channels: Arc<BTreeSet<ChannelKey>>,
+    pub(crate) demandable: Arc<Demandable>,
     pub(crate) delta: DeltaHandle<R>,
 }
 
@@ -192,7 +192,7 @@ impl<R: Runtime> Place<R> {
         demands: &R::Sender<Demand<R>>,
         keys: BTreeSet<ChannelKey>,
     ) -> Result<R::Receiver<Delivery>, RelayError> {
-        check_known(&self.channels, &keys)?;
+        self.demandable.check(&keys)?;
         demand(&self.delta, demands, self.id, keys.clone()).await?;
         let StreamerConfig { policy, capacity } = self.config;
         Ok(self.delta.connect(self.id, keys, policy, capacity).await?)
@@ -216,7 +216,7 @@ impl<R: Runtime> Place<R> {
         demands: &R::Sender<Demand<R>>,
         keys: BTreeSet<ChannelKey>,
     ) -> Result<(), RelayError> {
-        check_known(&self.channels, &keys)?;
+        self.demandable.check(&keys)?;
         demand(&self.delta, demands, self.id, keys.clone()).await?;
         Ok(self.delta.update(self.id, keys).await?)
     }
@@ -229,15 +229,26 @@ impl<R: Runtime> Place<R> {
     }
 }
 
-/// Keys that name no channel of the relay, as an error.
-pub(crate) fn check_known(
-    channels: &BTreeSet<ChannelKey>,
-    keys: &BTreeSet<ChannelKey>,
-) -> Result<(), RelayError> {
-    let unknown: Vec<ChannelKey> = keys.difference(channels).copied().collect();
-    match unknown.is_empty() {
-        true => Ok(()),
-        false => Err(RelayError::UnknownKeys(unknown)),
+/// The channels streamers may demand: those of the relay, less those leased by other nodes
+/// when the relay has no cluster to reach them through.
+#[derive(Debug)]
+pub(crate) struct Demandable {
+    pub(crate) channels: Arc<BTreeSet<ChannelKey>>,
+    pub(crate) unreachable: BTreeSet<ChannelKey>,
+}
+
+impl Demandable {
+    /// Keys that name no channel of the relay, or one it cannot reach, as an error.
+    pub(crate) fn check(&self, keys: &BTreeSet<ChannelKey>) -> Result<(), RelayError> {
+        let unknown: Vec<ChannelKey> = keys.difference(&self.channels).copied().collect();
+        if !unknown.is_empty() {
+            return Err(RelayError::UnknownKeys(unknown));
+        }
+        let unreachable: Vec<ChannelKey> = keys.intersection(&self.unreachable).copied().collect();
+        match unreachable.is_empty() {
+            true => Ok(()),
+            false => Err(RelayError::Unreachable(unreachable)),
+        }
     }
 }
 

@@ -27,6 +27,7 @@ suite_without_loom!(
     node::lossy_streamers_count_their_gaps,
     node::close_force_closes_what_owners_left_open,
     node::close_racing_a_starting_streamer,
+    node::channels_of_other_nodes_need_a_cluster,
 );
 
 suite!(loom:

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use sigrelay::relay::{CloseError, Policy, RelayError, StreamerConfig, WriteError};
+use sigrelay::relay::{
+    ChannelKey, CloseError, NodeId, Policy, Relay, RelayConfig, RelayError, StreamerConfig,
+    WriteError,
+};
 use sigrelay::rt::prelude::*;
 
 use super::helpers::*;
@@ -189,4 +192,31 @@ pub async fn close_racing_a_starting_streamer<R: Runtime>(rt: R) {
     assert!(report.forced.len() <= 1, "{report:?}");
     assert_eq!(starting.await.unwrap(), None);
     assert!(relay.census().await.live.is_empty());
+}
+
+/// A relay opened on its own knows a channel another node leases, but cannot reach it:
+/// demanding it is refused as unreachable (nothing changes), and writing it is refused
+/// with its leaseholder.
+pub async fn channels_of_other_nodes_need_a_cluster<R: Runtime>(rt: R) {
+    let elsewhere = ChannelKey::leased(NodeId(NODE.0 + 1), 1);
+    let config = RelayConfig::new(NODE, [leased(1), elsewhere]);
+    let relay = Relay::open(rt, config).await;
+    let refused = relay.new_streamer(set(&[leased(1), elsewhere]), StreamerConfig::default());
+    let unreachable = Some(RelayError::Unreachable(vec![elsewhere]));
+    assert_eq!(refused.await.err(), unreachable);
+    let mut s = streamer(&relay, &[leased(1)]).await;
+    assert_eq!(s.update(set(&[elsewhere])).await.err(), unreachable);
+    let write = relay.writer().write(frame(&[elsewhere], 0)).await;
+    assert!(
+        matches!(write, Err(WriteError::NotLeaseholder { key, .. }) if key == elsewhere),
+        "{write:?}"
+    );
+    relay.writer().write(frame(&[leased(1)], 1)).await.unwrap();
+    assert_eq!(
+        seen(&s.recv().await.unwrap()),
+        [(leased(1), 1)],
+        "keys kept"
+    );
+    drop(s);
+    close_clean(&relay).await;
 }
