@@ -28,6 +28,8 @@ pub struct Journal {
     closed: BTreeMap<Life, Result<(), String>>,
     /// Peer connections each node (and start) served when its reads ended.
     serving: BTreeMap<(u16, u32), usize>,
+    /// The routines each node (and start) was running when its reads ended.
+    routines: BTreeMap<(u16, u32), Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -99,10 +101,15 @@ impl Journal {
         }
     }
 
-    /// Node `node`, in its `start`th run, served `connections` peer connections.
-    pub fn serving(&mut self, node: u16, start: u32, connections: usize) {
+    /// Node `node`, in its `start`th run, was running `routines` when its reads ended.
+    pub fn running(&mut self, node: u16, start: u32, routines: Vec<String>) {
         self.tick();
-        self.serving.insert((node, start), connections);
+        let serving = routines
+            .iter()
+            .filter(|path| path.contains("/peer-"))
+            .count();
+        self.serving.insert((node, start), serving);
+        self.routines.insert((node, start), routines);
     }
 
     /// `life` closed its streamer and relay.
@@ -147,7 +154,7 @@ impl Journal {
     ) {
         let Some(first) = seen.first() else { return };
         if strict && first.after_gap {
-            writeln!(out, "{life:?} {key:?}: opened with every peer up, yet the first delivery follows a gap marker").unwrap();
+            writeln!(out, "{life:?} {key}: opened with every peer up, yet the first delivery follows a gap marker").unwrap();
         }
         let first_after_ack = self.opened.get(&life).and_then(|&acked| {
             let writes = self.writes.get(&key)?;
@@ -156,17 +163,17 @@ impl Journal {
         if let Some(promised) = first_after_ack {
             if first.value > promised && !first.after_gap {
                 let v = first.value;
-                writeln!(out, "{life:?} {key:?}: first value {v} skips {promised}, written after the open-ack, with no gap marker").unwrap();
+                writeln!(out, "{life:?} {key}: first value {v} skips {promised}, written after the open-ack, with no gap marker").unwrap();
             }
         }
         for pair in seen.windows(2) {
             let (a, b) = (pair[0], pair[1]);
             if b.value <= a.value {
                 let (x, y) = (a.value, b.value);
-                writeln!(out, "{life:?} {key:?}: {y} after {x} (order or duplicate)").unwrap();
+                writeln!(out, "{life:?} {key}: {y} after {x} (order or duplicate)").unwrap();
             } else if b.value != a.value + 1 && !b.after_gap {
                 let (x, y) = (a.value, b.value);
-                writeln!(out, "{life:?} {key:?}: {y} after {x} with no gap marker").unwrap();
+                writeln!(out, "{life:?} {key}: {y} after {x} with no gap marker").unwrap();
             }
         }
     }
@@ -184,10 +191,13 @@ impl Journal {
         if !resumed {
             writeln!(
                 out,
-                "{life:?} {key:?}: nothing written after the repair at {:?} arrived by {by:?}",
+                "{life:?} {key}: nothing written after the repair at {:?} arrived by {by:?}",
                 expect.healed
             )
             .unwrap();
+            let running = self.routines.get(&(life.0, life.1));
+            let running = running.map_or(String::new(), |r| r.join(", "));
+            writeln!(out, "  node {} was running: {running}", life.0).unwrap();
         }
     }
 

@@ -78,8 +78,8 @@ pub(super) async fn node(rt: Turmoil, node: u16, nodes: u16, bugs: Bugs, journal
     };
     tokio::join!(write, stream(0, Duration::ZERO), stream(1, LATE_OPEN));
     let census = relay.census().await;
-    let serving = census.live.iter().filter(|r| r.path.contains("/peer-"));
-    journal.borrow_mut().serving(node, start, serving.count());
+    let running = census.live.iter().map(|r| r.path.to_string()).collect();
+    journal.borrow_mut().running(node, start, running);
     let outcome = close(&rt, &relay).await;
     for which in 0..2 {
         journal
