@@ -24,7 +24,7 @@
 //! | `delta:outlet:N` | the streamer's owner is not reading (lossless; lossy waits at most its patience) | the owner |
 //! | `tap-N:wanted` (lock, held for no await) | never across an await | peer tap |
 //! | peer tap ack (oneshot) | never | streamer routine |
-//! | `relay:writes` from a peer tap | at most the tap's patience (20 ms), then the frame is dropped and a gap owed | delta |
+//! | `relay:writes` from a peer tap | at most the tap's patience (20 ms) per stall: the frame is dropped, a gap owed, and frames find room or are dropped at once until the inlet takes one | delta |
 //! | the peer connection | reads: never beyond the peers' silence; writes: one key set in flight, bounded by the silence | the peer's server / tap |
 //!
 //! Data flows one way: writer → storage (through the gateway tap's subscription) → delta →

@@ -7,50 +7,19 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
-use sigrelay::net::{ClusterMap, Peers, Transport, TurmoilNet};
-use sigrelay::relay::{ChannelKey, Frame, NodeId, Relay, RelayConfig, Samples, Series};
+use sigrelay::net::{Peers, Transport, TurmoilNet};
+use sigrelay::relay::{Relay, RelayConfig};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Turmoil;
 
-use super::cluster::{on_turmoil, CLUSTER};
-
-const LEASEHOLDER: NodeId = NodeId(2);
-const GATEWAY: NodeId = NodeId(1);
-
-fn key() -> ChannelKey {
-    ChannelKey::leased(LEASEHOLDER, 1)
-}
-
-fn map() -> ClusterMap {
-    ClusterMap::new()
-        .with(LEASEHOLDER, "leaseholder:7000")
-        .with(GATEWAY, "main:7000")
-}
-
-/// The leaseholder: writes a frame every 5 ms, forever.
-async fn leaseholder(rt: Turmoil) {
-    let listener = TurmoilNet.bind("0.0.0.0:7000").await.expect("a free port");
-    let peers = Peers::new(TurmoilNet, map(), CLUSTER, LEASEHOLDER);
-    let config = RelayConfig::new(LEASEHOLDER, [key()]);
-    let relay = Relay::open_in_cluster(rt.clone(), config, peers, listener).await;
-    for value in 0.. {
-        let series = Series {
-            key: key(),
-            timestamps: vec![value],
-            samples: Samples::I64(vec![value]),
-        };
-        let frame = Frame::new(vec![series]).expect("one key");
-        relay.writer().write(frame).await.expect("leased here");
-        rt.sleep(Duration::from_millis(5)).await;
-    }
-}
+use super::cluster::{leased_elsewhere as key, leaseholder, map, on_turmoil, CLUSTER, GATEWAY};
 
 async fn close_while_cut_off(rt: Turmoil, cut: fn()) {
     let listener = TurmoilNet.bind("0.0.0.0:7000").await.expect("a free port");
     let peers = Peers::new(TurmoilNet, map(), CLUSTER, GATEWAY);
-    let config = RelayConfig::new(GATEWAY, [key()]);
+    let config = RelayConfig::new(GATEWAY, [key(1)]);
     let relay = Relay::open_in_cluster(rt.clone(), config, peers, listener).await;
-    let keys = BTreeSet::from([key()]);
+    let keys = BTreeSet::from([key(1)]);
     let mut streamer = relay.new_streamer(keys, Default::default()).await;
     let streamer_ref = streamer.as_mut().expect("a known key");
     for _ in 0..3 {

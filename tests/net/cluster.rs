@@ -1,11 +1,14 @@
 //! What the network tests share: the server node, the cluster's credentials, how a node's
-//! peers are set up, and the two transports' runners.
+//! peers are set up, the two transports' runners, and a two-node turmoil cluster whose
+//! leaseholder host writes without end.
 
 use std::future::Future;
+use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
-use sigrelay::net::{ClusterMap, Credentials, Peers, Transport};
-use sigrelay::relay::NodeId;
+use sigrelay::net::{ClusterMap, Credentials, Peers, Transport, TurmoilNet};
+use sigrelay::relay::{ChannelKey, Frame, NodeId, Relay, RelayConfig, Samples, Series};
+use sigrelay::rt::prelude::*;
 use sigrelay::rt::Turmoil;
 
 pub const SERVER: NodeId = NodeId(1);
@@ -44,5 +47,41 @@ where
 {
     if let Err(failure) = check.try_run(body) {
         panic!("{failure}");
+    }
+}
+
+/// The node the turmoil host "leaseholder" runs.
+pub const LEASEHOLDER: NodeId = NodeId(2);
+/// The node the body ("main") runs.
+pub const GATEWAY: NodeId = NodeId(1);
+
+/// Channel `n` of the leaseholder.
+pub fn leased_elsewhere(n: u16) -> ChannelKey {
+    ChannelKey::leased(LEASEHOLDER, n)
+}
+
+/// Where the two nodes listen.
+pub fn map() -> ClusterMap {
+    ClusterMap::new()
+        .with(LEASEHOLDER, "leaseholder:7000")
+        .with(GATEWAY, "main:7000")
+}
+
+/// The leaseholder: writes a frame of its channels 1 and 2 every 5 ms, forever.
+pub async fn leaseholder(rt: Turmoil) {
+    let listener = TurmoilNet.bind("0.0.0.0:7000").await.expect("a free port");
+    let peers = Peers::new(TurmoilNet, map(), CLUSTER, LEASEHOLDER);
+    let keys = [leased_elsewhere(1), leased_elsewhere(2)];
+    let config = RelayConfig::new(LEASEHOLDER, keys);
+    let relay = Relay::open_in_cluster(rt.clone(), config, peers, listener).await;
+    for value in 0.. {
+        let series = keys.map(|key| Series {
+            key,
+            timestamps: vec![value],
+            samples: Samples::I64(vec![value]),
+        });
+        let frame = Frame::new(series.to_vec()).expect("distinct keys");
+        relay.writer().write(frame).await.expect("leased here");
+        rt.sleep(Duration::from_millis(5)).await;
     }
 }

@@ -8,4 +8,5 @@ mod cluster;
 mod handshake;
 mod loopback;
 mod server;
+mod stalled_owner;
 mod wire;

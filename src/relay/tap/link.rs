@@ -2,6 +2,7 @@
 //! markers in and on to the delta, beats both ways, and silence taken for a lost link.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{answer, Ctx, Ended, PeerTap, PATIENCE};
 use crate::net::{Connection, Message, Peers, Stream};
@@ -121,32 +122,44 @@ impl<R: Runtime> PeerTap<R> {
         send(rt, peers, connection, &keys).await
     }
 
-    /// Puts `frame` into the delta's inlet, after the gap marker it owes; a frame that finds
-    /// no room within [`PATIENCE`] is dropped and a gap owed.
+    /// Puts `frame` into the delta's inlet, after the gap marker it owes. A frame that finds
+    /// no room within [`PATIENCE`] is dropped and a gap owed; until the inlet takes a frame
+    /// again the tap is stalled, and drops what finds no room at once — it keeps reading the
+    /// connection, so an `Applied` behind a backlog of frames is reached in bounded time.
     async fn forward(&mut self, rt: &R, frame: Frame) {
+        let patience = match self.stalled {
+            true => None,
+            false => Some(PATIENCE),
+        };
         if self.owes_gap {
             let gap = Inflow::Gap(self.keys.clone());
-            if !push(rt, &self.inlet, gap).await {
+            if !push(rt, &self.inlet, gap, patience).await {
+                self.stalled = true;
                 return;
             }
             tracing::debug!(peer = self.node.0, "gap marker before the next frame");
             self.owes_gap = false;
         }
-        if !push(rt, &self.inlet, Inflow::Frame(frame)).await {
-            self.owes_gap = true;
-        }
+        let taken = push(rt, &self.inlet, Inflow::Frame(frame), patience).await;
+        self.stalled = !taken;
+        self.owes_gap |= !taken;
     }
 }
 
-/// Puts `inflow` into the delta's inlet if room comes within [`PATIENCE`].
-async fn push<R: Runtime>(rt: &R, inlet: &R::Sender<Inflow>, inflow: Inflow) -> bool {
-    match inlet.try_send(inflow) {
-        Ok(()) => true,
-        Err(TrySendError::Closed(_)) => false,
-        Err(TrySendError::Full(inflow)) => {
-            let sent = rt.timeout(PATIENCE, inlet.send(inflow)).await;
+/// Puts `inflow` into the delta's inlet if there is room, or room comes within `patience`.
+async fn push<R: Runtime>(
+    rt: &R,
+    inlet: &R::Sender<Inflow>,
+    inflow: Inflow,
+    patience: Option<Duration>,
+) -> bool {
+    match (inlet.try_send(inflow), patience) {
+        (Ok(()), _) => true,
+        (Err(TrySendError::Full(inflow)), Some(patience)) => {
+            let sent = rt.timeout(patience, inlet.send(inflow)).await;
             matches!(sent, Ok(Ok(())))
         }
+        (Err(_), _) => false,
     }
 }
 

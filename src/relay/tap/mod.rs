@@ -18,7 +18,10 @@
 //! # Why a peer tap cannot deadlock its node
 //! A streamer waiting for an acknowledgement may have stopped reading, so the delta may be
 //! waiting on that streamer's outlet, and the tap on the delta's inlet. The tap therefore
-//! waits at most [`PATIENCE`] for room in the inlet; then it drops the frame and owes a gap.
+//! waits at most [`PATIENCE`] for room in the inlet; then it drops the frame, owes a gap,
+//! and — stalled — drops every frame that finds no room at once until the inlet takes one,
+//! so it keeps reading the connection and reaches the peer's `Applied` however many frames
+//! queue before it.
 //! Every other wait of the tap (dial, read, write, backoff) also serves its cell or is bounded
 //! by the peers' deadlines, and every one gives way to a cancel: closing a tap never waits for
 //! a network round trip.
@@ -126,6 +129,7 @@ pub(crate) struct PeerTap<R: Runtime> {
     applied: Option<Arc<BTreeSet<ChannelKey>>>,
     in_flight: Option<Vec<Ack<R>>>,
     owes_gap: bool,
+    stalled: bool,
 }
 
 /// Why a connection ended.
@@ -144,6 +148,7 @@ impl<R: Runtime> PeerTap<R> {
             applied: None,
             in_flight: None,
             owes_gap: false,
+            stalled: false,
         }
     }
 
