@@ -242,20 +242,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_replay_trace_is_trace_event_json_with_one_track_per_task() {
-        let scenario = crate::scenarios::find("fan-in").expect("exists");
-        let (log, _) = run_seed(scenario, 7, Bugs::NONE).expect("fan-in passes");
+    /// The trace events of a passing seed's replay, and the names of its tracks.
+    fn replay_trace(scenario: &str, seed: u64) -> (Vec<serde_json::Value>, Vec<String>) {
+        let scenario = crate::scenarios::find(scenario).expect("exists");
+        let (log, _) = run_seed(scenario, seed, Bugs::NONE).expect("the seed passes");
         let trace: serde_json::Value =
             serde_json::from_str(&log.chrome_trace()).expect("valid JSON");
         let events = trace["traceEvents"]
             .as_array()
             .expect("a traceEvents array");
-        let tracks: Vec<&str> = events
+        let tracks = events
             .iter()
             .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
-            .map(|e| e["args"]["name"].as_str().expect("named"))
+            .map(|e| e["args"]["name"].as_str().expect("named").to_string())
             .collect();
+        (events.clone(), tracks)
+    }
+
+    #[test]
+    fn a_replay_trace_is_trace_event_json_with_one_track_per_task() {
+        let (events, tracks) = replay_trace("fan-in", 7);
         assert_eq!(
             tracks,
             [
@@ -280,18 +286,7 @@ mod tests {
 
     #[test]
     fn a_turmoil_replay_trace_has_one_track_per_host() {
-        let scenario = crate::scenarios::find("cluster-crash").expect("exists");
-        let (log, _) = run_seed(scenario, 0, Bugs::NONE).expect("seed 0 passes");
-        let trace: serde_json::Value =
-            serde_json::from_str(&log.chrome_trace()).expect("valid JSON");
-        let events = trace["traceEvents"]
-            .as_array()
-            .expect("a traceEvents array");
-        let tracks: Vec<&str> = events
-            .iter()
-            .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
-            .map(|e| e["args"]["name"].as_str().expect("named"))
-            .collect();
+        let (events, tracks) = replay_trace("cluster-crash", 0);
         assert_eq!(tracks, ["n1", "n2", "n3", "network"]);
         let crashed = events.iter().any(|e| {
             e["name"]

@@ -68,53 +68,41 @@ fn network_plan(seed: u64) -> Plan {
     let nodes = 3 + (seed / 5 % 3) as u16;
     let check = TurmoilCheck::new(seed).duration(CHECK_AT + Duration::from_secs(1));
     let (a, b, c) = (host(1), host(2), host(nodes));
-    let (fault_name, check) = match seed % 5 {
-        0 => (
-            "partition",
-            fault(
-                check,
-                NetFault::Partition(a.clone(), b.clone()),
-                NetFault::Repair(a, b),
-            ),
-        ),
-        1 => (
-            "one-way partition",
-            fault(
-                check,
-                NetFault::PartitionOneWay(a.clone(), b.clone()),
-                NetFault::RepairOneWay(a, b),
-            ),
-        ),
-        2 => (
-            "hold",
-            fault(
-                check,
-                NetFault::Hold(a.clone(), c.clone()),
-                NetFault::Release(a, c),
-            ),
-        ),
-        3 => {
-            let surge = NetFault::MaxLatency(Duration::from_millis(400));
-            (
-                "latency surge",
-                fault(
-                    check,
-                    surge,
-                    NetFault::MaxLatency(Duration::from_millis(20)),
-                ),
-            )
-        }
-        _ => {
-            let cut = |check, other| {
-                fault(
-                    check,
-                    NetFault::Partition(host(1), host(other)),
-                    NetFault::Repair(host(1), host(other)),
+    let ms = Duration::from_millis;
+    let faults = match seed % 5 {
+        0 => vec![(
+            NetFault::Partition(a.clone(), b.clone()),
+            NetFault::Repair(a, b),
+        )],
+        1 => vec![(
+            NetFault::PartitionOneWay(a.clone(), b.clone()),
+            NetFault::RepairOneWay(a, b),
+        )],
+        2 => vec![(
+            NetFault::Hold(a.clone(), c.clone()),
+            NetFault::Release(a, c),
+        )],
+        3 => vec![(NetFault::MaxLatency(ms(400)), NetFault::MaxLatency(ms(20)))],
+        _ => (2..=nodes)
+            .map(|o| {
+                (
+                    NetFault::Partition(a.clone(), host(o)),
+                    NetFault::Repair(a.clone(), host(o)),
                 )
-            };
-            ("node cut from all", (2..=nodes).fold(check, cut))
-        }
+            })
+            .collect(),
     };
+    let fault_name = [
+        "partition",
+        "one-way partition",
+        "hold",
+        "latency surge",
+        "node cut from all",
+    ];
+    let fault_name = fault_name[(seed % 5) as usize];
+    let check = faults
+        .into_iter()
+        .fold(check, |check, (on, off)| fault(check, on, off));
     Plan {
         nodes,
         fault: fault_name,
