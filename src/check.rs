@@ -19,8 +19,8 @@
 pub(crate) mod chrome;
 #[cfg(feature = "rt-loom")]
 mod loom;
-#[cfg(feature = "rt-turmoil")]
-mod recording;
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
+pub(crate) mod recording;
 #[cfg(feature = "rt-shuttle")]
 mod shuttle;
 #[cfg(feature = "rt-turmoil")]
@@ -30,7 +30,7 @@ use std::fmt;
 
 #[cfg(feature = "rt-loom")]
 pub use self::loom::{loom_model, LoomCheck};
-#[cfg(feature = "rt-turmoil")]
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
 pub use self::recording::Recording;
 #[cfg(feature = "rt-shuttle")]
 pub use self::shuttle::{

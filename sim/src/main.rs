@@ -183,7 +183,7 @@ fn replay(
     bugs: Bugs,
     trace: Option<&std::path::Path>,
 ) -> ExitCode {
-    match sweep::run_seed(scenario, seed, bugs) {
+    match sweep::record_seed(scenario, seed, bugs) {
         Ok((log, virtual_time)) => {
             if let Some(path) = trace {
                 if let Err(e) = std::fs::write(path, log.chrome_trace()) {

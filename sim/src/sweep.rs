@@ -49,8 +49,9 @@ pub struct SeedFailure {
 /// run said through `tracing`.
 #[derive(Debug)]
 pub enum RunLog {
-    /// From a shuttle scenario.
-    Shuttle(EventLog),
+    /// From a shuttle scenario: the runtime's log of tasks and messages, and what the run
+    /// said through `tracing`.
+    Shuttle(EventLog, Recording),
     /// From a turmoil scenario.
     Turmoil(Recording),
 }
@@ -59,7 +60,7 @@ impl RunLog {
     /// The log, one event per line.
     pub fn lines(&self) -> Vec<String> {
         match self {
-            RunLog::Shuttle(log) => log.lines().to_vec(),
+            RunLog::Shuttle(log, said) => [log.lines().to_vec(), said.lines()].concat(),
             RunLog::Turmoil(recording) => recording.lines(),
         }
     }
@@ -67,7 +68,7 @@ impl RunLog {
     /// A hash of the whole log.
     pub fn hash(&self) -> u64 {
         match self {
-            RunLog::Shuttle(log) => log.hash(),
+            RunLog::Shuttle(log, said) => log.hash() ^ said.hash().rotate_left(1),
             RunLog::Turmoil(recording) => recording.hash(),
         }
     }
@@ -75,7 +76,7 @@ impl RunLog {
     /// The run as a Chrome trace-event file.
     pub fn chrome_trace(&self) -> String {
         match self {
-            RunLog::Shuttle(log) => log.chrome_trace(),
+            RunLog::Shuttle(log, said) => log.chrome_trace_with(said),
             RunLog::Turmoil(recording) => recording.chrome_trace(),
         }
     }
@@ -93,15 +94,38 @@ impl RunLog {
     }
 }
 
-/// Runs one seed once; the log and virtual time of the run, or the failure.
+/// Runs one seed once; the log and virtual time of the run, or the failure. What a shuttle
+/// run says through `tracing` is left out: [`record_seed`] keeps it.
 pub fn run_seed(scenario: &Scenario, seed: u64, bugs: Bugs) -> Result<(RunLog, Duration), Failure> {
+    run_with(scenario, seed, bugs, false)
+}
+
+/// As [`run_seed`], with what a shuttle run says through `tracing` in its log: for replays
+/// and determinism checks, at the cost of recording every event.
+pub fn record_seed(
+    scenario: &Scenario,
+    seed: u64,
+    bugs: Bugs,
+) -> Result<(RunLog, Duration), Failure> {
+    run_with(scenario, seed, bugs, true)
+}
+
+fn run_with(
+    scenario: &Scenario,
+    seed: u64,
+    bugs: Bugs,
+    record: bool,
+) -> Result<(RunLog, Duration), Failure> {
     match scenario.body {
         Body::Shuttle(run) => {
-            let summary = ShuttleCheck::new(strategy(seed), schedules(seed))
-                .seed(seed)
-                .try_run(move |rt| run(rt, bugs))?;
-            let record = summary.last.expect("a passing run leaves its record");
-            Ok((RunLog::Shuttle(record.log), record.virtual_time))
+            let check = ShuttleCheck::new(strategy(seed), schedules(seed)).seed(seed);
+            let run = || check.try_run(move |rt| run(rt, bugs));
+            let (summary, said) = match record {
+                true => Recording::capture(run),
+                false => (run(), Recording::default()),
+            };
+            let record = summary?.last.expect("a passing run leaves its record");
+            Ok((RunLog::Shuttle(record.log, said), record.virtual_time))
         }
         Body::Turmoil(run) => {
             let (ran, recording) = Recording::capture(|| run(seed, bugs));
@@ -136,9 +160,10 @@ fn schedules(seed: u64) -> usize {
 
 /// Runs one seed, twice if `twice`, comparing the event logs.
 fn check_seed(scenario: &Scenario, seed: u64, twice: bool) -> Result<Duration, String> {
-    let (log, virtual_time) = run_seed(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
+    let run = if twice { record_seed } else { run_seed };
+    let (log, virtual_time) = run(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
     if twice {
-        let (again, _) = run_seed(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
+        let (again, _) = run(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
         if let Some((line, first, second)) = log.first_difference(&again) {
             return Err(format!(
                 "nondeterminism: event {line} differs between two runs of one seed\n  first:  {first}\n  second: {second}"
@@ -245,7 +270,7 @@ mod tests {
     /// The trace events of a passing seed's replay, and the names of its tracks.
     fn replay_trace(scenario: &str, seed: u64) -> (Vec<serde_json::Value>, Vec<String>) {
         let scenario = crate::scenarios::find(scenario).expect("exists");
-        let (log, _) = run_seed(scenario, seed, Bugs::NONE).expect("the seed passes");
+        let (log, _) = record_seed(scenario, seed, Bugs::NONE).expect("the seed passes");
         let trace: serde_json::Value =
             serde_json::from_str(&log.chrome_trace()).expect("valid JSON");
         let events = trace["traceEvents"]
@@ -285,9 +310,31 @@ mod tests {
     }
 
     #[test]
+    fn a_shuttle_replay_trace_puts_tracing_events_on_their_tasks() {
+        let (events, tracks) = replay_trace("relay-open-ack", 0);
+        let said = events
+            .iter()
+            .filter(|e| e["cat"] == "sigrelay::signal::routine");
+        let mut placed = 0;
+        for event in said {
+            let track = &tracks[event["tid"].as_u64().expect("a tid") as usize];
+            let fields = event["args"]["fields"].as_str().expect("fields");
+            assert!(
+                fields.contains(&format!("path={track}")),
+                "{track}: {fields}"
+            );
+            placed += 1;
+        }
+        assert_eq!(
+            placed, 14,
+            "every routine's start and end, on its own track"
+        );
+    }
+
+    #[test]
     fn a_turmoil_replay_trace_has_one_track_per_host() {
         let (events, tracks) = replay_trace("cluster-crash", 0);
-        assert_eq!(tracks, ["n1", "n2", "n3", "network"]);
+        assert_eq!(tracks, ["harness", "n1", "n2", "n3", "network"]);
         let crashed = events.iter().any(|e| {
             e["name"]
                 .as_str()

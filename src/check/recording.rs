@@ -1,10 +1,14 @@
-//! A turmoil run as told by `tracing`: [`Recording::capture`] installs a subscriber for the
-//! duration of a run and keeps every event at `DEBUG` or above, stamped with the
-//! simulation's clock and put on the track of the host it happened on (turmoil enters a
-//! `node` span named after the host while it runs that host's software; events outside any
-//! host — network faults — go on the `network` track). The result is an event log whose hash
-//! two runs of one seed must share, and a Chrome trace-event file with one track per host.
+//! A checked run as told by `tracing`: [`Recording::capture`] installs a subscriber for the
+//! duration of a run and keeps every event at `DEBUG` or above, stamped with the run's
+//! virtual clock and put on a track: under shuttle and loom, the task that runs (the sim
+//! runtime tells, through a [`TaskSource`]); under turmoil, the host it happened on
+//! (turmoil enters a `node` span named after the host while it runs that host's software;
+//! events outside any host — network faults — go on the `network` track). A new execution
+//! of a checker (shuttle runs several schedules per check) starts the recording afresh, so
+//! it holds the last one. The result is an event log whose hash two runs of one seed must
+//! share, and a Chrome trace-event file with one track per task or host.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -16,6 +20,39 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
 use super::chrome::{json_string, micros};
+
+/// The target of the event that starts a new execution.
+pub(crate) const EXECUTION: &str = "sigrelay::execution";
+
+/// Which task runs now and the virtual time, as the sim runtime of this thread knows it.
+type Polled = Box<dyn Fn() -> Option<(Arc<str>, Duration)>>;
+
+thread_local! {
+    static POLLED: RefCell<Option<Polled>> = const { RefCell::new(None) };
+}
+
+/// Names the running task and the virtual time to recordings on this thread while it lives:
+/// the sim runtime sets one for each execution (shuttle and loom run every task of an
+/// execution on the thread that started it).
+pub(crate) struct TaskSource(Option<Polled>);
+
+impl TaskSource {
+    pub(crate) fn set(source: impl Fn() -> Option<(Arc<str>, Duration)> + 'static) -> Self {
+        TaskSource(POLLED.with(|p| p.replace(Some(Box::new(source)))))
+    }
+}
+
+impl Drop for TaskSource {
+    fn drop(&mut self) {
+        let outer = self.0.take();
+        POLLED.with(|p| *p.borrow_mut() = outer);
+    }
+}
+
+/// Tells a recording that a new execution starts: what it holds so far is dropped.
+pub(crate) fn new_execution() {
+    tracing::trace!(target: EXECUTION, "a new execution starts");
+}
 
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +73,9 @@ pub struct Recording {
 
 #[derive(Default)]
 struct State {
-    /// The host name of each open span that is a turmoil `node` span.
-    hosts: BTreeMap<u64, String>,
+    /// The host name of each open span that is a turmoil `node` span, and the simulated
+    /// time the span gives, if it does.
+    hosts: BTreeMap<u64, (String, Option<Duration>)>,
     next_span: u64,
     /// Spans entered and not yet exited, innermost last.
     stack: Vec<u64>,
@@ -90,8 +128,16 @@ impl Recording {
                 json_string(name)
             ));
         }
-        for e in &self.entries {
-            out.push(format!(
+        out.extend(self.instants(tid));
+        format!("{{\"traceEvents\":[\n{}\n]}}\n", out.join(",\n"))
+    }
+}
+
+impl Recording {
+    /// Each event as a trace-event instant on the track `tid` gives its track's name.
+    pub(crate) fn instants(&self, tid: impl Fn(&str) -> usize) -> Vec<String> {
+        let instant = |e: &Entry| {
+            format!(
                 r#"{{"ph":"i","s":"t","name":{},"cat":{},"pid":1,"tid":{},"ts":{},"args":{{"level":"{}","fields":{}}}}}"#,
                 json_string(&e.message),
                 json_string(&e.target),
@@ -99,9 +145,9 @@ impl Recording {
                 micros(e.at),
                 e.level,
                 json_string(&e.fields)
-            ));
-        }
-        format!("{{\"traceEvents\":[\n{}\n]}}\n", out.join(",\n"))
+            )
+        };
+        self.entries.iter().map(instant).collect()
     }
 }
 
@@ -125,6 +171,7 @@ struct Fields {
     message: String,
     rest: String,
     host: Option<String>,
+    at: Option<Duration>,
 }
 
 impl Visit for Fields {
@@ -140,6 +187,9 @@ impl Visit for Fields {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "at_ns" {
+            self.at = Some(Duration::from_nanos(value));
+        }
         self.record_debug(field, &value);
     }
 
@@ -166,6 +216,24 @@ impl Visit for Fields {
     }
 }
 
+/// The track of events outside any task or host: the network's, under turmoil.
+fn outside() -> String {
+    #[cfg(feature = "rt-turmoil")]
+    if ::turmoil::sim_elapsed().is_some() {
+        return "network".to_string();
+    }
+    "harness".to_string()
+}
+
+/// Turmoil's clock, when inside a turmoil simulation.
+fn sim_elapsed() -> Duration {
+    #[cfg(feature = "rt-turmoil")]
+    if let Some(at) = ::turmoil::sim_elapsed() {
+        return at;
+    }
+    Duration::ZERO
+}
+
 impl Recorder {
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
@@ -174,7 +242,12 @@ impl Recorder {
 
 impl Subscriber for Recorder {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.is_span() || *metadata.level() <= Level::DEBUG
+        let target = metadata.target();
+        let checker = ["shuttle", "loom", "turmoil", "tokio"];
+        if checker.iter().any(|c| target.starts_with(c)) {
+            return metadata.is_span();
+        }
+        metadata.is_span() || *metadata.level() <= Level::DEBUG || target == EXECUTION
     }
 
     fn new_span(&self, span: &Attributes<'_>) -> Id {
@@ -186,7 +259,7 @@ impl Subscriber for Recorder {
             state.next_span += 1;
             let id = state.next_span;
             if let Some(host) = fields.host {
-                state.hosts.insert(id, host);
+                state.hosts.insert(id, (host, fields.at));
             }
             Id::from_u64(id)
         })
@@ -197,15 +270,24 @@ impl Subscriber for Recorder {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
+        let meta = event.metadata();
+        if meta.target() == EXECUTION {
+            self.with(|state| state.entries.clear());
+            return;
+        }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let at = ::turmoil::sim_elapsed().unwrap_or_default();
-        let meta = event.metadata();
+        let polled = POLLED.with(|p| p.borrow().as_ref().and_then(|source| source()));
         self.with(|state| {
             let host = state.stack.iter().rev().find_map(|id| state.hosts.get(id));
+            let (track, at) = match (polled, host) {
+                (Some((task, at)), _) => (task.to_string(), at),
+                (None, Some((host, at))) => (host.clone(), at.unwrap_or_else(sim_elapsed)),
+                (None, None) => (outside(), sim_elapsed()),
+            };
             state.entries.push(Entry {
                 at,
-                track: host.map_or_else(|| "network".to_string(), Clone::clone),
+                track,
                 level: *meta.level(),
                 target: meta.target().to_string(),
                 message: fields.message,

@@ -158,6 +158,8 @@ impl TurmoilCheck {
     /// the network's random draws depend on the order tokio drops the host's tasks in (an
     /// order set by process-wide task ids, which differ between a sweep and a replay).
     fn apply(&self, sim: &mut ::turmoil::Sim<'_>, fault: &NetFault) {
+        let at_ns = sim.elapsed().as_nanos() as u64;
+        let _network = tracing::info_span!("node", name = "network", at_ns).entered();
         tracing::info!(?fault, "network fault");
         let others = |host: &str| {
             let names = self.hosts.iter().map(|(name, _)| name.as_str());

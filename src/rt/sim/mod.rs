@@ -19,6 +19,7 @@ mod time;
 mod trace;
 mod world;
 
+use crate::check::recording::TaskSource;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -112,7 +113,13 @@ where
         max_virtual_time: settings.max_virtual_time,
         max_tasks: M::MAX_TASKS,
     };
+    crate::check::recording::new_execution();
     let world = World::new(settings.seed, limits);
+    let source = world.clone();
+    let _source = TaskSource::set(move || {
+        let task = source.current(M::native_id())?;
+        Some((source.task_name(task), source.now()))
+    });
     let sim = Sim::<M> {
         world: world.clone(),
         _model: PhantomData,

@@ -8,10 +8,17 @@ use std::time::Duration;
 
 use super::log::{EventKind, EventLog};
 use crate::check::chrome::{json_string, micros};
+use crate::check::Recording;
 
 impl EventLog {
     /// The run in Chrome's trace-event JSON format, on virtual time.
     pub fn chrome_trace(&self) -> String {
+        self.chrome_trace_with(&Recording::default())
+    }
+
+    /// The run in Chrome's trace-event format, with what it said through `tracing` as
+    /// instants on the tracks of the tasks that said it.
+    pub fn chrome_trace_with(&self, said: &Recording) -> String {
         let mut out = Vec::new();
         for (tid, name) in self.tasks.iter().enumerate() {
             out.push(format!(
@@ -21,6 +28,10 @@ impl EventLog {
         }
         self.lifetimes(&mut out);
         self.messages(&mut out);
+        out.extend(said.instants(|track| {
+            let tid = self.tasks.iter().position(|name| &**name == track);
+            tid.unwrap_or(0)
+        }));
         format!(
             "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n{}\n]}}\n",
             out.join(",\n")

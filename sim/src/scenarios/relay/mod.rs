@@ -293,7 +293,7 @@ mod tests {
     use sigrelay::check::{ShuttleCheck, Strategy};
 
     use super::*;
-    use crate::sweep::run_seed;
+    use crate::sweep::record_seed;
 
     /// The event log of one seed of `relay-open-ack`: three streamers opening at once, each
     /// probing its channel right after its open-ack, then the close. It reads as the
@@ -303,7 +303,7 @@ mod tests {
     #[test]
     fn the_protocol_log_of_one_seed_is_pinned() {
         let scenario = crate::scenarios::find("relay-open-ack").expect("exists");
-        let (log, _) = run_seed(scenario, 0, Bugs::NONE).expect("seed 0 passes");
+        let (log, _) = record_seed(scenario, 0, Bugs::NONE).expect("seed 0 passes");
         insta::assert_snapshot!("relay_open_ack_seed_0", log.lines().join("\n"));
     }
 
