@@ -24,7 +24,8 @@ pub enum Message {
     Applied,
     /// A frame of demanded channels.
     Frame(Frame),
-    /// Frames the server dropped for this tap since the previous message.
+    /// Frames the server dropped for this tap since the previous message; 0 when the number
+    /// is unknown (frames were lost before they reached the server).
     Gap(u64),
     /// Nothing to say, but still here.
     Beat,

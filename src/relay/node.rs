@@ -131,9 +131,10 @@ impl<R: Runtime> Relay<R> {
         let (demands, tapper_done) = start_tapper(&group, tapper).await;
         let streamers = start_scope(&group, "streamers").await;
         let servers = start_scope(&group, "servers").await;
+        let demandable = demandable(config.node, config.channels, clustered);
         let inner = Inner {
-            demandable: demandable(&config, clustered),
-            channels: Arc::new(config.channels),
+            channels: demandable.channels.clone(),
+            demandable,
             node: config.node,
             bugs: config.bugs,
             demands: Arc::new(rt.mutex("relay:demands", Some(demands))),
@@ -303,12 +304,13 @@ impl<R: Runtime> Relay<R> {
     }
 }
 
-/// What streamers of a relay with `config` may demand.
-fn demandable(config: &RelayConfig, clustered: bool) -> Arc<Demandable> {
-    let remote = |k: &&ChannelKey| !clustered && k.leaseholder().is_some_and(|n| n != config.node);
+/// What streamers of relay `node` serving `channels` may demand.
+fn demandable(node: NodeId, channels: BTreeSet<ChannelKey>, clustered: bool) -> Arc<Demandable> {
+    let remote = |k: &&ChannelKey| !clustered && k.leaseholder().is_some_and(|n| n != node);
+    let unreachable = channels.iter().filter(remote).copied().collect();
     Arc::new(Demandable {
-        channels: Arc::new(config.channels.clone()),
-        unreachable: config.channels.iter().filter(remote).copied().collect(),
+        channels: Arc::new(channels),
+        unreachable,
     })
 }
 

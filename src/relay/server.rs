@@ -134,7 +134,7 @@ async fn exchange<R: Runtime, T, S: Stream>(
                 match message.map_err(|e| e.to_string())? {
                     Some(Message::Keys(keys)) => {
                         if let Some(key) = keys.iter().find(|k| k.leaseholder() != Some(peers.me)) {
-                            return Err(format!("asked for channel {key:?}, which this node does not lease"));
+                            return Err(format!("asked for channel {key}, which this node does not lease"));
                         }
                         let keys = keys.into_iter().collect();
                         streamer.update(keys).await.map_err(|e| e.to_string())?;
@@ -167,8 +167,8 @@ async fn forward<R: Runtime, T, S: Stream>(
     delivery: &Delivery,
 ) -> Result<bool, String> {
     if delivery.follows_gap() {
-        let missed = delivery.missed().max(1);
-        send(ctx, peers, connection, &Message::Gap(missed)).await?;
+        let gap = Message::Gap(delivery.missed());
+        send(ctx, peers, connection, &gap).await?;
     }
     let series = delivery.series().cloned().collect();
     let frame = Frame::new(series).expect("a delivery's series are a frame's");

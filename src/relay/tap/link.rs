@@ -67,7 +67,7 @@ impl<R: Runtime> PeerTap<R> {
                 let mut foreign = foreign.filter(|s| s.key.leaseholder() != Some(self.node));
                 if let Some(series) = foreign.next() {
                     let why = format!(
-                        "a frame of channel {:?}, which the peer does not lease",
+                        "a frame of channel {}, which the peer does not lease",
                         series.key
                     );
                     return Err(Ended::Lost(why));

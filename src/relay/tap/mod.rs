@@ -176,8 +176,7 @@ impl<R: Runtime> PeerTap<R> {
             if self.applied.is_some() {
                 delay = peers.backoff;
             }
-            self.lose();
-            if !self.release_all().await {
+            if !self.lose().await {
                 return Ok(());
             }
             let wait = jittered(&mut rng, delay);
@@ -238,11 +237,12 @@ impl<R: Runtime> PeerTap<R> {
         !closed
     }
 
-    /// The connection is gone: whatever was in flight is released and a gap is owed.
-    fn lose(&mut self) {
+    /// The connection is gone: whatever was in flight or waits is released and a gap is
+    /// owed. False once closed.
+    async fn lose(&mut self) -> bool {
         self.applied = None;
         answer::<R>(self.in_flight.take().into_iter().flatten());
-        self.owes_gap = true;
+        self.release_all().await
     }
 }
 
