@@ -300,3 +300,59 @@ fn a_routine_waiting_for_its_own_group_is_reported_by_name() {
         failure.message
     );
 }
+
+/// A stage asks a backend through a request queue, with the reply's sender inside the
+/// request; the backend first waits for the stage's go-ahead, which the stage only gives
+/// after the reply. The reply sender sits in the queue, so the backend holds it.
+async fn reply_sender_parked_in_a_queue<R: Runtime>(rt: R) {
+    let (requests, mut queue) = rt.channel::<R::OneshotSender<u32>>("requests", 4);
+    let (go_ahead, mut go) = rt.channel::<()>("go-ahead", 1);
+    let stage = rt.spawn("stage", {
+        let rt = rt.clone();
+        async move {
+            let (reply, answer) = rt.oneshot::<u32>("reply");
+            requests.send(reply).await.expect("the backend is alive");
+            let _ = answer.await;
+            let _ = go_ahead.send(()).await;
+        }
+    });
+    let backend = rt.spawn("backend", async move {
+        let _ = go.recv().await;
+        if let Some(reply) = queue.recv().await {
+            let _ = reply.send(1);
+        }
+    });
+    let _ = stage.await;
+    let _ = backend.await;
+}
+
+#[test]
+fn a_reply_sender_parked_in_a_queue_is_held_by_the_queue_reader() {
+    let failure = ShuttleCheck::new(Strategy::Random, 50)
+        .try_run(reply_sender_parked_in_a_queue)
+        .expect_err("the stage and the backend wait for each other");
+    let report = &failure.message;
+    assert!(
+        report.contains("waits to receive from oneshot \"reply\""),
+        "{report}"
+    );
+    assert!(
+        report.contains("or inside a value \"stage\" sent since, waiting in channel \"requests\""),
+        "{report}"
+    );
+    assert!(
+        report.contains("read by \"backend\" (made by \"main\", moved in at spawn)"),
+        "{report}"
+    );
+    let go_ahead = report.lines().find(|l| l.contains("channel \"go-ahead\""));
+    let go_ahead = go_ahead.expect("the backend's wait is listed");
+    assert!(
+        !go_ahead.contains("or inside"),
+        "the go-ahead's sender, moved in at spawn, is not said to travel: {report}"
+    );
+    assert!(
+        report.contains("cycle: \"stage\" -> \"backend\" -> \"stage\"")
+            || report.contains("cycle: \"backend\" -> \"stage\" -> \"backend\""),
+        "{report}"
+    );
+}

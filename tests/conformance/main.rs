@@ -5,20 +5,24 @@
 #[path = "../common/backends.rs"]
 mod backends;
 mod bodies;
+mod cancel;
+
+use bodies::*;
+use cancel::*;
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod tokio {
-            $( #[test] fn $name() { super::backends::tokio(super::bodies::$name::<sigrelay::rt::Tokio>) } )*
+            $( #[test] fn $name() { super::backends::tokio(super::$name::<sigrelay::rt::Tokio>) } )*
         }
         mod shuttle {
-            $( #[test] fn $name() { super::backends::shuttle(super::bodies::$name::<sigrelay::rt::Shuttle>) } )*
+            $( #[test] fn $name() { super::backends::shuttle(super::$name::<sigrelay::rt::Shuttle>) } )*
         }
         mod loom {
-            $( #[test] fn $name() { super::backends::loom(super::bodies::$name::<sigrelay::rt::Loom>) } )*
+            $( #[test] fn $name() { super::backends::loom(super::$name::<sigrelay::rt::Loom>) } )*
         }
         mod turmoil {
-            $( #[test] fn $name() { super::backends::turmoil(super::bodies::$name::<sigrelay::rt::Turmoil>) } )*
+            $( #[test] fn $name() { super::backends::turmoil(super::$name::<sigrelay::rt::Turmoil>) } )*
         }
     };
 }
@@ -42,4 +46,13 @@ conformance!(
     sleeps_wake_in_deadline_order,
     select_is_biased,
     rng_is_deterministic,
+    cancelled_lock_leaves_the_queue,
+    cancelled_recv_loses_nothing,
+    cancelled_send_gives_its_turn,
+    cancelled_reserve_gives_its_slot,
+    cancelled_notified_passes_it_on,
+    cancelled_join_keeps_the_result,
+    cancelled_sleep_disarms_its_timer,
+    cancelled_oneshot_recv_keeps_the_value,
+    cancelled_changed_keeps_the_change,
 );

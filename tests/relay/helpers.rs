@@ -1,4 +1,5 @@
-//! What the relay suites share: keys, frames, a relay of node 1 and what a streamer saw.
+//! What the relay suites share: keys, frames, a relay of node 1 and what a streamer saw,
+//! and a way to give up an operation part-way.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -65,4 +66,21 @@ pub async fn close_clean<R: Runtime>(relay: &Relay<R>) {
     assert!(report.is_clean(), "force-closed: {:?}", report.forced);
     let census = relay.census().await;
     assert!(census.live.is_empty(), "left running: {:?}", census.live);
+}
+
+/// Runs `attempt` for `polls` polls of the calling task, then drops it unless it is done.
+pub async fn give_up_after<R: Runtime, F: std::future::Future>(
+    rt: &R,
+    polls: usize,
+    attempt: F,
+) -> Option<F::Output> {
+    let patience = async {
+        for _ in 0..polls {
+            rt.yield_now().await;
+        }
+    };
+    sigrelay::select! {
+        () = patience => None,
+        done = attempt => Some(done),
+    }
 }

@@ -28,6 +28,7 @@ suite_without_loom!(
     node::close_force_closes_what_owners_left_open,
     node::close_racing_a_starting_streamer,
     node::channels_of_other_nodes_need_a_cluster,
+    node::a_dropped_new_streamer_leaves_nothing,
 );
 
 suite!(loom:

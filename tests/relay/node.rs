@@ -220,3 +220,25 @@ pub async fn channels_of_other_nodes_need_a_cluster<R: Runtime>(rt: R) {
     drop(s);
     close_clean(&relay).await;
 }
+
+/// A `new_streamer` given up at any point — queued on the relay's state lock behind a rival
+/// opener, or waiting for its open-ack — leaves nothing behind: the next streamer opens and
+/// receives, and the relay closes clean.
+pub async fn a_dropped_new_streamer_leaves_nothing<R: Runtime>(rt: R) {
+    let relay = open(rt.clone()).await;
+    let rival = relay.clone();
+    let opener = rt.spawn(
+        "opener",
+        async move { streamer(&rival, &[leased(2)]).await },
+    );
+    for polls in 0..4 {
+        let attempt = relay.new_streamer(set(&[leased(1)]), StreamerConfig::default());
+        drop(give_up_after(&rt, polls, attempt).await);
+    }
+    let mut s = streamer(&relay, &[leased(1)]).await;
+    let rival = opener.await.expect("the rival opens");
+    relay.writer().write(frame(&[leased(1)], 1)).await.unwrap();
+    assert_eq!(seen(&s.recv().await.unwrap()), [(leased(1), 1)]);
+    drop((s, rival));
+    close_clean(&relay).await;
+}

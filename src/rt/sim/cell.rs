@@ -59,6 +59,7 @@ impl<M: Model, T: Send> handles::OneshotSender<T> for SimOneshotSender<M, T> {
             s.value = Some(value);
             Ok(s.receiver.take())
         })?;
+        once.anchor.sent();
         once.anchor.record(EventKind::Send);
         woken.into_iter().for_each(Waker::wake);
         Ok(())
@@ -81,6 +82,7 @@ impl<M: Model, T: Send> SimOneshotReceiver<M, T> {
                 Err(TryRecvError::Empty)
             }
         })?;
+        once.anchor.resource.received();
         once.anchor.record(EventKind::Recv);
         Ok(value)
     }
@@ -122,6 +124,7 @@ impl<M: Model, T: Send> Drop for SimOneshotSender<M, T> {
 impl<M: Model, T: Send> Drop for SimOneshotReceiver<M, T> {
     fn drop(&mut self) {
         self.0.anchor.resource.release(1);
+        self.0.anchor.resource.discarded();
         let dropped = M::with(&self.0.state, |s| {
             s.receiver_alive = false;
             s.value.take()

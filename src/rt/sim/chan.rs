@@ -178,6 +178,7 @@ impl<M: Model, T: Send> handles::Permit<T> for SimPermit<'_, M, T> {
         });
         match delivered {
             Ok(receiver) => {
+                chan.anchor.sent();
                 chan.anchor.record(EventKind::Send);
                 receiver.into_iter().for_each(Waker::wake);
             }
@@ -243,6 +244,7 @@ impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
             chan.anchor.resource.set_len(s.buffer.len());
             Ok(s.receiver.take())
         })?;
+        chan.anchor.sent();
         chan.anchor.record(EventKind::Send);
         woken.into_iter().for_each(Waker::wake);
         Ok(())
@@ -280,6 +282,7 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
                 Err(TryRecvError::Empty)
             }
         })?;
+        chan.anchor.resource.received();
         chan.anchor.record(EventKind::Recv);
         next.into_iter().for_each(Waker::wake);
         Ok(value)
@@ -346,6 +349,7 @@ impl<M: Model, T: Send> Drop for SimReceiver<M, T> {
     fn drop(&mut self) {
         self.chan.anchor.resource.release(self.endpoint);
         let (senders, discarded) = self.shut(true);
+        self.chan.anchor.resource.discarded();
         senders.into_iter().for_each(Waker::wake);
         drop(discarded);
     }

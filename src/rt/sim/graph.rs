@@ -5,14 +5,17 @@
 //! is the last task to use an endpoint; an endpoint not used since it was made is held by
 //! its maker unless the maker spawned tasks since, and then, if exactly one of them is
 //! alive (the waiter aside), by that one — the usual `spawn(async move { … })` hand-over.
-//! Edges lead from a blocked task to the holders that could unblock it; a cycle among
+//! An end may also travel inside a value (a reply sender inside a request): if its holder
+//! sent a value since it last held the end, and that value is still buffered in a channel
+//! or oneshot, the report names that resource and the holders of its receiving end, who
+//! hold the end while the value waits there. Edges lead from a blocked task to the holders that could unblock it; a cycle among
 //! them is spelled out, since it is the usual cause.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::report::{Holder, Side, Wait, WaitOp};
+use super::report::{Holder, Resource, Side, Wait, WaitOp};
 use super::world::{RunState, TaskEntry, TaskId};
 
 /// What the graph is drawn from.
@@ -20,6 +23,7 @@ pub(crate) struct Tasks<'a> {
     pub(crate) live: &'a BTreeMap<TaskId, TaskEntry>,
     pub(crate) names: &'a [Arc<str>],
     pub(crate) parents: &'a [Option<TaskId>],
+    pub(crate) resources: &'a [Arc<Resource>],
 }
 
 impl Tasks<'_> {
@@ -125,18 +129,51 @@ fn describe_wait(tasks: &Tasks<'_>, wait: &Wait, waiter: TaskId) -> (String, BTr
     let Some(side) = other_side else {
         return (line, BTreeSet::new());
     };
-    let holders: Vec<_> = resource
-        .holders_of(side)
-        .iter()
-        .map(|h| tasks.holder(h, waiter))
-        .collect();
+    let ends = resource.holders_of(side);
+    let holders: Vec<_> = ends.iter().map(|h| tasks.holder(h, waiter)).collect();
+    let mut unblockers: BTreeSet<TaskId> = holders.iter().filter_map(|(t, _)| *t).collect();
     if holders.is_empty() {
         line.push_str("; other end held by no task");
     } else {
         let names: Vec<&str> = holders.iter().map(|(_, n)| n.as_str()).collect();
         let _ = write!(line, "; other end held by {}", names.join(", "));
     }
-    (line, holders.into_iter().filter_map(|(t, _)| t).collect())
+    for end in &ends {
+        for carrier in tasks.carriers(resource, end.task, end.stamp) {
+            let readers = carrier.holders_of(Side::Rx);
+            let readers: Vec<_> = readers.iter().map(|h| tasks.holder(h, waiter)).collect();
+            let names: Vec<&str> = readers.iter().map(|(_, n)| n.as_str()).collect();
+            let names = if names.is_empty() {
+                "no task".into()
+            } else {
+                names.join(", ")
+            };
+            let _ = write!(
+                line,
+                ", or inside a value {} sent since, waiting in {}, read by {names}",
+                tasks.name(end.task),
+                carrier.describe(),
+            );
+            unblockers.extend(readers.into_iter().filter_map(|(t, _)| t));
+        }
+    }
+    (line, unblockers)
+}
+
+impl Tasks<'_> {
+    /// The resources other than `waited` still buffering a value `sender` sent after
+    /// `stamp`: where an end it held then may travel.
+    fn carriers<'r>(
+        &'r self,
+        waited: &'r Resource,
+        sender: TaskId,
+        stamp: u64,
+    ) -> impl Iterator<Item = &'r Resource> + 'r {
+        self.resources
+            .iter()
+            .map(|r| &**r)
+            .filter(move |r| r.id != waited.id && r.buffers_sent_by(sender, stamp))
+    }
 }
 
 fn find_cycle(edges: &BTreeMap<TaskId, BTreeSet<TaskId>>) -> Option<Vec<TaskId>> {

@@ -173,12 +173,18 @@ impl<M: Model> Anchor<M> {
     }
 
     fn endpoint(&self, side: Side) -> u64 {
-        self.resource
-            .endpoint(side, self.me(), self.world.task_count())
+        let (tasks, stamp) = (self.world.task_count(), self.world.stamp());
+        self.resource.endpoint(side, self.me(), tasks, stamp)
     }
 
     fn touch(&self, endpoint: u64, side: Side) {
-        self.resource.touch(endpoint, side, self.me());
+        let stamp = self.world.stamp();
+        self.resource.touch(endpoint, side, self.me(), stamp);
+    }
+
+    /// A value entered the buffer: channel ends inside it travel with it.
+    fn sent(&self) {
+        self.resource.sent(self.me(), self.world.stamp());
     }
 
     fn wait(&self, op: WaitOp) {

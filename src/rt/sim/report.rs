@@ -1,7 +1,7 @@
 //! Named resources, who holds their endpoints, and what blocked tasks wait on: the facts
 //! the wait-for graph of a report (see [`graph`](super::graph)) is drawn from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -29,6 +29,16 @@ pub(crate) struct Resource {
     len: AtomicUsize,
     endpoints: AtomicU64,
     holders: StdMutex<BTreeMap<u64, Holder>>,
+    /// Who sent each buffered value, and when: a channel end sent inside a value is held
+    /// by whoever holds this resource's receiving end until it is received.
+    transit: StdMutex<VecDeque<Sent>>,
+}
+
+/// A buffered value: the task that sent it, and the world's stamp at the send.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    task: TaskId,
+    stamp: u64,
 }
 
 /// Who holds an endpoint: the last task that used it or, if none has since it was made,
@@ -39,6 +49,8 @@ pub(crate) struct Holder {
     pub(crate) task: TaskId,
     /// `Some(n)`: made by `task` when `n` tasks existed, and not used since.
     pub(crate) unused_since: Option<TaskId>,
+    /// The world's stamp when `task` made or last used the endpoint.
+    pub(crate) stamp: u64,
 }
 
 /// What a blocked task waits for.
@@ -88,13 +100,20 @@ impl Resource {
             len,
             endpoints,
             holders,
+            transit: StdMutex::new(VecDeque::new()),
         }
     }
 
-    /// A fresh endpoint id, made by `task` on `side` when `tasks` tasks existed.
-    pub(crate) fn endpoint(&self, side: Side, task: Option<TaskId>, tasks: TaskId) -> u64 {
+    /// A fresh endpoint id, made by `task` on `side` when `tasks` tasks existed, at `stamp`.
+    pub(crate) fn endpoint(
+        &self,
+        side: Side,
+        task: Option<TaskId>,
+        tasks: TaskId,
+        stamp: u64,
+    ) -> u64 {
         let id = self.endpoints.fetch_add(1, Ordering::Relaxed);
-        self.hold(id, side, task, Some(tasks));
+        self.hold(id, side, task, Some(tasks), stamp);
         id
     }
 
@@ -113,17 +132,25 @@ impl Resource {
         self.len.store(len, Ordering::Relaxed);
     }
 
-    /// Records that `task` used endpoint `endpoint`, so it holds it.
-    pub(crate) fn touch(&self, endpoint: u64, side: Side, task: Option<TaskId>) {
-        self.hold(endpoint, side, task, None);
+    /// Records that `task` used endpoint `endpoint` at `stamp`, so it holds it.
+    pub(crate) fn touch(&self, endpoint: u64, side: Side, task: Option<TaskId>, stamp: u64) {
+        self.hold(endpoint, side, task, None, stamp);
     }
 
-    fn hold(&self, endpoint: u64, side: Side, task: Option<TaskId>, unused_since: Option<TaskId>) {
+    fn hold(
+        &self,
+        endpoint: u64,
+        side: Side,
+        task: Option<TaskId>,
+        unused_since: Option<TaskId>,
+        stamp: u64,
+    ) {
         if let Some(task) = task {
             let holder = Holder {
                 side,
                 task,
                 unused_since,
+                stamp,
             };
             self.holders
                 .lock()
@@ -138,6 +165,34 @@ impl Resource {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&endpoint);
+    }
+
+    /// Records a value `task` put in the buffer at `stamp`.
+    pub(crate) fn sent(&self, task: Option<TaskId>, stamp: u64) {
+        if let Some(task) = task {
+            self.in_transit().push_back(Sent { task, stamp });
+        }
+    }
+
+    /// Records that the oldest buffered value was taken out.
+    pub(crate) fn received(&self) {
+        self.in_transit().pop_front();
+    }
+
+    /// Records that every buffered value was dropped.
+    pub(crate) fn discarded(&self) {
+        self.in_transit().clear();
+    }
+
+    /// Whether a value `task` sent after `stamp` is still buffered: an endpoint `task` held
+    /// at `stamp` may travel inside it.
+    pub(crate) fn buffers_sent_by(&self, task: TaskId, stamp: u64) -> bool {
+        let transit = self.in_transit();
+        transit.iter().any(|s| s.task == task && s.stamp > stamp)
+    }
+
+    fn in_transit(&self) -> std::sync::MutexGuard<'_, VecDeque<Sent>> {
+        self.transit.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The holders of the endpoints on `side`.

@@ -3,8 +3,9 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::report::{Side, WaitOp};
@@ -87,11 +88,11 @@ impl<M: Model, T> SimMutex<M, T> {
         acquired
     }
 
-    fn poll_lock(
-        &self,
+    fn poll_lock<'a>(
+        &'a self,
         ticket: &mut Option<u64>,
         cx: &mut Context<'_>,
-    ) -> Poll<SimMutexGuard<'_, M, T>> {
+    ) -> Poll<SimMutexGuard<'a, M, T>> {
         if self.acquire(ticket, Some(cx.waker())) {
             return Poll::Ready(SimMutexGuard { mutex: self });
         }
@@ -115,9 +116,23 @@ impl<M: Model, T> SimMutex<M, T> {
 }
 
 /// A pending lock; leaves the queue when dropped.
+///
+/// A named future rather than a closure over its fields: a `move` closure capturing
+/// `pending.ticket` (a `Copy` field) would copy it out and drop `pending` at once, so a
+/// cancelled lock would stay queued and block every later one.
+#[must_use = "futures do nothing unless awaited"]
 struct Lock<'a, M: Model, T> {
     mutex: &'a SimMutex<M, T>,
     ticket: Option<u64>,
+}
+
+impl<'a, M: Model, T> Future for Lock<'a, M, T> {
+    type Output = SimMutexGuard<'a, M, T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.mutex.poll_lock(&mut this.ticket, cx)
+    }
 }
 
 impl<M: Model, T> Drop for Lock<'_, M, T> {
@@ -135,11 +150,10 @@ impl<M: Model, T: Send> handles::Mutex<T> for SimMutex<M, T> {
         Self: 'a;
 
     fn lock(&self) -> impl Future<Output = SimMutexGuard<'_, M, T>> + Send {
-        let mut pending = Lock {
+        Lock {
             mutex: self,
             ticket: None,
-        };
-        poll_fn(move |cx| pending.mutex.poll_lock(&mut pending.ticket, cx))
+        }
     }
 
     fn try_lock(&self) -> Option<SimMutexGuard<'_, M, T>> {
@@ -185,11 +199,23 @@ pub struct SimNotify<M: Model> {
     anchor: Anchor<M>,
 }
 
-/// A pending `notified()`: the generation it was created in and its place in the queue.
+/// A pending `notified()`: the generation it was created in and its place in the queue;
+/// leaves the queue when dropped, passing on a notification it was given.
+#[must_use = "futures do nothing unless awaited"]
 struct Notified<'a, M: Model> {
     notify: &'a SimNotify<M>,
     generation: u64,
     ticket: Option<u64>,
+}
+
+impl<M: Model> Future for Notified<'_, M> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let notify = this.notify;
+        notify.poll_notified(this, cx)
+    }
 }
 
 impl<M: Model> SimNotify<M> {
@@ -283,15 +309,11 @@ impl<M: Model> handles::Notify for SimNotify<M> {
 
     fn notified(&self) -> impl Future<Output = ()> + Send + '_ {
         let generation = M::with(&self.state, |s| s.generation);
-        let mut pending = Notified {
+        Notified {
             notify: self,
             generation,
             ticket: None,
-        };
-        poll_fn(move |cx| {
-            let notify = pending.notify;
-            notify.poll_notified(&mut pending, cx)
-        })
+        }
     }
 }
 

@@ -108,7 +108,8 @@ impl<M: Model, F: Future> Tracked<M, F> {
                     inner: outer.clone(),
                 }));
                 if let Some(shared) = &self.shared {
-                    shared.lock().task = Some(ours.clone());
+                    let replaced = shared.lock().task.replace(ours.clone());
+                    drop(replaced);
                 }
                 self.waker = Some((outer.clone(), ours.clone()));
                 ours
@@ -210,13 +211,13 @@ impl<T> JoinShared<T> {
             TaskEnd::Aborted => JoinError::Aborted,
             TaskEnd::Panicked(payload) => JoinError::from_panic(payload.as_ref()),
         });
-        let joiner = {
+        let (joiner, task) = {
             let mut s = self.lock();
             s.result = Some(result);
             s.finished = true;
-            s.task = None;
-            s.joiner.take()
+            (s.joiner.take(), s.task.take())
         };
+        drop(task);
         if let Some(w) = joiner {
             w.wake();
         }
@@ -243,8 +244,9 @@ impl<M: Model, T> Future for SimJoinHandle<M, T> {
             return Poll::Ready(result);
         }
         assert!(!s.finished, "a join handle is polled after it returned");
-        s.joiner = Some(cx.waker().clone());
+        let replaced = s.joiner.replace(cx.waker().clone());
         drop(s);
+        drop(replaced);
         let me = self.world.current(M::native_id());
         self.world.wait_on(
             me,

@@ -77,8 +77,11 @@ impl<M: Model> Future for SimSleep<M> {
             }
             return Poll::Ready(());
         }
-        this.timer = Some(this.world.arm_timer(this.timer, this.deadline, cx.waker()));
         let me = this.world.current(M::native_id());
+        let timer = this
+            .world
+            .arm_timer(this.timer, this.deadline, cx.waker(), me);
+        this.timer = Some(timer);
         this.world.wait_on(
             me,
             Wait {

@@ -11,10 +11,12 @@
 //! Under both checkers exactly one task runs at a time, and nothing that can switch tasks
 //! (a checker lock, a park) happens while the lock is held, so it never contends. Being
 //! invisible to the checker is the point: bookkeeping adds no interleavings to explore.
-//! Wakers are always called after the lock is released.
+//! Wakers are always called, and dropped, after the lock is released: under loom, waking or
+//! dropping a waker is a scheduling point, and another task must not find the lock taken.
 
 use std::collections::BTreeMap;
 use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
@@ -63,7 +65,8 @@ struct State {
     live: BTreeMap<TaskId, TaskEntry>,
     natives: BTreeMap<usize, TaskId>,
     now: Duration,
-    timers: BTreeMap<(Duration, u64), Waker>,
+    /// Armed timers: the waker to fire and the task that armed it.
+    timers: BTreeMap<(Duration, u64), (Waker, Option<TaskId>)>,
     next_timer: u64,
     resources: Vec<Arc<Resource>>,
     body_returned: bool,
@@ -76,6 +79,7 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct World {
     state: StdMutex<State>,
+    stamps: AtomicU64,
 }
 
 /// What the last task to block must do once the world lock is released.
@@ -108,6 +112,7 @@ impl World {
         };
         Arc::new(Self {
             state: StdMutex::new(state),
+            stamps: AtomicU64::new(0),
         })
     }
 
@@ -220,7 +225,9 @@ impl World {
         if s.live.len() <= 1 {
             return true;
         }
-        s.drain_waker = Some(waker.clone());
+        let replaced = s.drain_waker.replace(waker.clone());
+        drop(s);
+        drop(replaced);
         false
     }
 
@@ -261,18 +268,22 @@ impl World {
         key: Option<(Duration, u64)>,
         deadline: Duration,
         waker: &Waker,
+        task: Option<TaskId>,
     ) -> (Duration, u64) {
         let mut s = self.lock();
         let key = key.unwrap_or_else(|| {
             s.next_timer += 1;
             (deadline, s.next_timer)
         });
-        s.timers.insert(key, waker.clone());
+        let replaced = s.timers.insert(key, (waker.clone(), task));
+        drop(s);
+        drop(replaced);
         key
     }
 
     pub(crate) fn disarm_timer(&self, key: (Duration, u64)) {
-        self.lock().timers.remove(&key);
+        let removed = self.lock().timers.remove(&key);
+        drop(removed);
     }
 
     /// The next seed for an RNG handed out by the runtime.
@@ -287,6 +298,11 @@ impl World {
     }
 
     /// How many tasks the run has spawned so far, the body included.
+    /// The next point of the run's order of endpoint uses and sends.
+    pub(crate) fn stamp(&self) -> u64 {
+        self.stamps.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub(crate) fn task_count(&self) -> usize {
         self.lock().names.len()
     }
@@ -319,11 +335,18 @@ impl State {
             .range(..=(deadline, u64::MAX))
             .map(|(k, _)| *k)
             .collect();
-        Quiescence::Fire(
-            due.into_iter()
-                .filter_map(|k| self.timers.remove(&k))
-                .collect(),
-        )
+        let fired: Vec<_> = due
+            .into_iter()
+            .filter_map(|k| self.timers.remove(&k))
+            .collect();
+        // Runnable before the lock is released: a task polled before the wakes land (loom
+        // may poll spuriously) must not find every task blocked and no timer left.
+        for task in fired.iter().filter_map(|(_, task)| *task) {
+            if let Some(t) = self.live.get_mut(&task) {
+                t.state = RunState::Runnable;
+            }
+        }
+        Quiescence::Fire(fired.into_iter().map(|(waker, _)| waker).collect())
     }
 
     fn stuck_report(&self) -> String {
@@ -341,6 +364,7 @@ impl State {
             live: &self.live,
             names: &self.names,
             parents: &self.parents,
+            resources: &self.resources,
         })
     }
 }
