@@ -52,6 +52,10 @@ pub struct Failure {
     pub reproducer: String,
     /// One line that replays the failure.
     pub replay: String,
+    /// What the failed run recorded up to its failure (shuttle runs): its event log and
+    /// virtual time.
+    #[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
+    pub record: Option<RunRecord>,
 }
 
 impl fmt::Display for Failure {

@@ -183,27 +183,33 @@ fn replay(
     bugs: Bugs,
     trace: Option<&std::path::Path>,
 ) -> ExitCode {
-    match sweep::record_seed(scenario, seed, bugs) {
-        Ok((log, virtual_time)) => {
-            if let Some(path) = trace {
-                if let Err(e) = std::fs::write(path, log.chrome_trace()) {
-                    eprintln!("sim: cannot write the trace to {}: {e}", path.display());
-                    return ExitCode::from(2);
-                }
-                println!(
-                    "trace written to {} (open it in ui.perfetto.dev)",
-                    path.display()
-                );
+    let (log, outcome) = sweep::replay_seed(scenario, seed, bugs);
+    if let Some(log) = &log {
+        if let Some(path) = trace {
+            if let Err(e) = std::fs::write(path, log.chrome_trace()) {
+                eprintln!("sim: cannot write the trace to {}: {e}", path.display());
+                return ExitCode::from(2);
             }
-            log.lines().iter().for_each(|line| println!("{line}"));
             println!(
-                "{} seed {seed}: ok at virtual time {virtual_time:?}, log hash {:x}",
-                scenario.name,
-                log.hash()
+                "trace written to {} (open it in ui.perfetto.dev)",
+                path.display()
+            );
+        }
+        log.lines().iter().for_each(|line| println!("{line}"));
+    }
+    let hash = log.as_ref().map_or(0, sweep::RunLog::hash);
+    match outcome {
+        Ok(virtual_time) => {
+            println!(
+                "{} seed {seed}: ok at virtual time {virtual_time:?}, log hash {hash:x}",
+                scenario.name
             );
             ExitCode::SUCCESS
         }
         Err(failure) => {
+            if log.is_none() && trace.is_some() {
+                eprintln!("sim: the run left no log to trace");
+            }
             println!("{failure}");
             ExitCode::FAILURE
         }

@@ -116,6 +116,27 @@ fn run_with(
     bugs: Bugs,
     record: bool,
 ) -> Result<(RunLog, Duration), Failure> {
+    let (log, outcome) = witness_seed(scenario, seed, bugs, record);
+    let virtual_time = outcome?;
+    Ok((log.expect("a passing run leaves its log"), virtual_time))
+}
+
+/// Runs one seed with every event recorded, as [`record_seed`], and keeps the log even when
+/// the seed fails: what the run did up to its failure, for `sim replay`.
+pub fn replay_seed(
+    scenario: &Scenario,
+    seed: u64,
+    bugs: Bugs,
+) -> (Option<RunLog>, Result<Duration, Failure>) {
+    witness_seed(scenario, seed, bugs, true)
+}
+
+fn witness_seed(
+    scenario: &Scenario,
+    seed: u64,
+    bugs: Bugs,
+    record: bool,
+) -> (Option<RunLog>, Result<Duration, Failure>) {
     match scenario.body {
         Body::Shuttle(run) => {
             let check = ShuttleCheck::new(strategy(seed), schedules(seed)).seed(seed);
@@ -124,8 +145,13 @@ fn run_with(
                 true => Recording::capture(run),
                 false => (run(), Recording::default()),
             };
-            let record = summary?.last.expect("a passing run leaves its record");
-            Ok((RunLog::Shuttle(record.log, said), record.virtual_time))
+            let last = match &summary {
+                Ok(summary) => summary.last.clone(),
+                Err(failure) => failure.record.clone(),
+            };
+            let virtual_time = last.as_ref().map(|r| r.virtual_time);
+            let log = last.map(|r| RunLog::Shuttle(r.log, said));
+            (log, summary.map(|_| virtual_time.unwrap_or_default()))
         }
         Body::Turmoil(run) => {
             let (ran, recording) = Recording::capture(|| run(seed, bugs));
@@ -134,9 +160,9 @@ fn run_with(
                 message,
                 reproducer: format!("seed {seed}"),
                 replay: replay_command(scenario.name, seed),
+                record: None,
             };
-            let virtual_time = ran.map_err(failed)?;
-            Ok((RunLog::Turmoil(recording), virtual_time))
+            (Some(RunLog::Turmoil(recording)), ran.map_err(failed))
         }
     }
 }
@@ -265,6 +291,32 @@ mod tests {
             failures[0].replay_command(),
             "cargo run --release -p sim -- replay --scenario broken --seed 0"
         );
+    }
+
+    /// A failing seed still leaves what it did up to the failure: the log names both tasks
+    /// of the broken scenario's cycle, and the trace has a track for each.
+    #[test]
+    fn a_failing_replay_keeps_its_log_and_trace() {
+        let scenario = crate::scenarios::find("broken").expect("the test scenario exists");
+        let (log, outcome) = replay_seed(scenario, 0, Bugs::NONE);
+        let failure = outcome.expect_err("the broken scenario deadlocks");
+        assert!(failure.message.contains("deadlock"), "{}", failure.message);
+        let log = log.expect("a failed shuttle run leaves its log");
+        let lines = log.lines();
+        assert!(
+            lines.iter().any(|l| l.contains("main spawns first")),
+            "{lines:?}"
+        );
+        let trace: serde_json::Value =
+            serde_json::from_str(&log.chrome_trace()).expect("valid JSON");
+        let tracks: Vec<_> = trace["traceEvents"]
+            .as_array()
+            .expect("a traceEvents array")
+            .iter()
+            .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+            .map(|e| e["args"]["name"].as_str().expect("named").to_string())
+            .collect();
+        assert_eq!(tracks, ["main", "first"]);
     }
 
     /// The trace events of a passing seed's replay, and the names of its tracks.

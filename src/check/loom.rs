@@ -76,6 +76,7 @@ impl LoomCheck {
             message: panic_message(payload.as_ref()),
             reproducer: format!("preemption bound {:?}, seed {}", self.preemption_bound, self.settings.seed),
             replay: "rerun the same test: loom explores in a fixed order and stops at the same execution".into(),
+            record: None,
         })
     }
 }

@@ -104,11 +104,12 @@ impl ShuttleCheck {
         Fut: Future<Output = ()>,
     {
         let last = Arc::new(StdMutex::new(None));
-        let sink = last.clone();
+        let (sink, witness) = (last.clone(), sim::Witness::default());
         let settings = self.settings;
         let shared = body.clone();
+        let watching = witness.clone();
         let test = move || {
-            let ((), record) = sim::run(settings, &*shared);
+            let ((), record) = sim::run_witnessed(settings, &watching, &*shared);
             *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
         };
         let outcome = self.isolated(test);
@@ -125,7 +126,10 @@ impl ShuttleCheck {
                     }
                     .try_run_shared(body);
                 }
-                Err(failure)
+                Err(Failure {
+                    record: witness.record(),
+                    ..failure
+                })
             }
         }
     }
@@ -175,6 +179,7 @@ impl ShuttleCheck {
             message,
             reproducer,
             replay,
+            record: None,
         }
     }
 }

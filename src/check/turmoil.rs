@@ -133,6 +133,8 @@ impl TurmoilCheck {
                 "sigrelay::check::TurmoilCheck::new({}).try_run(body)",
                 self.seed
             ),
+            #[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
+            record: None,
         })
     }
 }

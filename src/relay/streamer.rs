@@ -5,7 +5,8 @@
 //!
 //! Start: demand to the tapper (acknowledged once applied), then connect to the delta, then
 //! the open-ack. From the ack on, every frame written to a demanded key reaches the streamer.
-//! Updates follow the same order and are acknowledged the same way.
+//! Updates make before they break: demand the old keys and the new, switch the delta, then
+//! demand the new keys alone, and acknowledge.
 //!
 //! Stop: drain-before-disconnect. [`Streamer::close`] closes the requests inlet and keeps
 //! reading the outlet while the routine disconnects from the delta, then withdraws the
@@ -172,10 +173,10 @@ impl<R: Runtime> StreamerTask<R> {
                 demands.expect("H1: the relay closed its demand inlet under a starting streamer")
             }
         };
-        match place.open(&demands, keys).await {
+        match place.open(&demands, keys.clone()).await {
             Ok(responses) => {
                 if opened.send(Ok(responses)).is_ok() {
-                    place.serve(&ctx, &demands, &mut requests).await;
+                    place.serve(&ctx, &demands, &mut requests, keys).await;
                 }
             }
             Err(e) => drop(opened.send(Err(e))),
@@ -198,27 +199,43 @@ impl<R: Runtime> Place<R> {
         Ok(self.delta.connect(self.id, keys, policy, capacity).await?)
     }
 
-    /// Serves requests until the inlet closes or the relay cancels the streamer.
+    /// Serves requests until the inlet closes or the relay cancels the streamer; `keys` are
+    /// the streamer's keys in the delta.
     async fn serve(
         &self,
         ctx: &Ctx<R>,
         demands: &R::Sender<Demand<R>>,
         requests: &mut R::Receiver<Request<R>>,
+        mut keys: BTreeSet<ChannelKey>,
     ) {
         while let Ok(Some(request)) = ctx.recv(requests).await {
-            let Request::Update(keys, reply) = request;
-            let _ = reply.send(self.update(demands, keys).await);
+            let Request::Update(wanted, reply) = request;
+            let updated = self.update(demands, &keys, wanted.clone()).await;
+            if updated.is_ok() {
+                keys = wanted;
+            }
+            let _ = reply.send(updated);
         }
     }
 
+    /// Make before break: the tapper feeds the old keys and the new until the delta has
+    /// switched, so no frame of a key the delta still delivers is filtered out upstream
+    /// (which would show as a silent hole in that key's sequence), and every frame of a new
+    /// key written after the ack arrives.
     async fn update(
         &self,
         demands: &R::Sender<Demand<R>>,
+        current: &BTreeSet<ChannelKey>,
         keys: BTreeSet<ChannelKey>,
     ) -> Result<(), RelayError> {
         self.demandable.check(&keys)?;
-        demand(&self.delta, demands, self.id, keys.clone()).await?;
-        Ok(self.delta.update(self.id, keys).await?)
+        let both = current.union(&keys).copied().collect();
+        demand(&self.delta, demands, self.id, both).await?;
+        if let Err(e) = self.delta.update(self.id, keys.clone()).await {
+            let _ = demand(&self.delta, demands, self.id, current.clone()).await;
+            return Err(e.into());
+        }
+        demand(&self.delta, demands, self.id, keys).await
     }
 
     /// Disconnects from the delta (served even while it waits on this outlet), then

@@ -29,6 +29,7 @@ suite_without_loom!(
     node::close_racing_a_starting_streamer,
     node::channels_of_other_nodes_need_a_cluster,
     node::a_dropped_new_streamer_leaves_nothing,
+    node::an_update_leaves_no_hole_in_a_dropped_key,
 );
 
 suite!(loom:

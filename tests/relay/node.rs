@@ -1,6 +1,7 @@
 //! The relay of one node: open-ack barrier, key updates, typed refusals, drain-before-
 //! disconnect, gap markers, and close in order with nothing left running.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sigrelay::relay::{
@@ -240,5 +241,50 @@ pub async fn a_dropped_new_streamer_leaves_nothing<R: Runtime>(rt: R) {
     relay.writer().write(frame(&[leased(1)], 1)).await.unwrap();
     assert_eq!(seen(&s.recv().await.unwrap()), [(leased(1), 1)]);
     drop((s, rival));
+    close_clean(&relay).await;
+}
+
+/// An update makes before it breaks: while a streamer moves from {1, 2} to {2, 3}, frames
+/// keep coming on 1 alone and on 1 and 3 together. What it still receives of channel 1 has
+/// no hole (upstream never stops feeding a key the delta still delivers), and the marker
+/// written after the ack arrives on 2 and 3.
+pub async fn an_update_leaves_no_hole_in_a_dropped_key<R: Runtime>(rt: R) {
+    let relay = open(rt.clone()).await;
+    let mut s = streamer(&relay, &[leased(1), leased(2)]).await;
+    let writer = relay.writer();
+    let writing = rt.spawn("writer", async move {
+        for v in 0..8 {
+            let keys: &[ChannelKey] = if v % 2 == 0 {
+                &[leased(1)]
+            } else {
+                &[leased(1), leased(3)]
+            };
+            writer.write(frame(keys, v)).await.expect("known keys");
+        }
+    });
+    s.update(set(&[leased(2), leased(3)]))
+        .await
+        .expect("known keys");
+    writing.await.expect("the writer ends");
+    let marker = frame(&[leased(2), leased(3)], 100);
+    relay.writer().write(marker).await.expect("known keys");
+    let mut seen_of_1 = Vec::new();
+    let mut marked = BTreeSet::new();
+    while marked.len() < 2 {
+        let delivery = s.recv().await.expect("open until the marker");
+        for (key, v) in seen(&delivery) {
+            match v {
+                100 => drop(marked.insert(key)),
+                _ if key == leased(1) => seen_of_1.push(v),
+                _ => {}
+            }
+        }
+    }
+    let contiguous = seen_of_1.windows(2).all(|w| w[1] == w[0] + 1);
+    assert!(
+        contiguous,
+        "a hole in channel 1 during the update: {seen_of_1:?}"
+    );
+    drop(s);
     close_clean(&relay).await;
 }

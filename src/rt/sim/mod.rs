@@ -70,7 +70,7 @@ pub struct Sim<M> {
 }
 
 /// What a finished run leaves behind.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {
     /// The event log of the run.
     pub log: EventLog,
@@ -109,12 +109,45 @@ pub fn run<M: Model, T, Fut>(
 where
     Fut: Future<Output = T>,
 {
+    run_witnessed(settings, &Witness::default(), body)
+}
+
+/// Keeps the world of the latest run reachable, so that what a failed run did up to its
+/// failure — its event log and virtual time — can be read once the checker gave up on it.
+#[derive(Debug, Default, Clone)]
+pub struct Witness(Arc<std::sync::Mutex<Option<Arc<World>>>>);
+
+impl Witness {
+    /// What the latest run witnessed recorded so far, if one started.
+    pub fn record(&self) -> Option<RunRecord> {
+        let world = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        Some(RunRecord {
+            log: world.log(),
+            virtual_time: world.now(),
+        })
+    }
+
+    fn watch(&self, world: &Arc<World>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(world.clone());
+    }
+}
+
+/// As [`run`], leaving the run's world with `witness`.
+pub fn run_witnessed<M: Model, T, Fut>(
+    settings: RunSettings,
+    witness: &Witness,
+    body: impl FnOnce(Sim<M>) -> Fut,
+) -> (T, RunRecord)
+where
+    Fut: Future<Output = T>,
+{
     let limits = Limits {
         max_virtual_time: settings.max_virtual_time,
         max_tasks: M::MAX_TASKS,
     };
     crate::check::recording::new_execution();
     let world = World::new(settings.seed, limits);
+    witness.watch(&world);
     let source = world.clone();
     let _source = TaskSource::set(move || {
         let task = source.current(M::native_id())?;
