@@ -1,6 +1,7 @@
 //! The bug catalogue: each known bug of the originals, reintroduced at its real code site,
 //! hunted with seeds of the scenario built to catch it; then the real code over the same
-//! seeds, which must not fail.
+//! seeds, which must not fail. Each entry declares the failure the bug must cause
+//! ([`Expected`]); a failed seed counts as a detection only if it failed that way.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use sigrelay::rt::Tokio;
 
 use crate::scenarios;
 use crate::sweep::run_seed;
+use crate::verdict::{Expected, Kind, Observed};
 
 /// One catalogued bug and the scenario that catches it.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +24,24 @@ pub struct Entry {
     pub scenario: &'static str,
     /// Seeds tried before the bug counts as missed; the real code runs as many.
     pub budget: u64,
+    /// The failure it must cause.
+    pub expected: Expected,
+}
+
+const fn deadlock(names: &'static [&'static str], cycle: &'static [&'static str]) -> Expected {
+    Expected {
+        kind: Kind::Deadlock,
+        names,
+        cycle_through: cycle,
+    }
+}
+
+const fn violation(names: &'static [&'static str]) -> Expected {
+    Expected {
+        kind: Kind::Violation,
+        names,
+        cycle_through: &[],
+    }
 }
 
 /// Every bug that has landed, in catalogue order.
@@ -32,24 +52,46 @@ pub const CATALOGUE: &[Entry] = &[
             "a closing streamer disconnects before draining while the delta waits on its outlet",
         scenario: "relay-churn",
         budget: 500,
+        expected: deadlock(
+            &[
+                "task \"relay/delta\"",
+                "waits to send on channel \"delta:outlet:",
+            ],
+            &["relay/delta"],
+        ),
     },
     Entry {
         bug: Bug::B2SlowStreamerBlocksFanOut,
         symptom: "one slow lossy streamer blocks the fan-out for everyone",
         scenario: "relay-churn",
         budget: 500,
+        expected: deadlock(
+            &[
+                "task \"relay/delta\"",
+                "waits to send on channel \"delta:outlet:1\"",
+            ],
+            &[],
+        ),
     },
     Entry {
         bug: Bug::B2bTimeoutSkipsLaterStreamers,
         symptom: "a timed-out send drops the frame for every later streamer, uncounted",
         scenario: "relay-churn",
         budget: 500,
+        expected: deadlock(
+            &[
+                "task \"updater\"",
+                "waits to receive from channel \"delta:outlet:2\"",
+            ],
+            &[],
+        ),
     },
     Entry {
         bug: Bug::B3DeadPeerStaysConnected,
         symptom: "a peer that vanished without a reset keeps its server and streamer forever",
         scenario: "cluster-partition",
         budget: 20,
+        expected: violation(&["dead peers stay connected"]),
     },
     Entry {
         bug: Bug::B6AckBeforeDemandApplied,
@@ -57,36 +99,49 @@ pub const CATALOGUE: &[Entry] = &[
             "the open-ack comes before the tapper applied the demand: writes after it are lost",
         scenario: "relay-open-ack",
         budget: 500,
+        expected: violation(&["the write right after the open-ack"]),
     },
     Entry {
         bug: Bug::B7MaskedFailure,
         symptom: "a real failure masked by a sibling's cancellation",
         scenario: "signal-first-failure",
         budget: 500,
+        expected: violation(&["the real failure is returned"]),
     },
     Entry {
         bug: Bug::B8RetryResultDependsOnTiming,
         symptom: "a restarting routine's result depends on when the cancel arrives",
         scenario: "signal-restart-cancel",
         budget: 500,
+        expected: violation(&["the panic is the result"]),
     },
     Entry {
         bug: Bug::B9RestartAfterReturn,
         symptom: "a routine restarted after a normal return",
         scenario: "signal-restart-return",
         budget: 500,
+        expected: violation(&["a normal return is never restarted"]),
     },
     Entry {
         bug: Bug::B13LostCancel,
         symptom: "close loses its cancel: streamers open at the deadline are left running",
         scenario: "relay-churn",
         budget: 500,
+        expected: deadlock(
+            &["task \"relay/streamers/streamer-1\"", "task \"lossy\""],
+            &[],
+        ),
     },
     Entry {
         bug: Bug::H1CloseRacesStartingStreamer,
         symptom: "close racing a starting streamer: the streamer finds its demand inlet gone",
         scenario: "relay-churn",
         budget: 500,
+        expected: Expected {
+            kind: Kind::Panic,
+            names: &["relay/streamers/streamer-4"],
+            cycle_through: &[],
+        },
     },
 ];
 
@@ -95,14 +150,17 @@ pub const CATALOGUE: &[Entry] = &[
 pub struct Hunt {
     /// The entry hunted.
     pub entry: Entry,
-    /// The first seed that failed with the bug present, if any did within the budget.
+    /// The first seed that failed the declared way with the bug present, if any did within
+    /// the budget.
     pub detected_at: Option<u64>,
     /// Seeds run until detection (the whole budget if missed).
     pub seeds_until_detection: u64,
+    /// The matching failure or, if none matched, the first failure seen.
+    pub observed: Option<Observed>,
+    /// Seeds that failed another way than declared: not detections.
+    pub unmatched: u64,
     /// Wall time of the hunt.
     pub wall: Duration,
-    /// The first lines of the failure message.
-    pub message: String,
     /// Seeds of the real code that failed over the same budget: false alarms.
     pub false_alarms: u64,
     /// Wall time of the real-code run.
@@ -119,35 +177,18 @@ impl Hunt {
             )
         })
     }
+
+    /// The first lines of the observed failure, joined.
+    pub fn message(&self) -> String {
+        let report = self.observed.as_ref().map_or("", |o| o.report.as_str());
+        report.lines().take(3).collect::<Vec<_>>().join(" | ")
+    }
 }
 
 /// Hunts `entry`'s bug, then runs the real code over the same budget.
 pub fn hunt(entry: Entry) -> Hunt {
+    let mut hunt = hunt_with(entry, Bugs::only(entry.bug));
     let scenario = scenarios::find(entry.scenario).expect("catalogued scenarios exist");
-    let start = Tokio.now();
-    let mut hunt = Hunt {
-        entry,
-        detected_at: None,
-        seeds_until_detection: entry.budget,
-        wall: Duration::ZERO,
-        message: String::new(),
-        false_alarms: 0,
-        clean_wall: Duration::ZERO,
-    };
-    for seed in 0..entry.budget {
-        if let Err(failure) = run_seed(scenario, seed, Bugs::only(entry.bug)) {
-            hunt.detected_at = Some(seed);
-            hunt.seeds_until_detection = seed + 1;
-            hunt.message = failure
-                .message
-                .lines()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" | ");
-            break;
-        }
-    }
-    hunt.wall = start.elapsed();
     let start = Tokio.now();
     let budget = 0..entry.budget;
     hunt.false_alarms = budget
@@ -157,20 +198,65 @@ pub fn hunt(entry: Entry) -> Hunt {
     hunt
 }
 
+/// Runs `entry`'s scenario with `bugs` over its budget until a seed fails the way `entry`
+/// declares; failures of any other kind are counted, not taken for a detection.
+pub fn hunt_with(entry: Entry, bugs: Bugs) -> Hunt {
+    let scenario = scenarios::find(entry.scenario).expect("catalogued scenarios exist");
+    let start = Tokio.now();
+    let mut hunt = Hunt {
+        entry,
+        detected_at: None,
+        seeds_until_detection: entry.budget,
+        observed: None,
+        unmatched: 0,
+        wall: Duration::ZERO,
+        false_alarms: 0,
+        clean_wall: Duration::ZERO,
+    };
+    for seed in 0..entry.budget {
+        let Err(failure) = run_seed(scenario, seed, bugs) else {
+            continue;
+        };
+        let observed = Observed::of(&failure.message);
+        if entry.expected.matches(&observed) {
+            hunt.detected_at = Some(seed);
+            hunt.seeds_until_detection = seed + 1;
+            hunt.observed = Some(observed);
+            break;
+        }
+        hunt.unmatched += 1;
+        hunt.observed.get_or_insert(observed);
+    }
+    hunt.wall = start.elapsed();
+    hunt
+}
+
 /// The hunts as a JSON array.
 pub fn to_json(hunts: &[Hunt]) -> String {
     let rows: Vec<_> = hunts
         .iter()
         .map(|h| {
+            let expected = h.entry.expected;
             serde_json::json!({
                 "bug": h.entry.bug.id(),
                 "symptom": h.entry.symptom,
                 "scenario": h.entry.scenario,
+                "expected": {
+                    "kind": expected.kind.name(),
+                    "names": expected.names,
+                    "cycle_through": expected.cycle_through,
+                },
+                "observed": h.observed.as_ref().map(|o| serde_json::json!({
+                    "kind": o.kind.name(),
+                    "headline": o.headline(),
+                })),
+                "matched": h.detected_at.is_some(),
                 "detected": h.detected_at.is_some(),
+                "unmatched_failures": h.unmatched,
                 "seeds_until_detection": h.seeds_until_detection,
                 "wall_ms": h.wall.as_secs_f64() * 1e3,
                 "replay": h.replay_command(),
-                "message": h.message,
+                "message": h.message(),
                 "real_code_seeds": h.entry.budget,
                 "real_code_failures": h.false_alarms,
                 "real_code_wall_ms": h.clean_wall.as_secs_f64() * 1e3,
@@ -188,13 +274,14 @@ mod tests {
     fn every_catalogued_bug_is_caught_and_the_real_code_passes() {
         for entry in CATALOGUE {
             let scenario = scenarios::find(entry.scenario).expect("exists");
-            let caught =
-                (0..entry.budget).find(|s| run_seed(scenario, *s, Bugs::only(entry.bug)).is_err());
+            let hunt = hunt_with(*entry, Bugs::only(entry.bug));
             assert!(
-                caught.is_some(),
-                "{} was not caught by {}",
+                hunt.detected_at.is_some(),
+                "{} was not caught by {} as {}; observed: {:?}",
                 entry.bug,
-                entry.scenario
+                entry.scenario,
+                entry.expected,
+                hunt.observed
             );
             for seed in 0..50 {
                 if let Err(failure) = run_seed(scenario, seed, Bugs::NONE) {
@@ -215,8 +302,9 @@ mod tests {
                 entry: *e,
                 detected_at: Some(3),
                 seeds_until_detection: 4,
+                observed: Some(Observed::of("boom")),
+                unmatched: 0,
                 wall: Duration::from_millis(2),
-                message: "boom".into(),
                 false_alarms: 0,
                 clean_wall: Duration::from_millis(5),
             })
@@ -236,6 +324,25 @@ mod tests {
             .as_str()
             .unwrap()
             .ends_with("--seed 3 --bug B1"));
+    }
+
+    /// A bug switched on in another bug's scenario makes it fail, but not the way the
+    /// hunted entry declares: no detection. B13 (a lost cancel) deadlocks relay-churn with
+    /// streamers left open; B1's entry waits for the delta stuck sending to an outlet, in
+    /// a cycle through it.
+    #[test]
+    fn a_failure_of_another_kind_is_not_a_detection() {
+        let b1 = *CATALOGUE
+            .iter()
+            .find(|e| e.bug == Bug::B1DisconnectThenDrain)
+            .expect("catalogued");
+        let hunt = hunt_with(b1, Bugs::only(Bug::B13LostCancel));
+        assert!(hunt.unmatched > 0, "B13 makes relay-churn fail: {hunt:?}");
+        assert_eq!(hunt.detected_at, None, "{:?}", hunt.observed);
+        let json: serde_json::Value = serde_json::from_str(&to_json(&[hunt])).expect("valid JSON");
+        assert_eq!(json[0]["matched"], false);
+        assert_eq!(json[0]["expected"]["kind"], "deadlock");
+        assert_ne!(json[0]["observed"]["kind"], serde_json::Value::Null);
     }
 
     /// A detected deadlock must not disturb the runs after it: shuttle's per-thread state

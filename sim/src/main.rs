@@ -21,6 +21,7 @@ mod cli;
 mod regressions;
 mod scenarios;
 mod sweep;
+mod verdict;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -245,10 +246,22 @@ fn bugs(json: bool) -> ExitCode {
         for h in &hunts {
             if let Some(replay) = h.replay_command() {
                 println!(
-                    "\n{} ({}):\n  {}\n  replay: {replay}",
-                    h.entry.bug, h.entry.symptom, h.message
+                    "\n{} ({}):\n  expected: {}\n  observed: {}\n  replay: {replay}",
+                    h.entry.bug,
+                    h.entry.symptom,
+                    h.entry.expected,
+                    h.message()
                 );
             }
+        }
+        for h in hunts.iter().filter(|h| h.detected_at.is_none()) {
+            println!(
+                "\n{} MISSED: expected {}; {} seed(s) failed another way, first: {}",
+                h.entry.bug,
+                h.entry.expected,
+                h.unmatched,
+                h.message()
+            );
         }
     }
     let all_caught = hunts

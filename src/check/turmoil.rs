@@ -7,7 +7,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::{panic_message, Failure};
+use crate::rt::turmoil::Census;
 use crate::rt::Turmoil;
+use std::sync::Arc;
 
 /// A turmoil run: seed, simulated duration, hosts beside the body, and faults at set
 /// points of simulated time.
@@ -18,6 +20,7 @@ pub struct TurmoilCheck {
     duration: Duration,
     hosts: Vec<(String, HostBody)>,
     faults: Vec<(Duration, NetFault)>,
+    strict: bool,
 }
 
 /// A change to the simulated network or its hosts.
@@ -44,6 +47,33 @@ pub enum NetFault {
     Restart(String),
 }
 
+/// The census of each host's latest start, and of the body ("main").
+type Censuses = Rc<std::cell::RefCell<std::collections::BTreeMap<String, Arc<Census>>>>;
+
+/// What each host still runs when a run fails: a leak if the body had returned (its tasks,
+/// or a host's, never ended), else what was running when the run stopped.
+fn still_running(
+    censuses: &std::collections::BTreeMap<String, Arc<Census>>,
+    returned: bool,
+) -> String {
+    let mut out = match returned {
+        true => "leak: the body returned but these tasks never ended:".to_string(),
+        false => "still running when the run stopped:".to_string(),
+    };
+    for (host, census) in censuses {
+        let alive = census.live();
+        if !alive.is_empty() {
+            out.push_str(&format!("\n  host \"{host}\": {}", quoted(&alive)));
+        }
+    }
+    out
+}
+
+fn quoted(names: &[String]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    names.join(", ")
+}
+
 /// A host's software: started once per (re)start of the host.
 type HostBody = Rc<dyn Fn(Turmoil) -> Pin<Box<dyn Future<Output = ()>>>>;
 
@@ -66,7 +96,16 @@ impl TurmoilCheck {
             duration: Duration::from_secs(60),
             hosts: Vec::new(),
             faults: Vec::new(),
+            strict: false,
         }
+    }
+
+    /// Strict leak check (as Go's goleak): the run fails if any task the body spawned is
+    /// still alive when the body returns, even one that would end later. By default the run
+    /// waits for them, and fails only if they have not ended by the end of the simulation.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
     }
 
     /// Applies `fault` once `at` of simulated time has passed.
@@ -104,19 +143,39 @@ impl TurmoilCheck {
             .rng_seed(self.seed)
             .simulation_duration(self.duration)
             .build();
+        let censuses: Censuses = Rc::default();
         for (i, (name, software)) in self.hosts.iter().enumerate() {
             let (software, seed) = (software.clone(), self.seed.wrapping_add(i as u64 + 1));
+            let (censuses, host) = (censuses.clone(), name.clone());
             sim.host(name.as_str(), move || {
-                let run = software(Turmoil::new(seed));
+                let rt = Turmoil::new(seed);
+                let census = rt.census().clone();
+                censuses.borrow_mut().insert(host.clone(), census.clone());
+                let run = software(rt);
                 async move {
                     run.await;
+                    census.drained().await;
                     Ok(())
                 }
             });
         }
         let rt = Turmoil::new(self.seed);
+        let census = rt.census().clone();
+        censuses.borrow_mut().insert("main".into(), census.clone());
+        let returned = Rc::new(std::cell::Cell::new(false));
+        let (body_returned, strict) = (returned.clone(), self.strict);
         sim.client("main", async move {
             body(rt).await;
+            body_returned.set(true);
+            let alive = census.live();
+            if strict && !alive.is_empty() {
+                return Err(format!(
+                    "strict leak check: tasks outlived the body on host \"main\": {}",
+                    quoted(&alive)
+                )
+                .into());
+            }
+            census.drained().await;
             Ok(())
         });
         let outcome = catch_unwind(AssertUnwindSafe(|| self.run(&mut sim)));
@@ -125,6 +184,10 @@ impl TurmoilCheck {
             Ok(Err(e)) => e.to_string(),
             Err(payload) => panic_message(payload.as_ref()),
         };
+        let message = format!(
+            "{message}\n{}",
+            still_running(&censuses.borrow(), returned.get())
+        );
         Err(Failure {
             backend: "turmoil",
             message,

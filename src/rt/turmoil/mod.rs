@@ -5,25 +5,34 @@
 //! from the simulation's seed, and the watch cell wakes its waiters in FIFO order (tokio's
 //! picks among its notifiers at random, from an RNG turmoil does not seed).
 
+mod census;
 mod watch;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex as StdMutex};
 
+pub use self::census::Census;
 use super::{Rng, Runtime, Tokio};
 
 /// The runtime handle of a task inside a turmoil simulation.
 #[derive(Debug, Clone)]
 pub struct Turmoil {
     rng: Arc<StdMutex<Rng>>,
+    census: Arc<Census>,
 }
 
 impl Turmoil {
-    /// A handle whose RNG stream starts from `seed`.
+    /// A handle whose RNG stream starts from `seed`, with a census of its own.
     pub fn new(seed: u64) -> Self {
         Self {
             rng: Arc::new(StdMutex::new(Rng::new(seed))),
+            census: Arc::default(),
         }
+    }
+
+    /// The tasks spawned through this handle (and its clones) that are still alive.
+    pub fn census(&self) -> &Arc<Census> {
+        &self.census
     }
 }
 
@@ -45,7 +54,7 @@ impl Runtime for Turmoil {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Tokio.spawn(name, task)
+        Tokio.spawn(name, self.census.track(name, task))
     }
 
     fn yield_now(&self) -> impl Future<Output = ()> + Send {
