@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sigrelay::check::{LoomCheck, ShuttleCheck, Strategy};
+use sigrelay::check::{LoomCheck, ShuttleCheck, Strategy, TurmoilCheck};
 use sigrelay::rt::prelude::*;
 
 /// Two tasks, each waiting to receive what only the other would send next.
@@ -354,5 +354,54 @@ fn a_reply_sender_parked_in_a_queue_is_held_by_the_queue_reader() {
         report.contains("cycle: \"stage\" -> \"backend\" -> \"stage\"")
             || report.contains("cycle: \"backend\" -> \"stage\" -> \"backend\""),
         "{report}"
+    );
+}
+
+/// Leaves a task behind that waits on a channel only it can write.
+async fn leaves_a_task_running<R: Runtime>(rt: R) {
+    let (tx, mut rx) = rt.channel::<u8>("never-written", 1);
+    let _forever = rt.spawn("forever", async move {
+        let _own_sender = tx;
+        rx.recv().await
+    });
+}
+
+/// Leaves a task behind that ends 10 ms later.
+async fn leaves_a_task_that_ends_later<R: Runtime>(rt: R) {
+    let clock = rt.clone();
+    let _later = rt.spawn("ends-later", async move {
+        clock.sleep(Duration::from_millis(10)).await
+    });
+}
+
+#[test]
+fn a_turmoil_body_that_leaves_a_task_running_fails_naming_host_and_task() {
+    let failure = TurmoilCheck::new(1)
+        .duration(Duration::from_secs(1))
+        .try_run(leaves_a_task_running)
+        .expect_err("the task never ends");
+    let report = &failure.message;
+    assert!(
+        report.contains("leak: the body returned but these tasks never ended"),
+        "{report}"
+    );
+    assert!(report.contains("host \"main\": \"forever\""), "{report}");
+}
+
+#[test]
+fn turmoil_waits_for_tasks_that_end_unless_strict() {
+    TurmoilCheck::new(1)
+        .try_run(leaves_a_task_that_ends_later)
+        .expect("the task ends 10 ms after the body");
+    let failure = TurmoilCheck::new(1)
+        .strict(true)
+        .try_run(leaves_a_task_that_ends_later)
+        .expect_err("strict: no task may outlive the body");
+    assert!(
+        failure
+            .message
+            .contains("tasks outlived the body on host \"main\": \"ends-later\""),
+        "{}",
+        failure.message
     );
 }

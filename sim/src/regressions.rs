@@ -1,9 +1,12 @@
 //! Failing seeds persisted in the repository and replayed by every `cargo test`: the
 //! simulation counterpart of `proptest-regressions/`.
 //!
-//! One line per failure: `scenario=S backend=B seed=N harness=V`. A stored entry whose
-//! scenario no longer exists, or whose line cannot be read, is reported as an error — a
-//! regression that silently stops replaying protects nothing.
+//! One line per failure: `scenario=S backend=B seed=N harness=V [schedule=HEX]`. The seed is
+//! re-run with the current code; a shuttle entry's schedule — the exact interleaving that
+//! failed — is replayed too, as long as it still fits the code. A stored entry whose
+//! scenario no longer exists, whose schedule no longer fits, whose harness version is not
+//! this one (its schedule may mean another interleaving), or whose line cannot be read, is
+//! reported as an error — a regression that silently stops replaying protects nothing.
 
 use std::fmt;
 use std::fs;
@@ -32,6 +35,8 @@ pub struct Entry {
     pub seed: u64,
     /// The harness version that found it.
     pub harness: String,
+    /// The shuttle schedule that failed, if the backend has one.
+    pub schedule: Option<String>,
 }
 
 /// Why a stored regression did not replay cleanly.
@@ -46,6 +51,11 @@ pub enum ReplayError {
     },
     /// The scenario or backend is gone: the entry can no longer replay.
     Stale(Entry),
+    /// The stored schedule no longer fits the code (the code's scheduling points moved):
+    /// the seed was re-run, but the interleaving that failed can no longer be replayed.
+    ScheduleGone(Entry, String),
+    /// Written by another harness version, whose schedules may mean other interleavings.
+    OtherHarness(Entry),
     /// The seed still fails.
     StillFails(Entry, String),
 }
@@ -62,6 +72,7 @@ impl Entry {
             backend: field("backend")?,
             seed: field("seed")?.parse().ok()?,
             harness: field("harness")?,
+            schedule: field("schedule"),
         })
     }
 }
@@ -72,7 +83,11 @@ impl fmt::Display for Entry {
             f,
             "scenario={} backend={} seed={} harness={}",
             self.scenario, self.backend, self.seed, self.harness
-        )
+        )?;
+        match &self.schedule {
+            Some(schedule) => write!(f, " schedule={schedule}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -88,6 +103,7 @@ pub fn persist(path: &Path, failures: &[SeedFailure]) -> io::Result<usize> {
                 .into(),
             seed: f.seed,
             harness: HARNESS_VERSION.into(),
+            schedule: f.schedule.clone(),
         })
         .filter(|e| {
             !existing.iter().any(|old| {
@@ -133,25 +149,49 @@ pub fn replay_all(path: &Path) -> io::Result<Vec<ReplayError>> {
                 continue;
             }
         };
-        match scenarios::find(&entry.scenario).filter(|s| s.backend() == entry.backend) {
-            None => errors.push(ReplayError::Stale(entry)),
-            Some(scenario) => {
-                if let Err(failure) =
-                    sweep::run_seed(scenario, entry.seed, sigrelay::bugs::Bugs::NONE)
-                {
-                    errors.push(ReplayError::StillFails(entry, failure.message));
-                }
-            }
-        }
+        errors.extend(replay_entry(entry));
     }
     Ok(errors)
 }
+
+/// Re-runs one entry's seed, and replays its schedule if it has one.
+fn replay_entry(entry: Entry) -> Option<ReplayError> {
+    if entry.harness != HARNESS_VERSION {
+        return Some(ReplayError::OtherHarness(entry));
+    }
+    let Some(scenario) = scenarios::find(&entry.scenario).filter(|s| s.backend() == entry.backend)
+    else {
+        return Some(ReplayError::Stale(entry));
+    };
+    if let Err(failure) = sweep::run_seed(scenario, entry.seed, sigrelay::bugs::Bugs::NONE) {
+        return Some(ReplayError::StillFails(entry, failure.message));
+    }
+    let schedule = entry.schedule.as_deref()?;
+    match sweep::replay_schedule(scenario, entry.seed, schedule) {
+        Ok(()) => None,
+        Err(message) if SCHEDULE_DIVERGED.iter().any(|m| message.contains(m)) => {
+            Some(ReplayError::ScheduleGone(entry, message))
+        }
+        Err(message) => Some(ReplayError::StillFails(entry, message)),
+    }
+}
+
+/// What shuttle's replay says when a schedule does not fit the code it replays.
+const SCHEDULE_DIVERGED: &[&str] = &[
+    "schedule ended early",
+    "expected context switch",
+    "scheduled task is not runnable",
+    "expected random choice",
+    "invalid schedule",
+];
 
 impl fmt::Display for ReplayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unreadable { line, text } => write!(f, "line {line} is not a regression entry: {text:?}"),
             Self::Stale(e) => write!(f, "{e}: no such scenario or backend any more; the entry no longer replays"),
+            Self::ScheduleGone(e, why) => write!(f, "{e}: the seed passes, but its schedule no longer fits the code ({why}); re-record it with `sim run` or drop the schedule"),
+            Self::OtherHarness(e) => write!(f, "{e}: written by harness {}, this is {HARNESS_VERSION}; re-record it", e.harness),
             Self::StillFails(e, message) => write!(
                 f,
                 "{e} still fails:\n{message}\nreplay: cargo run --release -p sim -- replay --scenario {} --seed {}",
@@ -191,6 +231,11 @@ mod tests {
         };
         let (_, failures) = sweep::sweep(&args, |_, _, _| {});
         assert_eq!(persist(&path, &failures).expect("written"), 2);
+        let stored = fs::read_to_string(&path).expect("readable");
+        assert!(
+            stored.lines().all(|l| l.contains(" schedule=91")),
+            "each entry keeps its shuttle schedule: {stored}"
+        );
         assert_eq!(
             persist(&path, &failures).expect("written"),
             0,
@@ -222,6 +267,7 @@ mod tests {
             backend: "shuttle".into(),
             seed: 9,
             harness: "0.1.0".into(),
+            schedule: Some("9101".into()),
         };
         assert_eq!(Entry::parse(&entry.to_string()), Some(entry));
         let path =
@@ -235,5 +281,37 @@ mod tests {
         let _ = fs::remove_file(&path);
         assert!(matches!(errors[0], ReplayError::Unreadable { line: 1, .. }));
         assert!(matches!(&errors[1], ReplayError::Stale(e) if e.scenario == "gone"));
+    }
+
+    /// An entry of another harness version, or whose schedule does not fit the scenario
+    /// any more (here: the broken scenario's schedule stored for fan-in), is reported; the
+    /// same seed without a schedule replays cleanly.
+    #[test]
+    fn stale_schedules_and_other_harnesses_are_reported() {
+        let broken = crate::scenarios::find("broken").expect("the test scenario exists");
+        let failure = sweep::run_seed(broken, 0, sigrelay::bugs::Bugs::NONE).expect_err("broken");
+        let schedule = failure
+            .reproducer
+            .split("schedule ")
+            .nth(1)
+            .expect("a schedule");
+        let entry = |harness: &str, schedule: Option<&str>| Entry {
+            scenario: "fan-in".into(),
+            backend: "shuttle".into(),
+            seed: 9,
+            harness: harness.into(),
+            schedule: schedule.map(|s| s.replace('\n', "")),
+        };
+        assert!(replay_entry(entry(HARNESS_VERSION, None)).is_none());
+        let gone = replay_entry(entry(HARNESS_VERSION, Some(schedule)));
+        assert!(
+            matches!(gone, Some(ReplayError::ScheduleGone(..))),
+            "{gone:?}"
+        );
+        let other = replay_entry(entry("0.0.0", None));
+        assert!(
+            matches!(other, Some(ReplayError::OtherHarness(_))),
+            "{other:?}"
+        );
     }
 }

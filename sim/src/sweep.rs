@@ -43,6 +43,8 @@ pub struct SeedFailure {
     pub seed: u64,
     /// What the check said.
     pub message: String,
+    /// The shuttle schedule that failed, if the backend has one.
+    pub schedule: Option<String>,
 }
 
 /// What a run left to look at: shuttle's event log of tasks and messages, or what a turmoil
@@ -184,19 +186,44 @@ fn schedules(seed: u64) -> usize {
     }
 }
 
-/// Runs one seed, twice if `twice`, comparing the event logs.
-fn check_seed(scenario: &Scenario, seed: u64, twice: bool) -> Result<Duration, String> {
+/// Runs one seed, twice if `twice`, comparing the event logs; a failure's message and, for
+/// shuttle, its schedule.
+fn check_seed(
+    scenario: &Scenario,
+    seed: u64,
+    twice: bool,
+) -> Result<Duration, (String, Option<String>)> {
     let run = if twice { record_seed } else { run_seed };
-    let (log, virtual_time) = run(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
+    let failed = |f: Failure| {
+        let schedule = f
+            .reproducer
+            .split("schedule ")
+            .nth(1)
+            .map(|s| s.replace('\n', ""));
+        (f.message, schedule)
+    };
+    let (log, virtual_time) = run(scenario, seed, Bugs::NONE).map_err(failed)?;
     if twice {
-        let (again, _) = run(scenario, seed, Bugs::NONE).map_err(|f| f.message)?;
+        let (again, _) = run(scenario, seed, Bugs::NONE).map_err(failed)?;
         if let Some((line, first, second)) = log.first_difference(&again) {
-            return Err(format!(
+            return Err((format!(
                 "nondeterminism: event {line} differs between two runs of one seed\n  first:  {first}\n  second: {second}"
-            ));
+            ), None));
         }
     }
     Ok(virtual_time)
+}
+
+/// Replays one stored shuttle `schedule` of `scenario`, with `seed` for the runtime's RNG.
+pub fn replay_schedule(scenario: &Scenario, seed: u64, schedule: &str) -> Result<(), String> {
+    let Body::Shuttle(run) = scenario.body else {
+        return Err(format!("{} has no shuttle schedules", scenario.name));
+    };
+    let check = ShuttleCheck::new(Strategy::Replay(schedule.into()), 1).seed(seed);
+    check
+        .try_run(move |rt| run(rt, Bugs::NONE))
+        .map(drop)
+        .map_err(|f| f.message)
 }
 
 /// Sweeps every scenario of `args` over its shard of the seeds.
@@ -229,12 +256,13 @@ pub fn sweep(
             row.seeds += 1;
             match check_seed(scenario, *seed, args.check_determinism) {
                 Ok(virtual_time) => row.virtual_time = row.virtual_time.max(virtual_time),
-                Err(message) => {
+                Err((message, schedule)) => {
                     row.failures += 1;
                     failures.push(SeedFailure {
                         scenario: scenario.name,
                         seed: *seed,
                         message,
+                        schedule,
                     });
                 }
             }
@@ -405,7 +433,7 @@ mod tests {
             };
             for seed in seeds {
                 check_seed(scenario, seed, true)
-                    .unwrap_or_else(|e| panic!("{} seed {seed}: {e}", scenario.name));
+                    .unwrap_or_else(|e| panic!("{} seed {seed}: {}", scenario.name, e.0));
             }
         }
     }

@@ -48,6 +48,7 @@ impl LoomCheck {
     }
 
     /// Explores `body`; panics with the failure report on the first failure.
+    #[track_caller]
     pub fn run<F, Fut>(&self, body: F)
     where
         F: Fn(Loom) -> Fut + Send + Sync + 'static,
@@ -58,16 +59,22 @@ impl LoomCheck {
         }
     }
 
-    /// Explores `body`; returns the first failure instead of panicking.
+    /// Explores `body`; returns the first failure instead of panicking. Reports say the
+    /// body was spawned where this is called.
+    #[track_caller]
     pub fn try_run<F, Fut>(&self, body: F) -> Result<(), Failure>
     where
         F: Fn(Loom) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()>,
     {
+        let body_site = std::panic::Location::caller();
         let mut builder = ::loom::model::Builder::new();
         builder.preemption_bound = self.preemption_bound;
         builder.max_branches = self.max_branches;
-        let settings = self.settings;
+        let settings = RunSettings {
+            body_site,
+            ..self.settings
+        };
         let explored = catch_unwind(AssertUnwindSafe(|| {
             builder.check(move || sim::run(settings, &body).0)
         }));

@@ -78,6 +78,8 @@ impl ShuttleCheck {
     }
 
     /// Runs `body` once per schedule; panics with the failure report on the first failure.
+    /// Reports say the body was spawned where this is called.
+    #[track_caller]
     pub fn run<F, Fut>(&self, body: F) -> Summary
     where
         F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
@@ -90,12 +92,16 @@ impl ShuttleCheck {
     /// Runs `body` once per schedule; returns the first failure instead of panicking.
     ///
     /// PCT needs at least two tasks; a body that never spawns runs under random schedules.
+    /// Reports say the body was spawned where this is called.
+    #[track_caller]
     pub fn try_run<F, Fut>(&self, body: F) -> Result<Summary, Failure>
     where
         F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()>,
     {
-        self.try_run_shared(Arc::new(body))
+        let mut check = self.clone();
+        check.settings.body_site = std::panic::Location::caller();
+        check.try_run_shared(Arc::new(body))
     }
 
     fn try_run_shared<F, Fut>(&self, body: Arc<F>) -> Result<Summary, Failure>

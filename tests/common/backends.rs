@@ -5,12 +5,17 @@ use std::future::Future;
 use std::sync::Arc;
 
 use sigrelay::check::{LoomCheck, ShuttleCheck, Strategy, TurmoilCheck};
-use sigrelay::rt::{Loom, Shuttle, Tokio, Turmoil};
+use sigrelay::rt::{Loom, Runtime, Shuttle, Tokio, Turmoil};
 
 /// The seed every backend's runtime is given.
 pub const SEED: u64 = 0x5167_2e1a;
 
-/// Once on a current-thread tokio runtime with a paused clock (it advances when idle).
+/// How long a tokio body may take on the paused clock. The clock jumps ahead whenever every
+/// task waits, so a deadlocked body reaches this at once instead of hanging the test.
+pub const TOKIO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Once on a current-thread tokio runtime with a paused clock (it advances when idle),
+/// within [`TOKIO_DEADLINE`] of it.
 pub fn tokio<F, Fut>(body: F)
 where
     F: FnOnce(Tokio) -> Fut,
@@ -22,10 +27,18 @@ where
         .start_paused(true)
         .build()
         .expect("a current-thread runtime builds");
-    rt.block_on(body(Tokio));
+    let finished = rt.block_on(Tokio.timeout(TOKIO_DEADLINE, body(Tokio)));
+    if finished.is_err() {
+        let alive = rt.metrics().num_alive_tasks();
+        panic!(
+            "the body did not finish within {TOKIO_DEADLINE:?} of tokio's paused clock \
+             (deadlocked or stalled); {alive} spawned task(s) still alive"
+        );
+    }
 }
 
 /// Under 200 random and 200 PCT schedules.
+#[track_caller]
 pub fn shuttle<F, Fut>(body: F)
 where
     F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
@@ -42,6 +55,7 @@ where
 }
 
 /// Every interleaving with at most two preemptions.
+#[track_caller]
 pub fn loom<F, Fut>(body: F)
 where
     F: Fn(Loom) -> Fut + Send + Sync + 'static,

@@ -56,3 +56,21 @@ conformance!(
     cancelled_oneshot_recv_keeps_the_value,
     cancelled_changed_keeps_the_change,
 );
+
+/// A body that deadlocks on tokio fails its test at the deadline of the paused clock, saying
+/// how many tasks were left, instead of hanging the test binary.
+#[test]
+#[should_panic(
+    expected = "did not finish within 3600s of tokio's paused clock (deadlocked or stalled); 1 spawned task(s) still alive"
+)]
+fn a_tokio_deadlock_fails_instead_of_hanging() {
+    backends::tokio(|rt| async move {
+        use sigrelay::rt::prelude::*;
+        let (tx, mut rx) = rt.channel::<u8>("never-written", 1);
+        let stuck = rt.spawn("stuck", async move {
+            let _own_sender = tx;
+            rx.recv().await
+        });
+        let _ = stuck.await;
+    });
+}
