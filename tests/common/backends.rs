@@ -27,7 +27,7 @@ where
         .start_paused(true)
         .build()
         .expect("a current-thread runtime builds");
-    let finished = rt.block_on(Tokio.timeout(TOKIO_DEADLINE, body(Tokio)));
+    let finished = rt.block_on(async { Tokio.timeout(TOKIO_DEADLINE, body(Tokio)).await });
     if finished.is_err() {
         let alive = rt.metrics().num_alive_tasks();
         panic!(
