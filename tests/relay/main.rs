@@ -36,3 +36,15 @@ suite!(loom:
     delta::disconnect_is_served_while_a_send_waits,
     delta::kernel_two_streamers,
 );
+
+/// A `new_streamer` given up at any point, over 5,000 random and 5,000 PCT schedules. The
+/// relay runs more tasks than loom can host, so loom does not run it.
+#[test]
+fn a_dropped_new_streamer_holds_over_ten_thousand_schedules() {
+    use sigrelay::check::{ShuttleCheck, Strategy};
+    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
+        let check = ShuttleCheck::new(strategy, 5_000).seed(backends::SEED);
+        let summary = check.run(node::a_dropped_new_streamer_leaves_nothing);
+        assert_eq!(summary.iterations, 5_000);
+    }
+}
