@@ -1,7 +1,8 @@
 //! `sim`: the sigrelay harness command.
 //!
 //! - `sim` (or `sim run`) sweeps every scenario over the default seeds — shuttle scenarios on
-//!   virtual time, turmoil scenarios (whole simulated clusters) over their first 40 — and
+//!   virtual time over 0..1000 (the relay's churn over 0..20000), turmoil scenarios (whole
+//!   simulated clusters) over their first 40 — and
 //!   prints a summary table; it exits non-zero if any seed failed, and
 //!   prints the one command that replays each failure.
 //! - `sim run [--scenario S] [--seeds A..B] [--shard I/N] [--check-determinism]`

@@ -32,8 +32,9 @@ pub struct Scenario {
     pub proves: &'static str,
     /// How it runs.
     pub body: Body,
-    /// Seeds a sweep runs when `--seeds` is not given, if fewer than the default range: a
-    /// turmoil seed simulates seconds of a whole cluster.
+    /// Seeds a sweep runs when `--seeds` is not given, instead of the default range: fewer
+    /// for turmoil (a seed simulates seconds of a whole cluster), more for the relay's
+    /// churn, whose rarest interleavings need tens of thousands of seeds.
     pub default_seeds: Option<u64>,
 }
 
@@ -65,7 +66,7 @@ pub const ALL: &[Scenario] = &[
         name: "relay-churn",
         proves: "writer, lossy, updating, early-closing and racing streamers, relay close: only demanded keys, in order, complete after each ack, exact gap counts, nothing left running",
         body: Body::Shuttle(|rt, bugs| Box::pin(relay::churn(rt, bugs))),
-        default_seeds: None,
+        default_seeds: Some(20_000),
     },
     Scenario {
         name: "relay-open-ack",
