@@ -55,7 +55,7 @@ pub struct Failure {
     /// What the failed run recorded up to its failure (shuttle runs): its event log and
     /// virtual time.
     #[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
-    pub record: Option<RunRecord>,
+    pub record: Option<Box<RunRecord>>,
 }
 
 impl fmt::Display for Failure {

@@ -149,7 +149,7 @@ fn witness_seed(
             };
             let last = match &summary {
                 Ok(summary) => summary.last.clone(),
-                Err(failure) => failure.record.clone(),
+                Err(failure) => failure.record.as_deref().cloned(),
             };
             let virtual_time = last.as_ref().map(|r| r.virtual_time);
             let log = last.map(|r| RunLog::Shuttle(r.log, said));

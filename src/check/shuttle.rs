@@ -133,7 +133,7 @@ impl ShuttleCheck {
                     .try_run_shared(body);
                 }
                 Err(Failure {
-                    record: witness.record(),
+                    record: witness.record().map(Box::new),
                     ..failure
                 })
             }
