@@ -55,6 +55,8 @@ pub struct Expect {
     pub resume: Vec<(Life, ChannelKey)>,
     /// Peer connections a node may serve once the faults are long healed: one per peer.
     pub peers: usize,
+    /// The first fault: before it, a strict life's deliveries never follow a gap marker.
+    pub faults_from: Duration,
 }
 
 impl Journal {
@@ -123,7 +125,8 @@ impl Journal {
         let mut out = String::new();
         for (&(life, key), seen) in &self.seen {
             let strict = expect.strict_open.contains(&life);
-            self.check_stream(life, key, seen, strict, &mut out);
+            let fault_free = strict.then_some(expect.faults_from);
+            self.check_stream(life, key, seen, fault_free, &mut out);
         }
         for &(life, key) in &expect.resume {
             self.check_resumed(life, key, expect, &mut out);
@@ -149,12 +152,26 @@ impl Journal {
         life: Life,
         key: ChannelKey,
         seen: &[Seen],
-        strict: bool,
+        fault_free_until: Option<Duration>,
         out: &mut String,
     ) {
         let Some(first) = seen.first() else { return };
-        if strict && first.after_gap {
+        if fault_free_until.is_some() && first.after_gap {
             writeln!(out, "{life:?} {key}: opened with every peer up, yet the first delivery follows a gap marker").unwrap();
+        }
+        let before_faults = |s: &&Seen| fault_free_until.is_some_and(|f| s.at < f);
+        for s in seen
+            .iter()
+            .skip(1)
+            .filter(before_faults)
+            .filter(|s| s.after_gap)
+        {
+            let (v, at) = (s.value, s.at);
+            writeln!(
+                out,
+                "{life:?} {key}: {v} follows a gap marker at {at:?}, before any fault"
+            )
+            .unwrap();
         }
         let first_after_ack = self.opened.get(&life).and_then(|&acked| {
             let writes = self.writes.get(&key)?;
@@ -201,6 +218,17 @@ impl Journal {
         }
     }
 
+    #[cfg(test)]
+    fn saw(&mut self, life: Life, key: ChannelKey, value: i64, at_ms: u64, after_gap: bool) {
+        let at = Duration::from_millis(at_ms);
+        let seen = self.seen.entry((life, key)).or_default();
+        seen.push(Seen {
+            value,
+            at,
+            after_gap,
+        });
+    }
+
     /// How many values were delivered in all.
     pub fn deliveries(&self) -> usize {
         self.seen.values().map(Vec::len).sum()
@@ -210,5 +238,43 @@ impl Journal {
     pub fn gaps(&self) -> usize {
         let all = self.seen.values().flatten();
         all.filter(|s| s.after_gap).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sigrelay::relay::NodeId;
+
+    use super::*;
+
+    fn expect(strict: Life) -> Expect {
+        Expect {
+            must_close: Vec::new(),
+            strict_open: vec![strict],
+            healed: Duration::from_secs(3),
+            resume_within: Duration::from_secs(1),
+            resume: Vec::new(),
+            peers: 2,
+            faults_from: Duration::from_secs(1),
+        }
+    }
+
+    /// A gap marker on a later delivery of a life opened with every peer up, before any
+    /// fault, is a violation; the same marker after the first fault is not.
+    #[test]
+    fn a_gap_marker_before_any_fault_fails_on_every_delivery() {
+        let (life, key) = ((1, 1, 1), ChannelKey::leased(NodeId(2), 1));
+        let mut journal = Journal::default();
+        journal.saw(life, key, 0, 100, false);
+        journal.saw(life, key, 3, 200, true);
+        let violations = journal.violations(&expect(life));
+        assert!(
+            violations.contains("3 follows a gap marker at 200ms, before any fault"),
+            "{violations}"
+        );
+        let mut after = Journal::default();
+        after.saw(life, key, 0, 100, false);
+        after.saw(life, key, 3, 1_200, true);
+        assert_eq!(after.violations(&expect(life)), "");
     }
 }

@@ -185,6 +185,7 @@ fn expect(nodes: u16, crashed: Option<u16>) -> Expect {
         resume_within: Duration::from_millis(2_500),
         resume: resume.collect(),
         peers: usize::from(nodes - 1),
+        faults_from: FAULT_AT,
     }
 }
 
