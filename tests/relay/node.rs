@@ -16,6 +16,7 @@ pub async fn streams_only_demanded_keys_in_order<R: Runtime>(rt: R) {
     let relay = open(rt).await;
     let mut a = streamer(&relay, &[leased(1), leased(2)]).await;
     let mut b = streamer(&relay, &[free(1), leased(2)]).await;
+    assert_ne!(a.id(), b.id(), "each streamer has an id of its own");
     let writer = relay.writer();
     for value in 0..3 {
         let keys = [leased(1), leased(2), leased(3), free(1), free(2)];
