@@ -8,7 +8,8 @@
 //! - [`rt`]: the `Runtime` trait and its backends. `rt::tokio` forwards to tokio at zero
 //!   cost; `rt::sim` holds the primitives shared by the shuttle and loom backends — channels
 //!   on the checker's locks, virtual time under the synctest rule, the event log, and the
-//!   wait-for graph of deadlock and leak reports; `rt::turmoil` runs tokio in a turmoil host, with a census of each host's live tasks for the leak check.
+//!   wait-for graph of deadlock and leak reports; `rt::turmoil` runs tokio in a turmoil host,
+//!   with a census of each host's live tasks for the leak check.
 //! - [`signal`]: structured task groups — named routines with drain, cancel and abort,
 //!   fatal and transient errors, panics as errors, restarts, a census and a staged shutdown.
 //! - [`relay`]: telemetry fan-out on one node — frames shared across streamers, local
