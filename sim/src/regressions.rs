@@ -290,20 +290,16 @@ mod tests {
     fn stale_schedules_and_other_harnesses_are_reported() {
         let broken = crate::scenarios::find("broken").expect("the test scenario exists");
         let failure = sweep::run_seed(broken, 0, sigrelay::bugs::Bugs::NONE).expect_err("broken");
-        let schedule = failure
-            .reproducer
-            .split("schedule ")
-            .nth(1)
-            .expect("a schedule");
+        let schedule = sweep::schedule_of(&failure).expect("a schedule");
         let entry = |harness: &str, schedule: Option<&str>| Entry {
             scenario: "fan-in".into(),
             backend: "shuttle".into(),
             seed: 9,
             harness: harness.into(),
-            schedule: schedule.map(|s| s.replace('\n', "")),
+            schedule: schedule.map(str::to_string),
         };
         assert!(replay_entry(entry(HARNESS_VERSION, None)).is_none());
-        let gone = replay_entry(entry(HARNESS_VERSION, Some(schedule)));
+        let gone = replay_entry(entry(HARNESS_VERSION, Some(&schedule)));
         assert!(
             matches!(gone, Some(ReplayError::ScheduleGone(..))),
             "{gone:?}"

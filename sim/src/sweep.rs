@@ -195,11 +195,7 @@ fn check_seed(
 ) -> Result<Duration, (String, Option<String>)> {
     let run = if twice { record_seed } else { run_seed };
     let failed = |f: Failure| {
-        let schedule = f
-            .reproducer
-            .split("schedule ")
-            .nth(1)
-            .map(|s| s.replace('\n', ""));
+        let schedule = schedule_of(&f);
         (f.message, schedule)
     };
     let (log, virtual_time) = run(scenario, seed, Bugs::NONE).map_err(failed)?;
@@ -212,6 +208,12 @@ fn check_seed(
         }
     }
     Ok(virtual_time)
+}
+
+/// The shuttle schedule a failure's reproducer names, on one line.
+pub fn schedule_of(failure: &Failure) -> Option<String> {
+    let schedule = failure.reproducer.split("schedule ").nth(1)?;
+    Some(schedule.replace('\n', ""))
 }
 
 /// Replays one stored shuttle `schedule` of `scenario`, with `seed` for the runtime's RNG.

@@ -1,15 +1,17 @@
 //! Turmoil entry point: the body as a client of a turmoil simulation.
 
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{panic_message, Failure};
 use crate::rt::turmoil::Census;
 use crate::rt::Turmoil;
-use std::sync::Arc;
 
 /// A turmoil run: seed, simulated duration, hosts beside the body, and faults at set
 /// points of simulated time.
@@ -48,14 +50,11 @@ pub enum NetFault {
 }
 
 /// The census of each host's latest start, and of the body ("main").
-type Censuses = Rc<std::cell::RefCell<std::collections::BTreeMap<String, Arc<Census>>>>;
+type Censuses = Rc<RefCell<BTreeMap<String, Arc<Census>>>>;
 
 /// What each host still runs when a run fails: a leak if the body had returned (its tasks,
 /// or a host's, never ended), else what was running when the run stopped.
-fn still_running(
-    censuses: &std::collections::BTreeMap<String, Arc<Census>>,
-    returned: bool,
-) -> String {
+fn still_running(censuses: &BTreeMap<String, Arc<Census>>, returned: bool) -> String {
     let mut out = match returned {
         true => "leak: the body returned but these tasks never ended:".to_string(),
         false => "still running when the run stopped:".to_string(),
@@ -162,7 +161,7 @@ impl TurmoilCheck {
         let rt = Turmoil::new(self.seed);
         let census = rt.census().clone();
         censuses.borrow_mut().insert("main".into(), census.clone());
-        let returned = Rc::new(std::cell::Cell::new(false));
+        let returned = Rc::new(Cell::new(false));
         let (body_returned, strict) = (returned.clone(), self.strict);
         sim.client("main", async move {
             body(rt).await;

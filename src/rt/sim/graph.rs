@@ -8,8 +8,8 @@
 //! An end may also travel inside a value (a reply sender inside a request): if its holder
 //! sent a value since it last held the end, and that value is still buffered in a channel
 //! or oneshot, the report names that resource and the holders of its receiving end, who
-//! hold the end while the value waits there. Edges lead from a blocked task to the holders that could unblock it; a cycle among
-//! them is spelled out, since it is the usual cause.
+//! hold the end while the value waits there. Edges lead from a blocked task to the holders
+//! that could unblock it; a cycle among them is spelled out, since it is the usual cause.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -130,37 +130,41 @@ fn describe_wait(tasks: &Tasks<'_>, wait: &Wait, waiter: TaskId) -> (String, BTr
         return (line, BTreeSet::new());
     };
     let ends = resource.holders_of(side);
-    let holders: Vec<_> = ends.iter().map(|h| tasks.holder(h, waiter)).collect();
-    let mut unblockers: BTreeSet<TaskId> = holders.iter().filter_map(|(t, _)| *t).collect();
-    if holders.is_empty() {
-        line.push_str("; other end held by no task");
-    } else {
-        let names: Vec<&str> = holders.iter().map(|(_, n)| n.as_str()).collect();
-        let _ = write!(line, "; other end held by {}", names.join(", "));
-    }
+    let mut unblockers = BTreeSet::new();
+    let holders = tasks.held_by(&ends, waiter, &mut unblockers);
+    let _ = write!(line, "; other end held by {holders}");
     for end in &ends {
         for carrier in tasks.carriers(resource, end.task, end.stamp) {
-            let readers = carrier.holders_of(Side::Rx);
-            let readers: Vec<_> = readers.iter().map(|h| tasks.holder(h, waiter)).collect();
-            let names: Vec<&str> = readers.iter().map(|(_, n)| n.as_str()).collect();
-            let names = if names.is_empty() {
-                "no task".into()
-            } else {
-                names.join(", ")
-            };
+            let readers = tasks.held_by(&carrier.holders_of(Side::Rx), waiter, &mut unblockers);
             let _ = write!(
                 line,
-                ", or inside a value {} sent since, waiting in {}, read by {names}",
+                ", or inside a value {} sent since, waiting in {}, read by {readers}",
                 tasks.name(end.task),
                 carrier.describe(),
             );
-            unblockers.extend(readers.into_iter().filter_map(|(t, _)| t));
         }
     }
     (line, unblockers)
 }
 
 impl Tasks<'_> {
+    /// The names of the tasks holding `ends` ("no task" if none); the tasks known for sure
+    /// go into `unblockers`.
+    fn held_by(
+        &self,
+        ends: &[Holder],
+        waiter: TaskId,
+        unblockers: &mut BTreeSet<TaskId>,
+    ) -> String {
+        let holders: Vec<_> = ends.iter().map(|h| self.holder(h, waiter)).collect();
+        unblockers.extend(holders.iter().filter_map(|(t, _)| *t));
+        let names: Vec<String> = holders.into_iter().map(|(_, n)| n).collect();
+        match names.is_empty() {
+            true => "no task".into(),
+            false => names.join(", "),
+        }
+    }
+
     /// The resources other than `waited` still buffering a value `sender` sent after
     /// `stamp`: where an end it held then may travel.
     fn carriers<'r>(
