@@ -9,6 +9,8 @@ use std::future::Future;
 use std::ops::{Add, DerefMut};
 use std::time::Duration;
 
+use futures_core::Stream;
+
 use super::error::{JoinError, RecvError, SendError, TryRecvError, TrySendError};
 
 /// A point on a runtime's clock: real on tokio, virtual on the simulation backends.
@@ -45,6 +47,9 @@ pub trait Sender<T: Send>: Clone + Send + Sync + Debug {
     fn try_send(&self, value: T) -> Result<(), TrySendError<T>>;
     /// Whether the receiver is gone.
     fn is_closed(&self) -> bool;
+    /// Completes once the receiver is gone or closed: a producer can stop working for a
+    /// consumer that left without sending anything.
+    fn closed(&self) -> impl Future<Output = ()> + Send + '_;
 }
 
 /// A reserved slot of a bounded channel. Dropping it unused frees the slot.
@@ -54,8 +59,10 @@ pub trait Permit<T>: Send + Debug {
     fn send(self, value: T);
 }
 
-/// The receiving half of a bounded multi-producer, single-consumer channel.
-pub trait Receiver<T: Send>: Send + Debug {
+/// The receiving half of a bounded multi-producer, single-consumer channel; as a
+/// [`Stream`] it yields what [`recv`](Receiver::recv) would, and ends when `recv` gives
+/// `None`.
+pub trait Receiver<T: Send>: Stream<Item = T> + Send + Unpin + Debug {
     /// The next value; `None` once every sender is gone and the buffer is drained.
     fn recv(&mut self) -> impl Future<Output = Option<T>> + Send + '_;
     /// The next value if one is buffered.
@@ -121,4 +128,23 @@ pub trait Notify: Send + Sync + Debug {
     fn notify_waiters(&self);
     /// Waits for a notification.
     fn notified(&self) -> impl Future<Output = ()> + Send + '_;
+}
+
+/// A counting semaphore, fair in request order: a request for `n` permits waits behind
+/// every earlier request, collecting permits as they are released, so a large request is
+/// never starved by smaller ones.
+pub trait Semaphore: Send + Sync + Debug {
+    /// Permits held; they are released when it is dropped.
+    type Permit<'a>: Send + Debug
+    where
+        Self: 'a;
+    /// Waits for `n` permits. A request for more permits than the semaphore will ever have
+    /// waits forever; dropping the future gives back what it had collected.
+    fn acquire(&self, n: usize) -> impl Future<Output = Self::Permit<'_>> + Send;
+    /// Takes `n` permits if they are free and no earlier request waits.
+    fn try_acquire(&self, n: usize) -> Option<Self::Permit<'_>>;
+    /// Adds `n` permits, handing them to waiting requests first.
+    fn add_permits(&self, n: usize);
+    /// How many permits are free now.
+    fn available_permits(&self) -> usize;
 }

@@ -40,15 +40,15 @@ use std::time::Duration;
 
 pub use self::error::{Elapsed, JoinError, RecvError, SendError, TryRecvError, TrySendError};
 pub use self::handles::{
-    Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver, Sender,
-    WatchReceiver, WatchSender,
+    Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver,
+    Semaphore, Sender, WatchReceiver, WatchSender,
 };
 #[cfg(feature = "rt-loom")]
 pub use self::loom::Loom;
 pub use self::rng::Rng;
 #[cfg(feature = "rt-shuttle")]
 pub use self::shuttle::Shuttle;
-pub use self::time::Timeout;
+pub use self::time::{Interval, Timeout};
 pub use self::tokio::Tokio;
 #[cfg(feature = "rt-turmoil")]
 pub use self::turmoil::Turmoil;
@@ -58,8 +58,8 @@ pub use self::turmoil::Turmoil;
 pub mod prelude {
     pub use super::{
         Instant as _, JoinHandle as _, Mutex as _, Notify as _, OneshotReceiver as _,
-        OneshotSender as _, Permit as _, Receiver as _, Runtime, Sender as _, WatchReceiver as _,
-        WatchSender as _,
+        OneshotSender as _, Permit as _, Receiver as _, Runtime, Semaphore as _, Sender as _,
+        WatchReceiver as _, WatchSender as _,
     };
 }
 
@@ -91,6 +91,8 @@ pub trait Runtime: Clone + Send + Sync + Debug + 'static {
     type Mutex<T: Send + 'static>: Mutex<T>;
     /// A notification primitive.
     type Notify: Notify;
+    /// A counting semaphore.
+    type Semaphore: Semaphore;
     /// The future of [`sleep`](Runtime::sleep) and [`sleep_until`](Runtime::sleep_until).
     type Sleep: Future<Output = ()> + Send + 'static;
 
@@ -138,6 +140,10 @@ pub trait Runtime: Clone + Send + Sync + Debug + 'static {
     #[track_caller]
     fn notify(&self, name: &str) -> Self::Notify;
 
+    /// A counting semaphore holding `permits` permits.
+    #[track_caller]
+    fn semaphore(&self, name: &str, permits: usize) -> Self::Semaphore;
+
     /// The current time on this runtime's clock.
     fn now(&self) -> Self::Instant;
 
@@ -153,6 +159,22 @@ pub trait Runtime: Clone + Send + Sync + Debug + 'static {
     /// checked, so one that is ready at the deadline completes.
     fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F, Self::Sleep> {
         Timeout::new(future, self.sleep(duration))
+    }
+
+    /// Runs `future` until this runtime's clock reaches `deadline`, with the precedence of
+    /// [`timeout`](Runtime::timeout): a future ready at the deadline completes.
+    fn timeout_at<F: Future>(&self, deadline: Self::Instant, future: F) -> Timeout<F, Self::Sleep> {
+        Timeout::new(future, self.sleep_until(deadline))
+    }
+
+    /// Ticks every `period`, the first tick at once. A consumer that falls behind gets one
+    /// late tick at once and then the next on the original grid; the ticks it missed are
+    /// skipped and counted, never burst ([`Interval::tick`]).
+    ///
+    /// # Panics
+    /// If `period` is zero.
+    fn interval(&self, period: Duration) -> Interval<Self> {
+        Interval::new(self.clone(), period)
     }
 
     /// A new RNG, seeded by the next value of the runtime's own stream: on every backend the

@@ -106,6 +106,7 @@ impl Runtime for Tokio {
     type WatchSender<T: Clone + Send + Sync + 'static> = CellSender<T>;
     type Mutex<T: Send + 'static> = ::tokio::sync::Mutex<T>;
     type Notify = ::tokio::sync::Notify;
+    type Semaphore = ::tokio::sync::Semaphore;
     type Sleep = ::tokio::time::Sleep;
 
     #[inline]
@@ -157,6 +158,11 @@ impl Runtime for Tokio {
     #[inline]
     fn notify(&self, _name: &str) -> Self::Notify {
         ::tokio::sync::Notify::new()
+    }
+
+    #[inline]
+    fn semaphore(&self, _name: &str, permits: usize) -> Self::Semaphore {
+        ::tokio::sync::Semaphore::new(permits)
     }
 
     #[inline]
@@ -243,6 +249,11 @@ impl<T: Send> handles::Sender<T> for ChanSender<T> {
     fn is_closed(&self) -> bool {
         self.0.is_closed()
     }
+
+    #[inline]
+    fn closed(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.0.closed()
+    }
 }
 
 pin_project! {
@@ -286,6 +297,15 @@ impl<T: Send> handles::Receiver<T> for ChanReceiver<T> {
     #[inline]
     fn close(&mut self) {
         self.0.close();
+    }
+}
+
+impl<T> futures_core::Stream for ChanReceiver<T> {
+    type Item = T;
+
+    #[inline]
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.0.poll_recv(cx)
     }
 }
 
@@ -382,5 +402,33 @@ impl handles::Notify for ::tokio::sync::Notify {
     #[inline]
     fn notified(&self) -> impl Future<Output = ()> + Send + '_ {
         ::tokio::sync::Notify::notified(self)
+    }
+}
+
+impl handles::Semaphore for ::tokio::sync::Semaphore {
+    type Permit<'a> = ::tokio::sync::SemaphorePermit<'a>;
+
+    #[inline]
+    async fn acquire(&self, n: usize) -> Self::Permit<'_> {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        match self.acquire_many(n).await {
+            Ok(permit) => permit,
+            Err(_) => unreachable!("a runtime semaphore is never closed"),
+        }
+    }
+
+    #[inline]
+    fn try_acquire(&self, n: usize) -> Option<Self::Permit<'_>> {
+        self.try_acquire_many(u32::try_from(n).ok()?).ok()
+    }
+
+    #[inline]
+    fn add_permits(&self, n: usize) {
+        ::tokio::sync::Semaphore::add_permits(self, n);
+    }
+
+    #[inline]
+    fn available_permits(&self) -> usize {
+        ::tokio::sync::Semaphore::available_permits(self)
     }
 }

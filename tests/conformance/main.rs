@@ -6,9 +6,11 @@
 mod backends;
 mod bodies;
 mod cancel;
+mod flow;
 
 use bodies::*;
 use cancel::*;
+use flow::*;
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -55,6 +57,12 @@ conformance!(
     cancelled_sleep_disarms_its_timer,
     cancelled_oneshot_recv_keeps_the_value,
     cancelled_changed_keeps_the_change,
+    receiver_streams_until_closed,
+    semaphore_serves_requests_in_order,
+    cancelled_acquire_gives_back_what_it_collected,
+    interval_skips_missed_ticks,
+    timeout_at_fires_at_the_deadline,
+    sender_closed_wakes_when_receiver_goes,
 );
 
 /// A body that deadlocks on tokio fails its test at the deadline of the paused clock, saying

@@ -25,6 +25,8 @@ struct State<T> {
     queue: VecDeque<(u64, Waker)>,
     next_ticket: u64,
     reserved: usize,
+    /// Senders waiting in [`closed`](handles::Sender::closed), by ticket.
+    watching: Vec<(u64, Waker)>,
 }
 
 struct Chan<M: Model, T: Send> {
@@ -57,6 +59,7 @@ pub(super) fn channel<M: Model, T: Send>(
         queue: VecDeque::new(),
         next_ticket: 0,
         reserved: 0,
+        watching: Vec::new(),
     };
     let (tx, rx) = (anchor.endpoint(Side::Tx), anchor.endpoint(Side::Rx));
     let chan = Arc::new(Chan {
@@ -88,6 +91,57 @@ impl<T> State<T> {
     fn leave_queue(&mut self, ticket: u64) {
         self.queue.retain(|(t, _)| *t != ticket);
     }
+
+    fn ticket(&mut self) -> u64 {
+        self.next_ticket += 1;
+        self.next_ticket
+    }
+}
+
+/// The future of [`closed`](handles::Sender::closed); leaves the watch list when dropped.
+#[must_use = "futures do nothing unless awaited"]
+struct ClosedFut<'a, M: Model, T: Send> {
+    tx: &'a SimSender<M, T>,
+    ticket: Option<u64>,
+}
+
+impl<M: Model, T: Send> Future for ClosedFut<'_, M, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let chan = &this.tx.chan;
+        chan.anchor.touch(this.tx.endpoint, Side::Tx);
+        let closed = M::with(&chan.state, |s| {
+            if !s.receiver_open {
+                return true;
+            }
+            let ticket = *this.ticket.get_or_insert_with(|| s.ticket());
+            match s.watching.iter_mut().find(|(t, _)| *t == ticket) {
+                Some(entry) => entry.1 = cx.waker().clone(),
+                None => s.watching.push((ticket, cx.waker().clone())),
+            }
+            false
+        });
+        if closed {
+            this.ticket = None;
+            return Poll::Ready(());
+        }
+        chan.anchor.wait(WaitOp::Closed);
+        Poll::Pending
+    }
+}
+
+impl<M: Model, T: Send> Drop for ClosedFut<'_, M, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            let gone = M::with(&self.tx.chan.state, |s| {
+                let at = s.watching.iter().position(|(t, _)| *t == ticket);
+                at.map(|i| s.watching.swap_remove(i))
+            });
+            drop(gone);
+        }
+    }
 }
 
 /// The future of a reservation: queues for a free slot and holds it once granted.
@@ -115,10 +169,7 @@ impl<'a, M: Model, T: Send> Future for ReserveFut<'a, M, T> {
                 s.reserved += 1;
                 return Some(Ok(s.next_sender()));
             }
-            let ticket = *this.ticket.get_or_insert_with(|| {
-                s.next_ticket += 1;
-                s.next_ticket
-            });
+            let ticket = *this.ticket.get_or_insert_with(|| s.ticket());
             match s.queue.iter_mut().find(|(t, _)| *t == ticket) {
                 Some(entry) => entry.1 = cx.waker().clone(),
                 None => s.queue.push_back((ticket, cx.waker().clone())),
@@ -253,6 +304,13 @@ impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
     fn is_closed(&self) -> bool {
         M::with(&self.chan.state, |s| !s.receiver_open)
     }
+
+    fn closed(&self) -> impl Future<Output = ()> + Send + '_ {
+        ClosedFut {
+            tx: self,
+            ticket: None,
+        }
+    }
 }
 
 impl<M: Model, T: Send> SimReceiver<M, T> {
@@ -294,7 +352,9 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
     fn shut(&mut self, discard: bool) -> (Vec<Waker>, VecDeque<T>) {
         M::with(&self.chan.state, |s| {
             s.receiver_open = false;
-            let senders = s.queue.iter().map(|(_, w)| w.clone()).collect();
+            let queued = s.queue.iter().map(|(_, w)| w.clone());
+            let watching = s.watching.drain(..).map(|(_, w)| w);
+            let senders = queued.chain(watching).collect();
             let discarded = if discard {
                 std::mem::take(&mut s.buffer)
             } else {
@@ -316,6 +376,14 @@ impl<M: Model, T: Send> handles::Receiver<T> for SimReceiver<M, T> {
 
     fn close(&mut self) {
         self.shut(false).0.into_iter().for_each(Waker::wake);
+    }
+}
+
+impl<M: Model, T: Send> futures_core::Stream for SimReceiver<M, T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx)
     }
 }
 

@@ -106,6 +106,8 @@ fn describe_wait(tasks: &Tasks<'_>, wait: &Wait, waiter: TaskId) -> (String, BTr
         WaitOp::Send => ("to send on", Some(Side::Rx)),
         WaitOp::Recv => ("to receive from", Some(Side::Tx)),
         WaitOp::Lock => ("to lock", Some(Side::Tx)),
+        WaitOp::Acquire => ("to acquire permits of", Some(Side::Tx)),
+        WaitOp::Closed => ("for the receiver to close", Some(Side::Rx)),
         WaitOp::Changed => ("for a change of", Some(Side::Tx)),
         WaitOp::Notified => ("for a notification on", None),
         WaitOp::Join(t) => {

@@ -13,6 +13,7 @@ mod chan;
 mod graph;
 mod log;
 mod report;
+mod sema;
 mod sync;
 mod task;
 mod time;
@@ -30,6 +31,7 @@ use std::time::Duration;
 pub use self::cell::{SimOneshotReceiver, SimOneshotSender, SimWatchReceiver, SimWatchSender};
 pub use self::chan::{SimReceiver, SimSender};
 pub use self::log::EventLog;
+pub use self::sema::{SimSemaphore, SimSemaphorePermit};
 pub use self::sync::{SimMutex, SimMutexGuard, SimNotify};
 pub use self::task::SimJoinHandle;
 pub use self::time::{SimInstant, SimSleep};
@@ -274,6 +276,7 @@ impl<M: Model> Runtime for Sim<M> {
     type WatchSender<T: Clone + Send + Sync + 'static> = SimWatchSender<M, T>;
     type Mutex<T: Send + 'static> = SimMutex<M, T>;
     type Notify = SimNotify<M>;
+    type Semaphore = SimSemaphore<M>;
     type Sleep = SimSleep<M>;
 
     #[track_caller]
@@ -352,6 +355,14 @@ impl<M: Model> Runtime for Sim<M> {
             0,
             Location::caller(),
         ))
+    }
+
+    #[track_caller]
+    fn semaphore(&self, name: &str, permits: usize) -> SimSemaphore<M> {
+        SimSemaphore::new(
+            Anchor::new(&self.world, "semaphore", name, 0, Location::caller()),
+            permits,
+        )
     }
 
     fn now(&self) -> SimInstant {

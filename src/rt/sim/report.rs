@@ -62,6 +62,10 @@ pub(crate) enum WaitOp {
     Recv,
     /// A lock to be released.
     Lock,
+    /// Permits of a semaphore to be released.
+    Acquire,
+    /// The receiver of a channel to go.
+    Closed,
     /// A newer value in a latest-value cell.
     Changed,
     /// A notification.

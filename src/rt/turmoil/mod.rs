@@ -47,6 +47,7 @@ impl Runtime for Turmoil {
     type WatchSender<T: Clone + Send + Sync + 'static> = watch::FifoSender<T>;
     type Mutex<T: Send + 'static> = <Tokio as Runtime>::Mutex<T>;
     type Notify = <Tokio as Runtime>::Notify;
+    type Semaphore = <Tokio as Runtime>::Semaphore;
     type Sleep = <Tokio as Runtime>::Sleep;
 
     fn spawn<F>(&self, name: &str, task: F) -> Self::JoinHandle<F::Output>
@@ -90,6 +91,10 @@ impl Runtime for Turmoil {
 
     fn notify(&self, name: &str) -> Self::Notify {
         Tokio.notify(name)
+    }
+
+    fn semaphore(&self, name: &str, permits: usize) -> Self::Semaphore {
+        Tokio.semaphore(name, permits)
     }
 
     fn now(&self) -> Self::Instant {
