@@ -18,6 +18,8 @@
 //!   `Relay` that opens and closes them in order.
 //! - [`net`]: the wire protocol between nodes — messages, a length-delimited codec with a
 //!   maximum message size, and the authenticated handshake.
+//! - [`patterns`]: heartbeats, the steward, replicated requests, rate limiting, retries,
+//!   preemption, error context and the pipeline stream, all on runtime time.
 //! - [`check`]: entry points that run an async test body under shuttle, loom or turmoil and
 //!   report failures with what replays them.
 //! - [`select!`]: the biased select core code uses.
@@ -33,6 +35,7 @@ pub mod bugs;
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
 pub mod check;
 pub mod net;
+pub mod patterns;
 pub mod relay;
 pub mod rt;
 pub mod signal;

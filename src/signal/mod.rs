@@ -65,7 +65,7 @@ mod loops;
 mod routine;
 mod shutdown;
 mod tree;
-mod unwind;
+pub(crate) mod unwind;
 
 use std::fmt;
 use std::sync::Arc;

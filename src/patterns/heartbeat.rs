@@ -1,0 +1,98 @@
+//! Heartbeats: a worker says it is alive without ever waiting, and an observer learns on
+//! the runtime's clock when it stopped saying so.
+//!
+//! A [`Pulse`] writes a beat counter into a latest-value cell, so a beat never blocks and
+//! never queues: an observer that is busy sees the latest count, not a backlog (the book's
+//! non-blocking send, without losing the fact that beats happened). The worker beats from
+//! its own loop — on an [`Interval`](crate::rt::Interval) tick for an interval heartbeat,
+//! or once per unit of work — so a worker stuck anywhere else stops beating: that is what
+//! lets a [`Steward`](super::Steward) tell a hang from slowness.
+//!
+//! A [`Monitor`] yields [`Beat`] or [`Missed`](Signal::Missed) with the deadline that
+//! passed; after a miss it waits one more timeout for the next beat before reporting the
+//! next miss, so a dead worker is reported once per timeout, never in a burst.
+
+use std::time::Duration;
+
+use crate::rt::{Runtime, WatchReceiver, WatchSender};
+
+/// The worker's half: beats without waiting.
+#[derive(Debug)]
+pub struct Pulse<R: Runtime> {
+    beats: R::WatchSender<u64>,
+}
+
+/// The observer's half: beats, or a missed deadline.
+#[derive(Debug)]
+#[must_use = "a monitor observes nothing unless polled with `next`"]
+pub struct Monitor<R: Runtime> {
+    rt: R,
+    beats: R::WatchReceiver<u64>,
+    timeout: Duration,
+    deadline: R::Instant,
+}
+
+/// The number of beats the worker has made so far.
+pub type Beat = u64;
+
+/// What a [`Monitor`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal<I> {
+    /// The worker beat; its beat count so far.
+    Beat(Beat),
+    /// No beat came before this deadline.
+    Missed(I),
+    /// The worker's pulse is gone: it ended.
+    Stopped,
+}
+
+/// A pulse and a monitor that reports a miss when `timeout` passes without a beat.
+#[track_caller]
+pub fn heartbeat<R: Runtime>(rt: &R, name: &str, timeout: Duration) -> (Pulse<R>, Monitor<R>) {
+    let (beats, watch) = rt.watch(name, 0);
+    let deadline = rt.now() + timeout;
+    let monitor = Monitor {
+        rt: rt.clone(),
+        beats: watch,
+        timeout,
+        deadline,
+    };
+    (Pulse { beats }, monitor)
+}
+
+impl<R: Runtime> Pulse<R> {
+    /// Records a beat. Never waits, also when nobody observes.
+    pub fn beat(&self) {
+        let next = self.beats.current().wrapping_add(1);
+        let _nobody_listens = self.beats.send(next);
+    }
+}
+
+impl<R: Runtime> Monitor<R> {
+    /// The next beat, or the deadline that passed without one. Cancel-safe: a beat that
+    /// arrives while the call is dropped is reported by the next call.
+    pub async fn next(&mut self) -> Signal<R::Instant> {
+        match self.rt.timeout_at(self.deadline, self.beats.changed()).await {
+            Ok(Ok(())) => {
+                self.deadline = self.rt.now() + self.timeout;
+                Signal::Beat(self.beats.current())
+            }
+            Ok(Err(_)) => Signal::Stopped,
+            Err(_) => {
+                let missed = self.deadline;
+                self.deadline = missed + self.timeout;
+                Signal::Missed(missed)
+            }
+        }
+    }
+
+    /// The deadline the next beat must arrive by.
+    pub fn deadline(&self) -> R::Instant {
+        self.deadline
+    }
+
+    /// How long a beat may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}

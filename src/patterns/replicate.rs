@@ -1,0 +1,215 @@
+//! Replicated requests: the same request to several replicas, the first success wins.
+//!
+//! [`first_ok`] starts the replicas all at once (the book's pattern) or hedged — the next
+//! replica starts after a delay, or at once when one fails. The first success is returned
+//! the moment it arrives, with its index. The losers are told to stop through their
+//! [`Stop`], aborted if they have not returned after the grace period, and reported by
+//! [`Winner::losers`] — a background task does this, so the winner never waits for a
+//! loser. If every replica fails, [`AllFailed`] carries every cause.
+//!
+//! Only idempotent requests may be replicated: every replica may have acted.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use crate::rt::{JoinError, JoinHandle, Runtime, WatchReceiver, WatchSender};
+
+/// When the replicas start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// Every replica at once.
+    All,
+    /// One replica, then the next after this delay, or at once when one fails.
+    Hedged(Duration),
+}
+
+/// A replica's stop signal: completes when its result is no longer wanted.
+#[derive(Debug, Clone)]
+pub struct Stop<R: Runtime>(R::WatchReceiver<bool>);
+
+impl<R: Runtime> Stop<R> {
+    /// Completes once the request was won by another replica or given up.
+    pub async fn stopped(&mut self) {
+        while !self.0.current() {
+            if self.0.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// How a replica that did not win ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoserEnd<T, E> {
+    /// It was never started: the request was won first.
+    NotStarted,
+    /// It failed before the request was won.
+    Failed(ReplicaError<E>),
+    /// It returned this after being told to stop, within the grace period.
+    Returned(Result<T, E>),
+    /// It was aborted after the grace period.
+    Aborted,
+    /// It panicked.
+    Panicked(String),
+}
+
+/// Why a replica failed, when every one did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaError<E> {
+    /// It returned an error.
+    Failed(E),
+    /// It panicked.
+    Panicked(String),
+}
+
+/// Every replica failed; the causes by replica index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllFailed<E> {
+    /// `causes[i]` is why replica `i` failed.
+    pub causes: Vec<ReplicaError<E>>,
+}
+
+/// The first success.
+#[derive(Debug)]
+#[must_use = "a winner carries the request's value"]
+pub struct Winner<R: Runtime, T: Send + 'static, E: Send + 'static> {
+    /// Which replica won.
+    pub index: usize,
+    /// Its value.
+    pub value: T,
+    /// How the others ended, by index (`None` at the winner's), once they have: the
+    /// background reaper's handle. Dropping it lets the reaper finish on its own; every
+    /// loser is stopped within the grace period either way.
+    pub losers: R::JoinHandle<Vec<Option<LoserEnd<T, E>>>>,
+}
+
+type Running<R, T, E> = Vec<Option<<R as Runtime>::JoinHandle<Result<T, E>>>>;
+
+/// Runs `replica(i, stop)` for `i` in `0..count` as tasks `name/replica#i`; see the module
+/// doc.
+pub async fn first_ok<R, T, E, F, Fut>(
+    rt: &R,
+    name: &str,
+    count: NonZeroUsize,
+    launch: Launch,
+    grace: Duration,
+    mut replica: F,
+) -> Result<Winner<R, T, E>, AllFailed<E>>
+where
+    R: Runtime,
+    T: Send + 'static,
+    E: Send + 'static,
+    F: FnMut(usize, Stop<R>) -> Fut,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
+    let count = count.get();
+    let (stop, stop_rx) = rt.watch(&format!("{name}/stop"), false);
+    let mut running: Running<R, T, E> = Vec::with_capacity(count);
+    let mut causes: Vec<Option<ReplicaError<E>>> = (0..count).map(|_| None).collect();
+    let mut failed = 0;
+    loop {
+        if running.len() < count {
+            let i = running.len();
+            let work = replica(i, Stop(stop_rx.clone()));
+            running.push(Some(rt.spawn(&format!("{name}/replica#{i}"), work)));
+        }
+        let all_started = running.len() == count;
+        let (i, ended) = match launch {
+            Launch::All if !all_started => continue,
+            Launch::Hedged(delay) if !all_started => {
+                match rt.timeout(delay, next_end::<R, T, E>(&mut running)).await {
+                    Ok(ended) => ended,
+                    Err(_) => continue,
+                }
+            }
+            _ => next_end::<R, T, E>(&mut running).await,
+        };
+        match ended {
+            Ok(Ok(value)) => {
+                let _told = stop.send(true);
+                let losers = reap(rt, name, i, (running, causes), stop, grace);
+                return Ok(Winner {
+                    index: i,
+                    value,
+                    losers,
+                });
+            }
+            Ok(Err(error)) => causes[i] = Some(ReplicaError::Failed(error)),
+            Err(JoinError::Panicked(message)) => causes[i] = Some(ReplicaError::Panicked(message)),
+            Err(JoinError::Aborted) => unreachable!("only the reaper aborts replicas"),
+        }
+        failed += 1;
+        if failed == count {
+            let causes = causes.into_iter().flatten().collect();
+            return Err(AllFailed { causes });
+        }
+    }
+}
+
+/// The first running replica to end, in index order among those ready: deterministic.
+async fn next_end<R: Runtime, T: Send + 'static, E: Send + 'static>(
+    running: &mut Running<R, T, E>,
+) -> (usize, Result<Result<T, E>, JoinError>) {
+    poll_fn(|cx| {
+        for (i, slot) in running.iter_mut().enumerate() {
+            let Some(task) = slot else { continue };
+            if let Poll::Ready(ended) = Pin::new(task).poll(cx) {
+                *slot = None;
+                return Poll::Ready((i, ended));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Stops the losers in the background: each gets until `grace` after the win to return,
+/// then is aborted.
+fn reap<R: Runtime, T: Send + 'static, E: Send + 'static>(
+    rt: &R,
+    name: &str,
+    winner: usize,
+    (running, causes): (Running<R, T, E>, Vec<Option<ReplicaError<E>>>),
+    stop: R::WatchSender<bool>,
+    grace: Duration,
+) -> R::JoinHandle<Vec<Option<LoserEnd<T, E>>>> {
+    let clock = rt.clone();
+    rt.spawn(&format!("{name}/reaper"), async move {
+        let _stop_kept_until_reaped = stop;
+        let deadline = clock.now() + grace;
+        let mut ends: Vec<Option<LoserEnd<T, E>>> = causes
+            .into_iter()
+            .enumerate()
+            .map(|(i, cause)| match cause {
+                Some(cause) => Some(LoserEnd::Failed(cause)),
+                None => (i != winner).then_some(LoserEnd::NotStarted),
+            })
+            .collect();
+        for (i, slot) in running.into_iter().enumerate() {
+            let Some(mut task) = slot else { continue };
+            let end = match clock.timeout_at(deadline, &mut task).await {
+                Ok(Ok(returned)) => LoserEnd::Returned(returned),
+                Ok(Err(JoinError::Panicked(message))) => LoserEnd::Panicked(message),
+                Ok(Err(JoinError::Aborted)) | Err(_) => {
+                    task.abort();
+                    let _aborted = task.await;
+                    LoserEnd::Aborted
+                }
+            };
+            ends[i] = Some(end);
+        }
+        ends
+    })
+}
+
+impl<E: fmt::Debug> fmt::Display for AllFailed<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "all {} replicas failed: {:?}", self.causes.len(), self.causes)
+    }
+}
+
+impl<E: fmt::Debug> std::error::Error for AllFailed<E> {}
