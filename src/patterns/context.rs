@@ -120,7 +120,10 @@ impl<I: fmt::Debug + Copy + Send + Sync + 'static> ContextError<I> {
             if let Some(message) = &error.user {
                 return Some(message);
             }
-            layer = error.source.as_deref().and_then(|s| s.downcast_ref::<Self>());
+            layer = error
+                .source
+                .as_deref()
+                .and_then(|s| s.downcast_ref::<Self>());
         }
         None
     }

@@ -72,7 +72,11 @@ impl<R: Runtime> Monitor<R> {
     /// The next beat, or the deadline that passed without one. Cancel-safe: a beat that
     /// arrives while the call is dropped is reported by the next call.
     pub async fn next(&mut self) -> Signal<R::Instant> {
-        match self.rt.timeout_at(self.deadline, self.beats.changed()).await {
+        match self
+            .rt
+            .timeout_at(self.deadline, self.beats.changed())
+            .await
+        {
             Ok(Ok(())) => {
                 self.deadline = self.rt.now() + self.timeout;
                 Signal::Beat(self.beats.current())

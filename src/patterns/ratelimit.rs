@@ -75,7 +75,6 @@ pub enum RateError<I> {
 
 /// Permits admitted by a limiter; [`refund`](Admission::refund) them if they were not used.
 #[derive(Debug)]
-#[must_use = "refund an admission that was not used, or drop it"]
 pub struct Admission<R: Runtime> {
     limiter: RateLimiter<R>,
     reservation: Reservation,
@@ -144,10 +143,12 @@ impl<R: Runtime> RateLimiter<R> {
     /// Admits `n` permits now, or says when they would be.
     pub async fn try_acquire(&self, n: u32) -> Result<Admission<R>, RateError<R::Instant>> {
         let now = self.offset();
-        self.reserve(n, Some(now)).await.map(|reservation| Admission {
-            limiter: self.clone(),
-            reservation,
-        })
+        self.reserve(n, Some(now))
+            .await
+            .map(|reservation| Admission {
+                limiter: self.clone(),
+                reservation,
+            })
     }
 
     async fn acquire_by_offset(

@@ -89,6 +89,9 @@ pub struct Winner<R: Runtime, T: Send + 'static, E: Send + 'static> {
 
 type Running<R, T, E> = Vec<Option<<R as Runtime>::JoinHandle<Result<T, E>>>>;
 
+/// Why each replica failed, if it did, by index.
+type Causes<E> = Vec<Option<ReplicaError<E>>>;
+
 /// Runs `replica(i, stop)` for `i` in `0..count` as tasks `name/replica#i`; see the module
 /// doc.
 pub async fn first_ok<R, T, E, F, Fut>(
@@ -109,7 +112,7 @@ where
     let count = count.get();
     let (stop, stop_rx) = rt.watch(&format!("{name}/stop"), false);
     let mut running: Running<R, T, E> = Vec::with_capacity(count);
-    let mut causes: Vec<Option<ReplicaError<E>>> = (0..count).map(|_| None).collect();
+    let mut causes: Causes<E> = (0..count).map(|_| None).collect();
     let mut failed = 0;
     loop {
         if running.len() < count {
@@ -173,7 +176,7 @@ fn reap<R: Runtime, T: Send + 'static, E: Send + 'static>(
     rt: &R,
     name: &str,
     winner: usize,
-    (running, causes): (Running<R, T, E>, Vec<Option<ReplicaError<E>>>),
+    (running, causes): (Running<R, T, E>, Causes<E>),
     stop: R::WatchSender<bool>,
     grace: Duration,
 ) -> R::JoinHandle<Vec<Option<LoserEnd<T, E>>>> {
@@ -208,7 +211,12 @@ fn reap<R: Runtime, T: Send + 'static, E: Send + 'static>(
 
 impl<E: fmt::Debug> fmt::Display for AllFailed<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "all {} replicas failed: {:?}", self.causes.len(), self.causes)
+        write!(
+            f,
+            "all {} replicas failed: {:?}",
+            self.causes.len(),
+            self.causes
+        )
     }
 }
 

@@ -179,7 +179,13 @@ where
     if let Some(budget) = budget {
         budget.deposit().await;
     }
-    let give_up = |last, attempts, reason| Err(RetryError { last, attempts, reason });
+    let give_up = |last, attempts, reason| {
+        Err(RetryError {
+            last,
+            attempts,
+            reason,
+        })
+    };
     for attempt in 1..=policy.attempts.get() {
         let outcome = match deadline {
             Some(deadline) => match rt.timeout_at(deadline, op(attempt)).await {
@@ -226,7 +232,11 @@ impl fmt::Display for GiveUp {
 
 impl<E: fmt::Debug> fmt::Display for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "gave up after {} attempt(s): {}", self.attempts, self.reason)?;
+        write!(
+            f,
+            "gave up after {} attempt(s): {}",
+            self.attempts, self.reason
+        )?;
         match &self.last {
             Some(last) => write!(f, "; last error: {last:?}"),
             None => Ok(()),

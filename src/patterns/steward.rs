@@ -157,7 +157,8 @@ impl<R: Runtime> Steward<R> {
         let mut ends = Vec::new();
         let mut window = VecDeque::new();
         for incarnation in 0.. {
-            let (pulse, monitor) = heartbeat(&self.rt, &self.label("heartbeat"), self.config.timeout);
+            let (pulse, monitor) =
+                heartbeat(&self.rt, &self.label("heartbeat"), self.config.timeout);
             let (stop, stop_rx) = self.rt.watch(&self.label("stop"), false);
             let ward = Ward {
                 pulse,
@@ -165,7 +166,9 @@ impl<R: Runtime> Steward<R> {
                 stop: stop_rx,
                 incarnation,
             };
-            let task = self.rt.spawn(&format!("{}/ward#{incarnation}", self.name), start(ward));
+            let task = self
+                .rt
+                .spawn(&format!("{}/ward#{incarnation}", self.name), start(ward));
             let (end, stopped) = self.watch(task, monitor, &stop, until.as_mut()).await;
             tracing::info!(steward = %self.name, incarnation, ?end, "ward ended");
             ends.push(end.clone());
@@ -256,7 +259,12 @@ impl<R: Runtime> Steward<R> {
             return None;
         }
         let doubling = 2u32.saturating_pow(in_window - 1);
-        Some(self.config.backoff.saturating_mul(doubling).min(self.config.max_backoff))
+        Some(
+            self.config
+                .backoff
+                .saturating_mul(doubling)
+                .min(self.config.max_backoff),
+        )
     }
 }
 

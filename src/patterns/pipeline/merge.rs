@@ -142,12 +142,17 @@ impl<R: Runtime, T: Send + 'static, E: Send + 'static> Merge<R, T, E> {
             },
             Err(error) => {
                 *report.failed.entry(error.stage.clone()).or_default() += 1;
-                if within(&self.rt, deadline, self.errors.send(error)).await.is_err() {
+                if within(&self.rt, deadline, self.errors.send(error))
+                    .await
+                    .is_err()
+                {
                     report.stopped = Some(StopReason::Deadline);
-                } else if self.over_budget(report) {
-                    report.stopped = Some(StopReason::Budget);
+                    return true;
                 }
             }
+        }
+        if self.over_budget(report) {
+            report.stopped = Some(StopReason::Budget);
         }
         true
     }

@@ -90,7 +90,8 @@ pub enum ErrorBudget {
     Unlimited,
     /// At the first failure past this many.
     Count(u64),
-    /// When failures exceed this share of the items ended, once `min_items` have ended.
+    /// When failures exceed this share of the items ended, judged after every item that
+    /// ends once `min_items` have.
     Ratio {
         /// The largest tolerated share of failures, in `[0, 1]`.
         max: f64,
@@ -139,7 +140,8 @@ pub enum StopReason {
 pub struct Report {
     /// Items taken from the input.
     pub admitted: u64,
-    /// Items delivered to the output.
+    /// Items handed to the output channel (a receiver dropped with items buffered drops
+    /// them unread).
     pub delivered: u64,
     /// Items sent to the error sink, by stage.
     pub failed: BTreeMap<Arc<str>, u64>,
@@ -239,7 +241,15 @@ impl<R: Runtime, T: Send + 'static, E: Send + 'static> Pipeline<R, T, E> {
             stage: stage.into(),
             config,
         };
-        workers.extend(stage::spawn(&rt, spec, width, work, head, tx, stop.subscribe()));
+        workers.extend(stage::spawn(
+            &rt,
+            spec,
+            width,
+            work,
+            head,
+            tx,
+            stop.subscribe(),
+        ));
         Pipeline {
             rt,
             name,
@@ -255,8 +265,12 @@ impl<R: Runtime, T: Send + 'static, E: Send + 'static> Pipeline<R, T, E> {
     /// Starts the merge `name/merge` and hands out the output, the error sink and the
     /// report.
     pub fn finish(self) -> Running<R, T, E> {
-        let (out_tx, output) = self.rt.channel(&format!("{}/output", self.name), self.config.buffer.get());
-        let (err_tx, errors) = self.rt.channel(&format!("{}/errors", self.name), self.config.buffer.get());
+        let (out_tx, output) = self
+            .rt
+            .channel(&format!("{}/output", self.name), self.config.buffer.get());
+        let (err_tx, errors) = self
+            .rt
+            .channel(&format!("{}/errors", self.name), self.config.buffer.get());
         let merge = merge::Merge {
             rt: self.rt.clone(),
             config: self.config,
@@ -266,7 +280,9 @@ impl<R: Runtime, T: Send + 'static, E: Send + 'static> Pipeline<R, T, E> {
             errors: err_tx,
         };
         let tasks = (self.generator, self.workers);
-        let report = self.rt.spawn(&format!("{}/merge", self.name), merge.run(self.head, tasks));
+        let report = self
+            .rt
+            .spawn(&format!("{}/merge", self.name), merge.run(self.head, tasks));
         Running {
             output,
             errors,

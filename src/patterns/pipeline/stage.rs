@@ -109,10 +109,13 @@ where
         .collect()
 }
 
+/// A stage's input, shared by its workers: each takes the next item under the lock.
+type Shared<R, T, E> = Arc<<R as Runtime>::Mutex<<R as Runtime>::Receiver<Envelope<T, E>>>>;
+
 struct Worker<R: Runtime, T: Send + 'static, U: Send + 'static, E: Send + 'static, F> {
     rt: R,
     shared: Arc<(Spec, F)>,
-    input: Arc<R::Mutex<R::Receiver<Envelope<T, E>>>>,
+    input: Shared<R, T, E>,
     output: R::Sender<Envelope<U, E>>,
     stop: R::WatchReceiver<bool>,
 }
@@ -134,7 +137,9 @@ where
                 () = stopped(&mut self.stop) => return,
                 envelope = next => envelope,
             };
-            let Some(Envelope { seq, item }) = envelope else { return };
+            let Some(Envelope { seq, item }) = envelope else {
+                return;
+            };
             let mut stop = self.stop.clone();
             let item = match item {
                 Ok(item) => crate::select! {
