@@ -41,11 +41,24 @@ pub enum Bug {
     /// H1: close racing a starting streamer — the streamer takes its demand inlet only once it
     /// runs, and close gives the inlet up before waiting for streamers.
     H1CloseRacesStartingStreamer,
+    /// P1: a pipeline's generator never closes its channel — after its source ends it
+    /// keeps its sender, so every stage waits for more input forever.
+    P1GeneratorNeverCloses,
+    /// P2: a pipeline stage runs with no deadline: the item timeout is ignored, so one
+    /// request that is never answered hangs its worker and then the run.
+    P2StageWithoutDeadline,
+    /// P3: an interval heartbeat sent with a blocking send that nobody reads: the worker
+    /// stops at its second beat.
+    P3BlockingHeartbeat,
+    /// P4: a steward that starts a new ward without stopping the hung one.
+    P4StewardStartsBeforeStopping,
+    /// P5: replicated requests whose losers are never cancelled.
+    P5LosersNeverCancelled,
 }
 
 impl Bug {
     /// Every catalogued bug.
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 15] = [
         Bug::B1DisconnectThenDrain,
         Bug::B2SlowStreamerBlocksFanOut,
         Bug::B2bTimeoutSkipsLaterStreamers,
@@ -56,6 +69,11 @@ impl Bug {
         Bug::B9RestartAfterReturn,
         Bug::B13LostCancel,
         Bug::H1CloseRacesStartingStreamer,
+        Bug::P1GeneratorNeverCloses,
+        Bug::P2StageWithoutDeadline,
+        Bug::P3BlockingHeartbeat,
+        Bug::P4StewardStartsBeforeStopping,
+        Bug::P5LosersNeverCancelled,
     ];
 
     /// The catalogue's short id: `B7`, `B8`, ….
@@ -71,6 +89,11 @@ impl Bug {
             Bug::B9RestartAfterReturn => "B9",
             Bug::B13LostCancel => "B13",
             Bug::H1CloseRacesStartingStreamer => "H1",
+            Bug::P1GeneratorNeverCloses => "P1",
+            Bug::P2StageWithoutDeadline => "P2",
+            Bug::P3BlockingHeartbeat => "P3",
+            Bug::P4StewardStartsBeforeStopping => "P4",
+            Bug::P5LosersNeverCancelled => "P5",
         }
     }
 

@@ -326,6 +326,49 @@ async fn reply_sender_parked_in_a_queue<R: Runtime>(rt: R) {
     let _ = backend.await;
 }
 
+/// A stage sends a backend a request carrying the reply's sender; the backend keeps the
+/// sender without using it and waits for the stage's next request, which the stage only
+/// sends after the reply.
+async fn reply_sender_kept_by_its_receiver<R: Runtime>(rt: R) {
+    let (requests, mut queue) = rt.channel::<R::OneshotSender<u32>>("requests", 4);
+    let stage = rt.spawn("stage", {
+        let rt = rt.clone();
+        async move {
+            let (reply, answer) = rt.oneshot::<u32>("reply");
+            requests.send(reply).await.expect("the backend is alive");
+            let _ = answer.await;
+            drop(requests);
+        }
+    });
+    let backend = rt.spawn("backend", async move {
+        let mut kept = Vec::new();
+        while let Some(reply) = queue.recv().await {
+            kept.push(reply);
+        }
+    });
+    let _ = stage.await;
+    let _ = backend.await;
+}
+
+#[test]
+fn a_reply_sender_kept_by_its_receiver_is_held_by_the_receiver() {
+    let failure = ShuttleCheck::new(Strategy::Random, 50)
+        .try_run(reply_sender_kept_by_its_receiver)
+        .expect_err("the stage and the backend wait for each other");
+    let report = &failure.message;
+    assert!(
+        report.contains(
+            "other end held by \"stage\", or inside a value \"stage\" sent since on channel \"requests\", received by \"backend\""
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("cycle: \"stage\" -> \"backend\" -> \"stage\"")
+            || report.contains("cycle: \"backend\" -> \"stage\" -> \"backend\""),
+        "{report}"
+    );
+}
+
 #[test]
 fn a_reply_sender_parked_in_a_queue_is_held_by_the_queue_reader() {
     let failure = ShuttleCheck::new(Strategy::Random, 50)

@@ -143,6 +143,60 @@ pub const CATALOGUE: &[Entry] = &[
             cycle_through: &[],
         },
     },
+    Entry {
+        bug: Bug::P1GeneratorNeverCloses,
+        symptom:
+            "a pipeline's generator never closes its channel: every stage waits for more input",
+        scenario: "patterns-pipeline",
+        budget: 200,
+        expected: deadlock(
+            &[
+                "task \"pipe/generator\"",
+                "waits to receive from channel \"pipe/source\"",
+            ],
+            &["pipe/generator", "pipe/merge"],
+        ),
+    },
+    Entry {
+        bug: Bug::P2StageWithoutDeadline,
+        symptom: "a stage with no deadline: a request the backend never answers hangs the run",
+        scenario: "patterns-pipeline",
+        budget: 200,
+        expected: deadlock(
+            &[
+                "task \"pipe/call/",
+                "waits to receive from oneshot \"pipe/backend-reply\"",
+            ],
+            &["pipe/backend"],
+        ),
+    },
+    Entry {
+        bug: Bug::P3BlockingHeartbeat,
+        symptom: "a heartbeat sent with a blocking send nobody reads stops the worker",
+        scenario: "patterns-heartbeat",
+        budget: 200,
+        expected: deadlock(
+            &[
+                "task \"worker\"",
+                "waits to send on channel \"worker/heartbeat\"",
+            ],
+            &["worker", "main"],
+        ),
+    },
+    Entry {
+        bug: Bug::P4StewardStartsBeforeStopping,
+        symptom: "a steward starts a new ward without stopping the hung one",
+        scenario: "patterns-steward",
+        budget: 200,
+        expected: violation(&["two wards alive at once: steward/ward#"]),
+    },
+    Entry {
+        bug: Bug::P5LosersNeverCancelled,
+        symptom: "replicated requests whose losers are never cancelled keep running after the win",
+        scenario: "patterns-replicas",
+        budget: 200,
+        expected: violation(&["losers alive one grace after the win: replicas/replica#"]),
+    },
 ];
 
 /// What hunting one bug found.
@@ -318,7 +372,10 @@ mod tests {
             .collect();
         assert_eq!(
             bugs,
-            ["B1", "B2", "B2b", "B3", "B6", "B7", "B8", "B9", "B13", "H1"]
+            [
+                "B1", "B2", "B2b", "B3", "B6", "B7", "B8", "B9", "B13", "H1", "P1", "P2", "P3",
+                "P4", "P5"
+            ]
         );
         assert!(parsed[0]["replay"]
             .as_str()

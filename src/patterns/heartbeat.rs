@@ -12,14 +12,20 @@
 //! passed; after a miss it waits one more timeout for the next beat before reporting the
 //! next miss, so a dead worker is reported once per timeout, never in a burst.
 
+use std::future::Future;
+use std::pin::pin;
 use std::time::Duration;
 
-use crate::rt::{Runtime, WatchReceiver, WatchSender};
+use crate::bugs::{Bug, Bugs};
+use crate::rt::{Runtime, Sender, WatchReceiver, WatchSender};
 
 /// The worker's half: beats without waiting.
 #[derive(Debug)]
 pub struct Pulse<R: Runtime> {
+    rt: R,
     beats: R::WatchSender<u64>,
+    /// P3's heartbeat channel, sent to with a blocking send.
+    blocking: Option<R::Sender<u64>>,
 }
 
 /// The observer's half: beats, or a missed deadline.
@@ -30,6 +36,8 @@ pub struct Monitor<R: Runtime> {
     beats: R::WatchReceiver<u64>,
     timeout: Duration,
     deadline: R::Instant,
+    /// P3's heartbeat channel: held, never read.
+    _unread: Option<R::Receiver<u64>>,
 }
 
 /// The number of beats the worker has made so far.
@@ -49,15 +57,40 @@ pub enum Signal<I> {
 /// A pulse and a monitor that reports a miss when `timeout` passes without a beat.
 #[track_caller]
 pub fn heartbeat<R: Runtime>(rt: &R, name: &str, timeout: Duration) -> (Pulse<R>, Monitor<R>) {
+    heartbeat_with(rt, name, timeout, Bugs::NONE)
+}
+
+/// [`heartbeat`] with reintroduced catalogue bugs (P3): the harness's lever.
+#[doc(hidden)]
+#[track_caller]
+pub fn heartbeat_with<R: Runtime>(
+    rt: &R,
+    name: &str,
+    timeout: Duration,
+    bugs: Bugs,
+) -> (Pulse<R>, Monitor<R>) {
     let (beats, watch) = rt.watch(name, 0);
+    let (blocking, unread) = match bugs.has(Bug::P3BlockingHeartbeat) {
+        true => {
+            let (tx, rx) = rt.channel(name, 1);
+            (Some(tx), Some(rx))
+        }
+        false => (None, None),
+    };
     let deadline = rt.now() + timeout;
     let monitor = Monitor {
         rt: rt.clone(),
         beats: watch,
         timeout,
         deadline,
+        _unread: unread,
     };
-    (Pulse { beats }, monitor)
+    let pulse = Pulse {
+        rt: rt.clone(),
+        beats,
+        blocking,
+    };
+    (pulse, monitor)
 }
 
 impl<R: Runtime> Pulse<R> {
@@ -65,6 +98,29 @@ impl<R: Runtime> Pulse<R> {
     pub fn beat(&self) {
         let next = self.beats.current().wrapping_add(1);
         let _nobody_listens = self.beats.send(next);
+    }
+
+    /// Runs `work`, beating every `period` while it is pending: an interval heartbeat.
+    ///
+    /// The beats say the task is scheduled and its loop turns, not that `work` makes
+    /// progress: a `work` stuck on a wait keeps beating. Beat per unit of work (with
+    /// [`beat`](Pulse::beat)) where a hang must be seen.
+    pub async fn beating<F: Future>(&self, period: Duration, work: F) -> F::Output {
+        let mut work = pin!(work);
+        let mut ticks = self.rt.interval(period);
+        loop {
+            crate::select! {
+                done = &mut work => return done,
+                _ = ticks.tick() => self.interval_beat().await,
+            }
+        }
+    }
+
+    async fn interval_beat(&self) {
+        self.beat();
+        if let Some(blocking) = &self.blocking {
+            let _ = blocking.send(self.beats.current()).await;
+        }
     }
 }
 

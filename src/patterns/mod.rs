@@ -24,6 +24,6 @@ pub mod steward;
 pub use self::heartbeat::{heartbeat, Monitor, Pulse, Signal};
 pub use self::pipeline::{Pipeline, PipelineConfig};
 pub use self::ratelimit::{Quota, RateLimiter};
-pub use self::replicate::{first_ok, Launch};
+pub use self::replicate::{first_ok, Launch, Replication};
 pub use self::retry::{retry, RetryPolicy};
 pub use self::steward::{Steward, StewardConfig};

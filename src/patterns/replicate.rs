@@ -1,11 +1,14 @@
 //! Replicated requests: the same request to several replicas, the first success wins.
 //!
-//! [`first_ok`] starts the replicas all at once (the book's pattern) or hedged — the next
+//! [`first_ok`] (with a [`Replication`]) starts the replicas all at once (the book's pattern) or hedged — the next
 //! replica starts after a delay, or at once when one fails. The first success is returned
 //! the moment it arrives, with its index. The losers are told to stop through their
 //! [`Stop`], aborted if they have not returned after the grace period, and reported by
 //! [`Winner::losers`] — a background task does this, so the winner never waits for a
-//! loser. If every replica fails, [`AllFailed`] carries every cause.
+//! loser. If every replica fails, or the request's timeout passes first, [`AllFailed`]
+//! carries every cause, the replicas still running stopped the way losers are. Without a
+//! timeout a replica that never ends holds the request forever: give one whenever a
+//! replica can hang.
 //!
 //! Only idempotent requests may be replicated: every replica may have acted.
 
@@ -16,6 +19,7 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::bugs::{Bug, Bugs};
 use crate::rt::{JoinError, JoinHandle, Runtime, WatchReceiver, WatchSender};
 
 /// When the replicas start.
@@ -25,6 +29,52 @@ pub enum Launch {
     All,
     /// One replica, then the next after this delay, or at once when one fails.
     Hedged(Duration),
+}
+
+/// How many replicas, when they start, and how long losers get to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replication {
+    /// How many replicas.
+    pub count: NonZeroUsize,
+    /// When they start.
+    pub launch: Launch,
+    /// How long a loser may take to return once told to stop, before it is aborted.
+    pub grace: Duration,
+    /// The whole request gives up this long after it started: the replicas still running
+    /// are stopped as losers are, and reported as timed out.
+    pub timeout: Option<Duration>,
+    /// Reintroduced catalogue bugs (P5): the harness's lever; empty by default.
+    #[doc(hidden)]
+    pub bugs: Bugs,
+}
+
+impl Replication {
+    /// `count` replicas started at once.
+    pub fn all(count: NonZeroUsize, grace: Duration) -> Self {
+        Self {
+            count,
+            launch: Launch::All,
+            grace,
+            timeout: None,
+            bugs: Bugs::NONE,
+        }
+    }
+
+    /// Gives the whole request up after `timeout`.
+    pub fn within(self, timeout: Duration) -> Self {
+        Self {
+            timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// `count` replicas, the next started `delay` after the last or at once when one fails.
+    pub fn hedged(count: NonZeroUsize, delay: Duration, grace: Duration) -> Self {
+        Self {
+            launch: Launch::Hedged(delay),
+            ..Self::all(count, grace)
+        }
+    }
 }
 
 /// A replica's stop signal: completes when its result is no longer wanted.
@@ -64,6 +114,10 @@ pub enum ReplicaError<E> {
     Failed(E),
     /// It panicked.
     Panicked(String),
+    /// It was still running when the request timed out.
+    TimedOut,
+    /// The request timed out before it was started.
+    NotStarted,
 }
 
 /// Every replica failed; the causes by replica index.
@@ -97,9 +151,7 @@ type Causes<E> = Vec<Option<ReplicaError<E>>>;
 pub async fn first_ok<R, T, E, F, Fut>(
     rt: &R,
     name: &str,
-    count: NonZeroUsize,
-    launch: Launch,
-    grace: Duration,
+    replication: Replication,
     mut replica: F,
 ) -> Result<Winner<R, T, E>, AllFailed<E>>
 where
@@ -109,7 +161,15 @@ where
     F: FnMut(usize, Stop<R>) -> Fut,
     Fut: Future<Output = Result<T, E>> + Send + 'static,
 {
+    let Replication {
+        count,
+        launch,
+        grace,
+        timeout,
+        bugs,
+    } = replication;
     let count = count.get();
+    let deadline = timeout.map(|t| rt.now() + t);
     let (stop, stop_rx) = rt.watch(&format!("{name}/stop"), false);
     let mut running: Running<R, T, E> = Vec::with_capacity(count);
     let mut causes: Causes<E> = (0..count).map(|_| None).collect();
@@ -121,18 +181,29 @@ where
             running.push(Some(rt.spawn(&format!("{name}/replica#{i}"), work)));
         }
         let all_started = running.len() == count;
-        let (i, ended) = match launch {
+        let hedge = match launch {
             Launch::All if !all_started => continue,
-            Launch::Hedged(delay) if !all_started => {
-                match rt.timeout(delay, next_end::<R, T, E>(&mut running)).await {
-                    Ok(ended) => ended,
-                    Err(_) => continue,
+            Launch::Hedged(delay) if !all_started => Some(rt.now() + delay),
+            _ => None,
+        };
+        let until = hedge.into_iter().chain(deadline).min();
+        let next = next_end::<R, T, E>(&mut running);
+        let (i, ended) = match until {
+            None => next.await,
+            Some(until) => match rt.timeout_at(until, next).await {
+                Ok(ended) => ended,
+                Err(_) if deadline.is_some_and(|d| rt.now() >= d) => {
+                    let _told = stop.send(true);
+                    return Err(time_out(rt, name, count, (running, causes), stop, grace));
                 }
-            }
-            _ => next_end::<R, T, E>(&mut running).await,
+                Err(_) => continue,
+            },
         };
         match ended {
             Ok(Ok(value)) => {
+                if bugs.has(Bug::P5LosersNeverCancelled) {
+                    return Ok(abandon(rt, name, i, value, running, stop));
+                }
                 let _told = stop.send(true);
                 let losers = reap(rt, name, i, (running, causes), stop, grace);
                 return Ok(Winner {
@@ -153,6 +224,30 @@ where
     }
 }
 
+/// Gives the request up: the running replicas are reaped in the background, and reported
+/// as timed out with the causes of those that failed.
+fn time_out<R: Runtime, T: Send + 'static, E: Send + 'static>(
+    rt: &R,
+    name: &str,
+    count: usize,
+    (running, causes): (Running<R, T, E>, Causes<E>),
+    stop: R::WatchSender<bool>,
+    grace: Duration,
+) -> AllFailed<E> {
+    let started = running.len();
+    let causes = causes
+        .into_iter()
+        .enumerate()
+        .map(|(i, cause)| match cause {
+            Some(cause) => cause,
+            None if i < started => ReplicaError::TimedOut,
+            None => ReplicaError::NotStarted,
+        })
+        .collect();
+    let _reaper = reap(rt, name, count, (running, Vec::new()), stop, grace);
+    AllFailed { causes }
+}
+
 /// The first running replica to end, in index order among those ready: deterministic.
 async fn next_end<R: Runtime, T: Send + 'static, E: Send + 'static>(
     running: &mut Running<R, T, E>,
@@ -170,6 +265,27 @@ async fn next_end<R: Runtime, T: Send + 'static, E: Send + 'static>(
     .await
 }
 
+/// P5: the winner returned, the losers left running and never told: the stop cell is
+/// leaked, so it is neither set nor dropped.
+fn abandon<R: Runtime, T: Send + 'static, E: Send + 'static>(
+    rt: &R,
+    name: &str,
+    index: usize,
+    value: T,
+    running: Running<R, T, E>,
+    stop: R::WatchSender<bool>,
+) -> Winner<R, T, E> {
+    std::mem::forget(stop);
+    let losers = rt.spawn(&format!("{name}/reaper"), async move {
+        running.into_iter().map(|_detached| None).collect()
+    });
+    Winner {
+        index,
+        value,
+        losers,
+    }
+}
+
 /// Stops the losers in the background: each gets until `grace` after the win to return,
 /// then is aborted.
 fn reap<R: Runtime, T: Send + 'static, E: Send + 'static>(
@@ -184,10 +300,9 @@ fn reap<R: Runtime, T: Send + 'static, E: Send + 'static>(
     rt.spawn(&format!("{name}/reaper"), async move {
         let _stop_kept_until_reaped = stop;
         let deadline = clock.now() + grace;
-        let mut ends: Vec<Option<LoserEnd<T, E>>> = causes
-            .into_iter()
-            .enumerate()
-            .map(|(i, cause)| match cause {
+        let mut causes = causes.into_iter();
+        let mut ends: Vec<Option<LoserEnd<T, E>>> = (0..running.len().max(causes.len()))
+            .map(|i| match causes.next().flatten() {
                 Some(cause) => Some(LoserEnd::Failed(cause)),
                 None => (i != winner).then_some(LoserEnd::NotStarted),
             })

@@ -23,6 +23,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::heartbeat::{heartbeat, Monitor, Pulse, Signal};
+use crate::bugs::{Bug, Bugs};
 use crate::rt::{Instant, JoinError, JoinHandle, Runtime, WatchReceiver, WatchSender};
 
 /// The OTP restart intensity: at most `restarts` restarts within any window of `within`.
@@ -48,6 +49,27 @@ pub struct StewardConfig {
     pub max_backoff: Duration,
     /// The restart intensity; exceeding it ends the steward with an error.
     pub intensity: Intensity,
+    /// Reintroduced catalogue bugs (P4): the harness's lever; empty by default.
+    #[doc(hidden)]
+    pub bugs: Bugs,
+}
+
+impl Default for StewardConfig {
+    /// A beat a second, a second's grace, backoff from 100 ms to 10 s, and OTP's default
+    /// intensity of one restart in five seconds.
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            intensity: Intensity {
+                restarts: 1,
+                within: Duration::from_secs(5),
+            },
+            bugs: Bugs::NONE,
+        }
+    }
 }
 
 /// What a ward is given: its pulse, the shared output, and the stop signal.
@@ -217,6 +239,9 @@ impl<R: Runtime> Steward<R> {
                     Signal::Stopped => beating = false,
                     Signal::Missed(missed) => {
                         tracing::warn!(steward = %self.name, ?missed, "ward missed its heartbeat");
+                        if self.config.bugs.has(Bug::P4StewardStartsBeforeStopping) {
+                            return (WardEnd::Hung { missed, aborted: false }, false);
+                        }
                         let (_, aborted) = self.stop(task, stop).await;
                         return (WardEnd::Hung { missed, aborted }, false);
                     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sigrelay::patterns::heartbeat::{heartbeat, Signal};
-use sigrelay::patterns::replicate::{first_ok, Launch, LoserEnd, ReplicaError, Stop};
+use sigrelay::patterns::replicate::{first_ok, LoserEnd, ReplicaError, Replication, Stop};
 use sigrelay::patterns::steward::{Intensity, Steward, StewardConfig, StewardError, Ward, WardEnd};
 use sigrelay::rt::prelude::*;
 use sigrelay::signal::Group;
@@ -78,6 +78,7 @@ fn config(backoff: u64, intensity: u32) -> StewardConfig {
             restarts: intensity,
             within: ms(10_000),
         },
+        ..StewardConfig::default()
     }
 }
 
@@ -230,7 +231,7 @@ pub async fn first_ok_returns_the_first_success_and_reaps_the_losers<R: Runtime>
     let latencies = [3000, 1000, 2000];
     let three = NonZeroUsize::new(3).expect("three");
     let clock = rt.clone();
-    let winner = first_ok(&rt, "get", three, Launch::All, ms(500), |i, stop| {
+    let winner = first_ok(&rt, "get", Replication::all(three, ms(500)), |i, stop| {
         replica(clock.clone(), stop, ms(latencies[i]), Ok(i), i != 2)
     })
     .await
@@ -259,9 +260,7 @@ pub async fn first_ok_hedges_and_moves_on_at_a_failure<R: Runtime>(rt: R) {
     let winner = first_ok(
         &rt,
         "hedged",
-        three,
-        Launch::Hedged(ms(1000)),
-        ms(100),
+        Replication::hedged(three, ms(1000), ms(100)),
         |i, stop| {
             let (latency, outcome) = plan[i];
             replica(clock.clone(), stop, ms(latency), outcome, true)
@@ -288,7 +287,7 @@ pub async fn first_ok_reports_every_cause<R: Runtime>(rt: R) {
     let start = rt.now();
     let two = NonZeroUsize::new(2).expect("two");
     let clock = rt.clone();
-    let failed = first_ok(&rt, "doomed", two, Launch::All, ms(100), |i, stop| {
+    let failed = first_ok(&rt, "doomed", Replication::all(two, ms(100)), |i, stop| {
         let (clock, latency) = (clock.clone(), ms(100 * (i as u64 + 1)));
         async move {
             if i == 1 {
@@ -337,7 +336,7 @@ pub async fn steward_kernel<R: Runtime>(rt: R) {
 pub async fn first_ok_kernel<R: Runtime>(rt: R) {
     let two = NonZeroUsize::new(2).expect("two");
     let clock = rt.clone();
-    let winner = first_ok(&rt, "race", two, Launch::All, ms(10), |i, stop| {
+    let winner = first_ok(&rt, "race", Replication::all(two, ms(10)), |i, stop| {
         replica(clock.clone(), stop, ms(5), Ok(i), i == 0)
     })
     .await

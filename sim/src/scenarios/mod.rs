@@ -2,6 +2,7 @@
 //! under shuttle, and whole simulated clusters run under turmoil.
 
 mod cluster;
+mod patterns;
 mod relay;
 mod signal;
 
@@ -96,6 +97,36 @@ pub const ALL: &[Scenario] = &[
         name: "signal-restart-return",
         proves: "a restartable routine that returns normally runs once (B9)",
         body: Body::Shuttle(|rt, bugs| Box::pin(signal::restart_after_return(rt, bugs))),
+        default_seeds: None,
+    },
+    Scenario {
+        name: "patterns-pipeline",
+        proves: "a pipeline of random widths with failing items, a backend that loses requests and a random budget: every item ends exactly once, ordered runs match the model, the budget stops the run exactly when exceeded (P1, P2)",
+        body: Body::Shuttle(|rt, bugs| Box::pin(patterns::pipeline_with_failures(rt, bugs))),
+        default_seeds: None,
+    },
+    Scenario {
+        name: "patterns-heartbeat",
+        proves: "a worker's interval heartbeat never holds its work up and beats exactly once per tick (P3)",
+        body: Body::Shuttle(|rt, bugs| Box::pin(patterns::interval_heartbeat(rt, bugs))),
+        default_seeds: None,
+    },
+    Scenario {
+        name: "patterns-steward",
+        proves: "wards that hang at random are stopped exactly one timeout after their last beat, aborted after the grace if deaf, restarted one backoff later, never two at once, one output stream (P4)",
+        body: Body::Shuttle(|rt, bugs| Box::pin(patterns::hung_wards(rt, bugs))),
+        default_seeds: None,
+    },
+    Scenario {
+        name: "patterns-replicas",
+        proves: "replicated requests, at once or hedged, with random latencies, failures and hangs: the earliest success wins at its time and every loser has ended one grace later (P5)",
+        body: Body::Shuttle(|rt, bugs| Box::pin(patterns::replicated_requests(rt, bugs))),
+        default_seeds: None,
+    },
+    Scenario {
+        name: "patterns-ratelimit",
+        proves: "clients sharing a limiter of one or two quotas, some giving up: every admission conforms to every quota, FIFO, none before its request",
+        body: Body::Shuttle(|rt, bugs| Box::pin(patterns::rate_limited_clients(rt, bugs))),
         default_seeds: None,
     },
     Scenario {

@@ -48,6 +48,7 @@ use std::time::Duration;
 
 use futures_core::Stream;
 
+use crate::bugs::Bugs;
 use crate::rt::{Runtime, WatchSender};
 
 /// How a pipeline runs.
@@ -67,6 +68,9 @@ pub struct PipelineConfig {
     pub run_timeout: Option<Duration>,
     /// How many failed items stop the run.
     pub budget: ErrorBudget,
+    /// Reintroduced catalogue bugs (P1, P2): the harness's lever; empty by default.
+    #[doc(hidden)]
+    pub bugs: Bugs,
 }
 
 impl Default for PipelineConfig {
@@ -79,6 +83,7 @@ impl Default for PipelineConfig {
             attempts: 1,
             run_timeout: None,
             budget: ErrorBudget::Unlimited,
+            bugs: Bugs::NONE,
         }
     }
 }
@@ -204,7 +209,13 @@ impl<R: Runtime, T: Send + 'static, E: Send + 'static> Pipeline<R, T, E> {
             false => (None, None),
         };
         let (tx, head) = rt.channel(&format!("{name}/source"), config.buffer.get());
-        let generator = stage::generate(rt, name, source, tx, window_tx, stop_rx);
+        let generator = stage::Generator {
+            out: tx,
+            window: window_tx,
+            stop: stop_rx,
+            bugs: config.bugs,
+        }
+        .spawn(rt, name, source);
         Self {
             rt: rt.clone(),
             name: name.to_string(),

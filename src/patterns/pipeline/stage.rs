@@ -11,6 +11,7 @@ use std::sync::Arc;
 use futures_core::Stream;
 
 use super::{Envelope, ItemError, ItemFailure, PipelineConfig};
+use crate::bugs::{Bug, Bugs};
 use crate::rt::{Mutex, Receiver, Runtime, Sender, WatchReceiver};
 use crate::signal::unwind::CatchUnwind;
 
@@ -23,35 +24,43 @@ pub(super) async fn stopped<W: WatchReceiver<bool>>(stop: &mut W) {
     }
 }
 
-/// Numbers the source's items and sends them on, taking a window token for each in
-/// ordered mode; returns how many it admitted.
-pub(super) fn generate<R, T, E, S>(
-    rt: &R,
-    name: &str,
-    source: S,
-    out: R::Sender<Envelope<T, E>>,
-    window: Option<R::Sender<()>>,
-    mut stop: R::WatchReceiver<bool>,
-) -> R::JoinHandle<u64>
-where
-    R: Runtime,
-    T: Send + 'static,
-    E: Send + 'static,
-    S: Stream<Item = T> + Send + 'static,
-{
-    rt.spawn(&format!("{name}/generator"), async move {
+/// The head of a pipeline: where the generator sends, its window in ordered mode, its
+/// stop cell and the bugs it reintroduces.
+pub(super) struct Generator<R: Runtime, T: Send + 'static, E: Send + 'static> {
+    pub(super) out: R::Sender<Envelope<T, E>>,
+    pub(super) window: Option<R::Sender<()>>,
+    pub(super) stop: R::WatchReceiver<bool>,
+    pub(super) bugs: Bugs,
+}
+
+impl<R: Runtime, T: Send + 'static, E: Send + 'static> Generator<R, T, E> {
+    /// Numbers the source's items and sends them on, taking a window token for each in
+    /// ordered mode; the task returns how many it admitted.
+    pub(super) fn spawn<S>(self, rt: &R, name: &str, source: S) -> R::JoinHandle<u64>
+    where
+        S: Stream<Item = T> + Send + 'static,
+    {
+        rt.spawn(&format!("{name}/generator"), self.run(source))
+    }
+
+    async fn run<S: Stream<Item = T> + Send + 'static>(mut self, source: S) -> u64 {
         let mut source = pin!(source);
         let mut admitted = 0;
         loop {
             let next = poll_fn(|cx| source.as_mut().poll_next(cx));
             let item = crate::select! {
-                () = stopped(&mut stop) => return admitted,
+                () = stopped(&mut self.stop) => return admitted,
                 item = next => item,
             };
-            let Some(item) = item else { return admitted };
-            if let Some(window) = &window {
+            let Some(item) = item else {
+                if self.bugs.has(Bug::P1GeneratorNeverCloses) {
+                    stopped(&mut self.stop).await;
+                }
+                return admitted;
+            };
+            if let Some(window) = &self.window {
                 crate::select! {
-                    () = stopped(&mut stop) => return admitted,
+                    () = stopped(&mut self.stop) => return admitted,
                     token = window.send(()) => if token.is_err() { return admitted },
                 }
             }
@@ -61,11 +70,11 @@ where
             };
             admitted += 1;
             crate::select! {
-                () = stopped(&mut stop) => return admitted,
-                sent = out.send(envelope) => if sent.is_err() { return admitted },
+                () = stopped(&mut self.stop) => return admitted,
+                sent = self.out.send(envelope) => if sent.is_err() { return admitted },
             }
         }
-    })
+    }
 }
 
 /// What a stage's workers share.
@@ -167,7 +176,11 @@ where
                 false => item.clone().expect("kept until the last attempt"),
             };
             let run = CatchUnwind::new(work(input));
-            let outcome = match spec.config.item_timeout {
+            let deadline = match spec.config.bugs.has(Bug::P2StageWithoutDeadline) {
+                true => None,
+                false => spec.config.item_timeout,
+            };
+            let outcome = match deadline {
                 Some(limit) => self.rt.timeout(limit, run).await.ok(),
                 None => Some(run.await),
             };

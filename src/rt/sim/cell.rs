@@ -82,7 +82,7 @@ impl<M: Model, T: Send> SimOneshotReceiver<M, T> {
                 Err(TryRecvError::Empty)
             }
         })?;
-        once.anchor.resource.received();
+        once.anchor.received();
         once.anchor.record(EventKind::Recv);
         Ok(value)
     }
@@ -206,6 +206,7 @@ impl<M: Model, T: Clone + Send + Sync> handles::WatchSender<T> for SimWatchSende
     }
 
     fn subscribe(&self) -> SimWatchReceiver<M, T> {
+        self.0.anchor.touch(0, Side::Tx);
         let seen = M::with(&self.0.state, |s| {
             s.receivers += 1;
             s.version

@@ -340,7 +340,7 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
                 Err(TryRecvError::Empty)
             }
         })?;
-        chan.anchor.resource.received();
+        chan.anchor.received();
         chan.anchor.record(EventKind::Recv);
         next.into_iter().for_each(Waker::wake);
         Ok(value)

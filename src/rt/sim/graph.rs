@@ -8,7 +8,9 @@
 //! An end may also travel inside a value (a reply sender inside a request): if its holder
 //! sent a value since it last held the end, and that value is still buffered in a channel
 //! or oneshot, the report names that resource and the holders of its receiving end, who
-//! hold the end while the value waits there. Edges lead from a blocked task to the holders
+//! hold the end while the value waits there; if an end its maker never used went out in a
+//! value that another task has since received (the last 64 received per resource are
+//! remembered), that receiver may keep it unused, and is named too. Edges lead from a blocked task to the holders
 //! that could unblock it; a cycle among them is spelled out, since it is the usual cause.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,6 +138,18 @@ fn describe_wait(tasks: &Tasks<'_>, wait: &Wait, waiter: TaskId) -> (String, BTr
     let holders = tasks.held_by(&ends, waiter, &mut unblockers);
     let _ = write!(line, "; other end held by {holders}");
     for end in &ends {
+        let unused = end.unused_since.is_some();
+        let moved = unused.then(|| tasks.receivers(resource, end.task, end.stamp));
+        for (carrier, receiver) in moved.into_iter().flatten() {
+            unblockers.insert(receiver);
+            let _ = write!(
+                line,
+                ", or inside a value {} sent since on {}, received by {}",
+                tasks.name(end.task),
+                carrier.label(),
+                tasks.name(receiver),
+            );
+        }
         for carrier in tasks.carriers(resource, end.task, end.stamp) {
             let readers = tasks.held_by(&carrier.holders_of(Side::Rx), waiter, &mut unblockers);
             let _ = write!(
@@ -165,6 +179,26 @@ impl Tasks<'_> {
             true => "no task".into(),
             false => names.join(", "),
         }
+    }
+
+    /// The tasks that took out of a resource other than `waited` a value `sender` sent
+    /// after `stamp`, with the resource: where an end it made then, and never used, may
+    /// have gone.
+    fn receivers<'r>(
+        &'r self,
+        waited: &'r Resource,
+        sender: TaskId,
+        stamp: u64,
+    ) -> impl Iterator<Item = (&'r Resource, TaskId)> + 'r {
+        self.resources
+            .iter()
+            .map(|r| &**r)
+            .filter(move |r| r.id != waited.id)
+            .flat_map(move |r| {
+                r.delivered_from(sender, stamp)
+                    .into_iter()
+                    .map(move |t| (r, t))
+            })
     }
 
     /// The resources other than `waited` still buffering a value `sender` sent after

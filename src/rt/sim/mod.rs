@@ -222,6 +222,11 @@ impl<M: Model> Anchor<M> {
         self.resource.sent(self.me(), self.world.stamp());
     }
 
+    /// The running task took the oldest buffered value out.
+    fn received(&self) {
+        self.resource.received(self.me());
+    }
+
     fn wait(&self, op: WaitOp) {
         self.world.wait_on(
             self.me(),

@@ -1,7 +1,7 @@
 //! Named resources, who holds their endpoints, and what blocked tasks wait on: the facts
 //! the wait-for graph of a report (see [`graph`](super::graph)) is drawn from.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -32,6 +32,19 @@ pub(crate) struct Resource {
     /// Who sent each buffered value, and when: a channel end sent inside a value is held
     /// by whoever holds this resource's receiving end until it is received.
     transit: StdMutex<VecDeque<Sent>>,
+    /// The latest values taken out, with who took each: an end sent inside one of them is
+    /// held by its receiver, which may keep it without using it.
+    delivered: StdMutex<VecDeque<Delivered>>,
+}
+
+/// How many taken-out values a resource remembers.
+const DELIVERED_KEPT: usize = 64;
+
+/// A value taken out of the buffer, and the task that took it.
+#[derive(Debug, Clone, Copy)]
+struct Delivered {
+    sent: Sent,
+    by: TaskId,
 }
 
 /// A buffered value: the task that sent it, and the world's stamp at the send.
@@ -54,7 +67,7 @@ pub(crate) struct Holder {
 }
 
 /// What a blocked task waits for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum WaitOp {
     /// Room in the buffer.
     Send,
@@ -105,6 +118,7 @@ impl Resource {
             endpoints,
             holders,
             transit: StdMutex::new(VecDeque::new()),
+            delivered: StdMutex::new(VecDeque::new()),
         }
     }
 
@@ -178,9 +192,27 @@ impl Resource {
         }
     }
 
-    /// Records that the oldest buffered value was taken out.
-    pub(crate) fn received(&self) {
-        self.in_transit().pop_front();
+    /// Records that `by` took the oldest buffered value out.
+    pub(crate) fn received(&self, by: Option<TaskId>) {
+        let sent = self.in_transit().pop_front();
+        if let (Some(sent), Some(by)) = (sent, by) {
+            let mut delivered = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+            if delivered.len() == DELIVERED_KEPT {
+                delivered.pop_front();
+            }
+            delivered.push_back(Delivered { sent, by });
+        }
+    }
+
+    /// The tasks other than `task` that took out a value `task` sent after `stamp`: an end
+    /// `task` held then may have travelled to them inside it.
+    pub(crate) fn delivered_from(&self, task: TaskId, stamp: u64) -> BTreeSet<TaskId> {
+        let delivered = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+        delivered
+            .iter()
+            .filter(|d| d.sent.task == task && d.sent.stamp > stamp && d.by != task)
+            .map(|d| d.by)
+            .collect()
     }
 
     /// Records that every buffered value was dropped.

@@ -235,7 +235,13 @@ impl World {
     pub(crate) fn wait_on(&self, task: Option<TaskId>, wait: Wait) {
         let mut s = self.lock();
         if let Some(t) = task.and_then(|id| s.live.get_mut(&id)) {
-            t.waits.push(wait);
+            let same = |w: &Wait| {
+                w.op == wait.op
+                    && w.resource.as_ref().map(|r| r.id) == wait.resource.as_ref().map(|r| r.id)
+            };
+            if !t.waits.iter().any(same) {
+                t.waits.push(wait);
+            }
         }
     }
 
