@@ -30,6 +30,7 @@ pub struct Preempt<R: Runtime> {
     yield_every: u32,
     since_yield: u32,
     checkpoints: u64,
+    yields: u64,
 }
 
 impl<R: Runtime> Preempt<R> {
@@ -42,6 +43,7 @@ impl<R: Runtime> Preempt<R> {
             yield_every: 64,
             since_yield: 0,
             checkpoints: 0,
+            yields: 0,
         }
     }
 
@@ -70,6 +72,7 @@ impl<R: Runtime> Preempt<R> {
         self.since_yield += 1;
         if self.since_yield >= self.yield_every {
             self.since_yield = 0;
+            self.yields += 1;
             self.rt.yield_now().await;
         }
         if self.stop.as_ref().is_some_and(|stop| stop()) {
@@ -84,6 +87,11 @@ impl<R: Runtime> Preempt<R> {
     /// Checkpoints passed so far.
     pub fn checkpoints(&self) -> u64 {
         self.checkpoints
+    }
+
+    /// Times a checkpoint yielded to the runtime so far.
+    pub fn yields(&self) -> u64 {
+        self.yields
     }
 }
 

@@ -277,6 +277,15 @@ pub async fn preempt_stops_at_the_deadline_and_on_request<R: Runtime>(rt: R) {
         }
     }
     assert_eq!(checkpoints.checkpoints(), 6);
+
+    let mut checkpoints = Preempt::new(&rt);
+    for n in 1..=130 {
+        checkpoints
+            .checkpoint()
+            .await
+            .expect("no deadline, no stop");
+        assert_eq!(checkpoints.yields(), n / 64, "yields every 64 checkpoints");
+    }
 }
 
 /// A low-level error wrapped twice: the chain, the place and time, the outermost user

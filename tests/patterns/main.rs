@@ -22,6 +22,7 @@ suite_without_loom!(
     supervision::first_ok_returns_the_first_success_and_reaps_the_losers,
     supervision::first_ok_hedges_and_moves_on_at_a_failure,
     supervision::first_ok_reports_every_cause,
+    supervision::first_ok_gives_up_at_its_timeout,
     limits::hundred_permits_at_ten_per_second_take_nine_point_nine_seconds,
     limits::waiters_are_admitted_in_order,
     limits::try_and_deadline_fail_fast_without_reserving,

@@ -309,6 +309,27 @@ pub async fn first_ok_reports_every_cause<R: Runtime>(rt: R) {
     assert_eq!(rt.now(), start + ms(200));
 }
 
+/// A request bounded by 100 ms: replica 0 hangs (it answers only its stop), replica 1
+/// fails at 20 ms; at exactly 100 ms the request gives up, reporting the hung replica as
+/// timed out, and the hung one is stopped.
+pub async fn first_ok_gives_up_at_its_timeout<R: Runtime>(rt: R) {
+    let start = rt.now();
+    let two = NonZeroUsize::new(2).expect("two");
+    let clock = rt.clone();
+    let bounded = Replication::all(two, ms(10)).within(ms(100));
+    let failed = first_ok(&rt, "bounded", bounded, |i, stop| {
+        let latency = if i == 0 { ms(3_600_000) } else { ms(20) };
+        replica(clock.clone(), stop, latency, Err("refused"), true)
+    })
+    .await
+    .expect_err("nothing succeeds in time");
+    assert_eq!(rt.now(), start + ms(100));
+    assert_eq!(
+        failed.causes,
+        [ReplicaError::TimedOut, ReplicaError::Failed("refused")]
+    );
+}
+
 /// The steward's kernel for loom: a ward that hangs is stopped before the next starts.
 pub async fn steward_kernel<R: Runtime>(rt: R) {
     let (out, _unused) = rt.channel::<()>("nothing", 1);

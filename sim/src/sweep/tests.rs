@@ -168,3 +168,18 @@ fn every_scenario_is_deterministic_per_seed() {
         }
     }
 }
+
+/// `cargo test` sweeps each pattern scenario's first 300 seeds on the real code.
+#[test]
+fn the_pattern_scenarios_pass_their_first_seeds() {
+    let patterns = crate::scenarios::ALL
+        .iter()
+        .filter(|s| s.name.starts_with("patterns-"));
+    for scenario in patterns {
+        for seed in 0..300 {
+            if let Err(failure) = run_seed(scenario, seed, sigrelay::bugs::Bugs::NONE) {
+                panic!("{} seed {seed}: {}", scenario.name, failure.message);
+            }
+        }
+    }
+}
