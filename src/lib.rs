@@ -20,6 +20,9 @@
 //!   maximum message size, and the authenticated handshake.
 //! - [`patterns`]: heartbeats, the steward, replicated requests, rate limiting, retries,
 //!   preemption, error context and the pipeline stream, all on runtime time.
+//! - [`grid`]: the coordinator grid's actors stand on — leases, fenced unique
+//!   registration, watches and leader election — as a trait, with a simulated
+//!   implementation on runtime time.
 //! - [`check`]: entry points that run an async test body under shuttle, loom or turmoil and
 //!   report failures with what replays them.
 //! - [`select!`]: the biased select core code uses.
@@ -34,6 +37,7 @@
 pub mod bugs;
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
 pub mod check;
+pub mod grid;
 pub mod net;
 pub mod patterns;
 pub mod relay;

@@ -1,0 +1,22 @@
+//! The grid suite: the coordinator's semantics, each body written once against
+//! `R: Runtime` and the simulated coordinator, on tokio (paused clock), shuttle and turmoil;
+//! the registration kernel under loom too.
+
+#[path = "../common/backends.rs"]
+mod backends;
+#[macro_use]
+#[path = "../common/suite.rs"]
+mod suite;
+
+mod coordinator;
+
+suite_without_loom!(
+    coordinator::leases_expire_on_runtime_time,
+    coordinator::registration_is_unique_and_fenced,
+    coordinator::watch_sees_changes_in_order,
+    coordinator::election_follows_standing_order_and_lease_expiry,
+    coordinator::a_dropped_campaign_withdraws,
+    coordinator::a_cut_client_learns_what_it_cannot_know,
+);
+
+suite!(loom: coordinator::registration_kernel);
