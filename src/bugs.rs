@@ -54,11 +54,14 @@ pub enum Bug {
     P4StewardStartsBeforeStopping,
     /// P5: replicated requests whose losers are never cancelled.
     P5LosersNeverCancelled,
+    /// G3: a leader that keeps acting after its lease could have expired, beside its
+    /// successor.
+    G3LeaderOutlivesLease,
 }
 
 impl Bug {
     /// Every catalogued bug.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 16] = [
         Bug::B1DisconnectThenDrain,
         Bug::B2SlowStreamerBlocksFanOut,
         Bug::B2bTimeoutSkipsLaterStreamers,
@@ -74,6 +77,7 @@ impl Bug {
         Bug::P3BlockingHeartbeat,
         Bug::P4StewardStartsBeforeStopping,
         Bug::P5LosersNeverCancelled,
+        Bug::G3LeaderOutlivesLease,
     ];
 
     /// The catalogue's short id: `B7`, `B8`, ….
@@ -94,6 +98,7 @@ impl Bug {
             Bug::P3BlockingHeartbeat => "P3",
             Bug::P4StewardStartsBeforeStopping => "P4",
             Bug::P5LosersNeverCancelled => "P5",
+            Bug::G3LeaderOutlivesLease => "G3",
         }
     }
 

@@ -197,6 +197,14 @@ pub const CATALOGUE: &[Entry] = &[
         budget: 200,
         expected: violation(&["losers alive one grace after the win: replicas/replica#"]),
     },
+    Entry {
+        bug: Bug::G3LeaderOutlivesLease,
+        symptom:
+            "a leader cut off from the coordinator keeps acting after its lease could have expired",
+        scenario: "grid-leader",
+        budget: 100,
+        expected: violation(&["two leaders at once: node-"]),
+    },
 ];
 
 /// What hunting one bug found.

@@ -9,6 +9,7 @@ mod backends;
 mod suite;
 
 mod coordinator;
+mod leader;
 
 suite_without_loom!(
     coordinator::leases_expire_on_runtime_time,
@@ -17,6 +18,7 @@ suite_without_loom!(
     coordinator::election_follows_standing_order_and_lease_expiry,
     coordinator::a_dropped_campaign_withdraws,
     coordinator::a_cut_client_learns_what_it_cannot_know,
+    leader::a_cut_leader_stops_before_its_successor_starts,
 );
 
 suite!(loom: coordinator::registration_kernel);

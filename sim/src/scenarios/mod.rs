@@ -2,6 +2,7 @@
 //! under shuttle, and whole simulated clusters run under turmoil.
 
 mod cluster;
+mod grid;
 mod patterns;
 mod relay;
 mod signal;
@@ -127,6 +128,12 @@ pub const ALL: &[Scenario] = &[
         name: "patterns-ratelimit",
         proves: "clients sharing a limiter of one or two quotas, some giving up: every admission conforms to every quota, FIFO, none before its request",
         body: Body::Shuttle(|rt, bugs| Box::pin(patterns::rate_limited_clients(rt, bugs))),
+        default_seeds: None,
+    },
+    Scenario {
+        name: "grid-leader",
+        proves: "three candidates, the leader cut off from the coordinator at random: terms never overlap, fences grow, no stale write reaches the fenced ledger, a new leader within one lease of the cut (G3)",
+        body: Body::Shuttle(|rt, bugs| Box::pin(grid::leader_under_partitions(rt, bugs))),
         default_seeds: None,
     },
     Scenario {

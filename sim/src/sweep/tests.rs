@@ -169,14 +169,17 @@ fn every_scenario_is_deterministic_per_seed() {
     }
 }
 
-/// `cargo test` sweeps each pattern scenario's first 300 seeds on the real code.
+/// `cargo test` sweeps each pattern scenario's first 300 seeds, and the grid leader's first
+/// 100, on the real code.
 #[test]
-fn the_pattern_scenarios_pass_their_first_seeds() {
-    let patterns = crate::scenarios::ALL
-        .iter()
-        .filter(|s| s.name.starts_with("patterns-"));
-    for scenario in patterns {
-        for seed in 0..300 {
+fn the_pattern_and_grid_scenarios_pass_their_first_seeds() {
+    let sized = crate::scenarios::ALL.iter().filter_map(|s| match s.name {
+        name if name.starts_with("patterns-") => Some((s, 300)),
+        name if name.starts_with("grid-") => Some((s, 100)),
+        _ => None,
+    });
+    for (scenario, seeds) in sized {
+        for seed in 0..seeds {
             if let Err(failure) = run_seed(scenario, seed, sigrelay::bugs::Bugs::NONE) {
                 panic!("{} seed {seed}: {}", scenario.name, failure.message);
             }
