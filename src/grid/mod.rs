@@ -3,12 +3,15 @@
 //!
 //! So far: the [`Coordinator`] trait; the [`SimCoordinator`], which gives etcd's semantics
 //! on the runtime's clock for shuttle and turmoil runs; and the fenced singleton
-//! [`leader`], whose terms never overlap.
+//! [`leader`], whose terms never overlap; and [`mailbox`]es whose request errors say
+//! whether the request was delivered.
 
 pub mod coordinator;
 pub mod leader;
+pub mod mailbox;
 pub mod simulated;
 
 pub use self::coordinator::{CoordError, Coordinator, Fence, LeaseId, Registration, WatchEvent};
 pub use self::leader::{Candidate, LeaderConfig, Term, TermEnd};
+pub use self::mailbox::{mailbox, Busy, Inbox, Outbox, Request, RequestError};
 pub use self::simulated::{SimClient, SimCoordinator};

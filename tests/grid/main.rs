@@ -10,6 +10,7 @@ mod suite;
 
 mod coordinator;
 mod leader;
+mod mailbox;
 
 suite_without_loom!(
     coordinator::leases_expire_on_runtime_time,
@@ -19,6 +20,10 @@ suite_without_loom!(
     coordinator::a_dropped_campaign_withdraws,
     coordinator::a_cut_client_learns_what_it_cannot_know,
     leader::a_cut_leader_stops_before_its_successor_starts,
+    mailbox::requests_are_answered_or_refused_by_the_handler,
+    mailbox::a_full_mailbox_rejects_and_withdrawn_requests_are_never_processed,
+    mailbox::an_ending_actor_breaks_its_promises_at_once,
+    mailbox::a_request_timed_out_after_it_was_taken_may_have_been_processed,
 );
 
-suite!(loom: coordinator::registration_kernel);
+suite!(loom: coordinator::registration_kernel, mailbox::mailbox_kernel);
