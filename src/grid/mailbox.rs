@@ -112,16 +112,15 @@ pub struct Inbox<R: Runtime, M: Send + 'static, A: Send + 'static, E: Send + 'st
     queue: R::Receiver<Envelope<R, M, A, E>>,
 }
 
+/// The two sides of a mailbox.
+pub type Mailbox<R, M, A, E> = (Outbox<R, M, A, E>, Inbox<R, M, A, E>);
+
 /// A mailbox named `name` holding at most `capacity` requests.
 ///
 /// # Panics
 /// If `capacity` is zero.
 #[track_caller]
-pub fn mailbox<R, M, A, E>(
-    rt: &R,
-    name: &str,
-    capacity: usize,
-) -> (Outbox<R, M, A, E>, Inbox<R, M, A, E>)
+pub fn mailbox<R, M, A, E>(rt: &R, name: &str, capacity: usize) -> Mailbox<R, M, A, E>
 where
     R: Runtime,
     M: Send + 'static,
