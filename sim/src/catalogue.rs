@@ -382,7 +382,7 @@ mod tests {
             bugs,
             [
                 "B1", "B2", "B2b", "B3", "B6", "B7", "B8", "B9", "B13", "H1", "P1", "P2", "P3",
-                "P4", "P5"
+                "P4", "P5", "G3"
             ]
         );
         assert!(parsed[0]["replay"]
