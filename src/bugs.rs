@@ -54,6 +54,9 @@ pub enum Bug {
     P4StewardStartsBeforeStopping,
     /// P5: replicated requests whose losers are never cancelled.
     P5LosersNeverCancelled,
+    /// G1: a name claim whose registration failed or timed out is taken for won, so the
+    /// actor starts unregistered and a second node starts another.
+    G1StartAfterRegistrationTimeout,
     /// G3: a leader that keeps acting after its lease could have expired, beside its
     /// successor.
     G3LeaderOutlivesLease,
@@ -61,7 +64,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every catalogued bug.
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 17] = [
         Bug::B1DisconnectThenDrain,
         Bug::B2SlowStreamerBlocksFanOut,
         Bug::B2bTimeoutSkipsLaterStreamers,
@@ -77,6 +80,7 @@ impl Bug {
         Bug::P3BlockingHeartbeat,
         Bug::P4StewardStartsBeforeStopping,
         Bug::P5LosersNeverCancelled,
+        Bug::G1StartAfterRegistrationTimeout,
         Bug::G3LeaderOutlivesLease,
     ];
 
@@ -98,6 +102,7 @@ impl Bug {
             Bug::P3BlockingHeartbeat => "P3",
             Bug::P4StewardStartsBeforeStopping => "P4",
             Bug::P5LosersNeverCancelled => "P5",
+            Bug::G1StartAfterRegistrationTimeout => "G1",
             Bug::G3LeaderOutlivesLease => "G3",
         }
     }

@@ -198,6 +198,14 @@ pub const CATALOGUE: &[Entry] = &[
         expected: violation(&["losers alive one grace after the win: replicas/replica#"]),
     },
     Entry {
+        bug: Bug::G1StartAfterRegistrationTimeout,
+        symptom:
+            "a name claim whose registration timed out is taken for won: two actors of one name",
+        scenario: "grid-names",
+        budget: 200,
+        expected: violation(&["two actors of one name: node-"]),
+    },
+    Entry {
         bug: Bug::G3LeaderOutlivesLease,
         symptom:
             "a leader cut off from the coordinator keeps acting after its lease could have expired",
@@ -382,7 +390,7 @@ mod tests {
             bugs,
             [
                 "B1", "B2", "B2b", "B3", "B6", "B7", "B8", "B9", "B13", "H1", "P1", "P2", "P3",
-                "P4", "P5", "G3"
+                "P4", "P5", "G1", "G3"
             ]
         );
         assert!(parsed[0]["replay"]

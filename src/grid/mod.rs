@@ -3,12 +3,13 @@
 //!
 //! So far: the [`Coordinator`] trait; the [`SimCoordinator`], which gives etcd's semantics
 //! on the runtime's clock for shuttle and turmoil runs; and the fenced singleton
-//! [`leader`], whose terms never overlap; and [`mailbox`]es whose request errors say
-//! whether the request was delivered.
+//! [`leader`], whose terms never overlap; [`mailbox`]es whose request errors say whether
+//! the request was delivered; and the [`registry`] of cluster-unique names.
 
 pub mod coordinator;
 pub mod leader;
 pub mod mailbox;
+pub mod registry;
 pub mod simulated;
 
 pub use self::coordinator::{CoordError, Coordinator, Fence, LeaseId, Registration, WatchEvent};

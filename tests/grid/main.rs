@@ -11,6 +11,7 @@ mod suite;
 mod coordinator;
 mod leader;
 mod mailbox;
+mod registry;
 
 suite_without_loom!(
     coordinator::leases_expire_on_runtime_time,
@@ -24,6 +25,7 @@ suite_without_loom!(
     mailbox::a_full_mailbox_rejects_and_withdrawn_requests_are_never_processed,
     mailbox::an_ending_actor_breaks_its_promises_at_once,
     mailbox::a_request_timed_out_after_it_was_taken_may_have_been_processed,
+    registry::a_live_name_is_taken_until_released,
 );
 
 suite!(loom: coordinator::registration_kernel, mailbox::mailbox_kernel);

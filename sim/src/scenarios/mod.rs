@@ -137,6 +137,12 @@ pub const ALL: &[Scenario] = &[
         default_seeds: None,
     },
     Scenario {
+        name: "grid-names",
+        proves: "three nodes start one actor name at random instants, claims racing cuts of their links: never two actors of the name at once, a live name is taken, a lost answer is settled by re-reading (G1)",
+        body: Body::Shuttle(|rt, bugs| Box::pin(grid::unique_names_under_cuts(rt, bugs))),
+        default_seeds: None,
+    },
+    Scenario {
         name: "cluster-partition",
         proves: "3–5 nodes stream each other's channels through partitions (both ways, one way, a node cut from all), holds and latency surges: order, no duplicates, gap markers across each fault and none without, the open-ack barrier across nodes, resumption within 2.5 s of the repair, clean close",
         body: Body::Turmoil(cluster::partitions),
