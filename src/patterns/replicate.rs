@@ -194,7 +194,7 @@ where
                 Ok(ended) => ended,
                 Err(_) if deadline.is_some_and(|d| rt.now() >= d) => {
                     let _told = stop.send(true);
-                    return Err(time_out(rt, name, count, (running, causes), stop, grace));
+                    return Err(time_out(rt, name, (running, causes), stop, grace));
                 }
                 Err(_) => continue,
             },
@@ -205,7 +205,7 @@ where
                     return Ok(abandon(rt, name, i, value, running, stop));
                 }
                 let _told = stop.send(true);
-                let losers = reap(rt, name, i, (running, causes), stop, grace);
+                let losers = reap(rt, name, Some(i), (running, causes), stop, grace);
                 return Ok(Winner {
                     index: i,
                     value,
@@ -229,7 +229,6 @@ where
 fn time_out<R: Runtime, T: Send + 'static, E: Send + 'static>(
     rt: &R,
     name: &str,
-    count: usize,
     (running, causes): (Running<R, T, E>, Causes<E>),
     stop: R::WatchSender<bool>,
     grace: Duration,
@@ -244,7 +243,7 @@ fn time_out<R: Runtime, T: Send + 'static, E: Send + 'static>(
             None => ReplicaError::NotStarted,
         })
         .collect();
-    let _reaper = reap(rt, name, count, (running, Vec::new()), stop, grace);
+    let _reaper = reap(rt, name, None, (running, Vec::new()), stop, grace);
     AllFailed { causes }
 }
 
@@ -286,12 +285,12 @@ fn abandon<R: Runtime, T: Send + 'static, E: Send + 'static>(
     }
 }
 
-/// Stops the losers in the background: each gets until `grace` after the win to return,
-/// then is aborted.
+/// Stops the losers in the background — the replicas other than `winner`, if one won:
+/// each gets until `grace` after the win (or the timeout) to return, then is aborted.
 fn reap<R: Runtime, T: Send + 'static, E: Send + 'static>(
     rt: &R,
     name: &str,
-    winner: usize,
+    winner: Option<usize>,
     (running, causes): (Running<R, T, E>, Causes<E>),
     stop: R::WatchSender<bool>,
     grace: Duration,
@@ -304,7 +303,7 @@ fn reap<R: Runtime, T: Send + 'static, E: Send + 'static>(
         let mut ends: Vec<Option<LoserEnd<T, E>>> = (0..running.len().max(causes.len()))
             .map(|i| match causes.next().flatten() {
                 Some(cause) => Some(LoserEnd::Failed(cause)),
-                None => (i != winner).then_some(LoserEnd::NotStarted),
+                None => (Some(i) != winner).then_some(LoserEnd::NotStarted),
             })
             .collect();
         for (i, slot) in running.into_iter().enumerate() {
