@@ -235,3 +235,33 @@ pub async fn registration_kernel<R: Runtime>(rt: R) {
     let second = node.register("ns/x", vec![], lb).await.expect("free again");
     assert!(second > first);
 }
+
+/// A watcher cut off when an event comes, or more than the watch buffer behind, has its
+/// stream ended; it watches again to catch up from a new snapshot.
+pub async fn a_watch_ends_when_cut_off_or_too_far_behind<R: Runtime>(rt: R) {
+    use sigrelay::grid::simulated::WATCH_BUFFER;
+    let coordinator = SimCoordinator::start(&rt);
+    let (writer, watcher) = (
+        client(&coordinator, "writer"),
+        client(&coordinator, "watcher"),
+    );
+    let lease = writer.grant(ms(10_000)).await.expect("granted");
+    let (_, mut cut_off) = watcher.watch("ns/").await.expect("reachable");
+    watcher.cut();
+    writer.register("ns/a", vec![], lease).await.expect("free");
+    assert_eq!(cut_off.recv().await, None, "the cut watcher's stream ended");
+    watcher.heal();
+    let (snapshot, mut behind) = watcher.watch("ns/").await.expect("reachable");
+    assert_eq!(snapshot.len(), 1);
+    for n in 0..=WATCH_BUFFER {
+        writer
+            .register(&format!("ns/k{n}"), vec![], lease)
+            .await
+            .expect("free");
+    }
+    let mut seen = 0;
+    while behind.recv().await.is_some() {
+        seen += 1;
+    }
+    assert_eq!(seen, WATCH_BUFFER, "the buffer's worth, then the end");
+}

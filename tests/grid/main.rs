@@ -17,6 +17,7 @@ suite_without_loom!(
     coordinator::leases_expire_on_runtime_time,
     coordinator::registration_is_unique_and_fenced,
     coordinator::watch_sees_changes_in_order,
+    coordinator::a_watch_ends_when_cut_off_or_too_far_behind,
     coordinator::election_follows_standing_order_and_lease_expiry,
     coordinator::a_dropped_campaign_withdraws,
     coordinator::a_cut_client_learns_what_it_cannot_know,
