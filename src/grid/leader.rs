@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use super::coordinator::{CoordError, Coordinator, Fence, LeaseId};
 use crate::bugs::{Bug, Bugs};
-use crate::rt::{Runtime, WatchReceiver, WatchSender};
+use crate::rt::{raised, Runtime, WatchSender};
 
 /// How a candidate keeps its lease and when it gives its leadership up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,11 +76,7 @@ impl<R: Runtime> Term<R> {
     /// is stopping. The leader's future is dropped right after, so this is for a leader
     /// that wants to finish a step first.
     pub async fn ended(&mut self) {
-        while !self.ended.current() {
-            if self.ended.changed().await.is_err() {
-                return;
-            }
-        }
+        raised(&mut self.ended).await;
     }
 }
 

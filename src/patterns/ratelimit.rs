@@ -84,6 +84,7 @@ pub struct Admission<R: Runtime> {
 pub struct RateLimiter<R: Runtime> {
     rt: R,
     quotas: Arc<[Quota]>,
+    burst: u32,
     origin: R::Instant,
     tats: Arc<R::Mutex<Vec<Duration>>>,
 }
@@ -101,6 +102,7 @@ impl<R: Runtime> Clone for RateLimiter<R> {
         Self {
             rt: self.rt.clone(),
             quotas: self.quotas.clone(),
+            burst: self.burst,
             origin: self.origin,
             tats: self.tats.clone(),
         }
@@ -116,9 +118,11 @@ impl<R: Runtime> RateLimiter<R> {
     pub fn new(rt: &R, name: &str, quotas: &[Quota]) -> Self {
         assert!(!quotas.is_empty(), "a rate limiter needs a quota");
         let tats = Arc::new(rt.mutex(name, vec![Duration::ZERO; quotas.len()]));
+        let burst = quotas.iter().map(|q| q.burst.get()).min();
         Self {
             rt: rt.clone(),
             quotas: quotas.into(),
+            burst: burst.expect("a limiter has a quota"),
             origin: rt.now(),
             tats,
         }
@@ -178,9 +182,8 @@ impl<R: Runtime> RateLimiter<R> {
         n: u32,
         limit: Option<Duration>,
     ) -> Result<Reservation, RateError<R::Instant>> {
-        let burst = self.quotas.iter().map(|q| q.burst.get()).min();
-        let burst = burst.expect("a limiter has a quota");
-        if n > burst {
+        if n > self.burst {
+            let burst = self.burst;
             return Err(RateError::TooLarge { asked: n, burst });
         }
         let mut tats = self.tats.lock().await;

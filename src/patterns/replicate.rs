@@ -20,7 +20,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::bugs::{Bug, Bugs};
-use crate::rt::{JoinError, JoinHandle, Runtime, WatchReceiver, WatchSender};
+use crate::rt::{raised, JoinError, JoinHandle, Runtime, WatchSender};
 
 /// When the replicas start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,11 +84,7 @@ pub struct Stop<R: Runtime>(R::WatchReceiver<bool>);
 impl<R: Runtime> Stop<R> {
     /// Completes once the request was won by another replica or given up.
     pub async fn stopped(&mut self) {
-        while !self.0.current() {
-            if self.0.changed().await.is_err() {
-                return;
-            }
-        }
+        raised(&mut self.0).await;
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use super::heartbeat::{heartbeat, Monitor, Pulse, Signal};
 use crate::bugs::{Bug, Bugs};
-use crate::rt::{Instant, JoinError, JoinHandle, Runtime, WatchReceiver, WatchSender};
+use crate::rt::{raised, Instant, JoinError, JoinHandle, Runtime, WatchSender};
 
 /// The OTP restart intensity: at most `restarts` restarts within any window of `within`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,11 +134,7 @@ impl<R: Runtime, T: Send + 'static> Ward<R, T> {
 
     /// Completes once the steward asks this ward to stop.
     pub async fn stopped(&mut self) {
-        while !self.stop.current() {
-            if self.stop.changed().await.is_err() {
-                return;
-            }
-        }
+        raised(&mut self.stop).await;
     }
 
     /// 0 for the first ward, 1 for the first restart, …

@@ -107,6 +107,16 @@ pub trait WatchReceiver<T>: Clone + Send + Sync + Debug {
     fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + Send + '_;
 }
 
+/// Completes once the latest-value cell `flag` holds `true`, or its writer is gone: the
+/// stop signals of the patterns and grid.
+pub(crate) async fn raised<W: WatchReceiver<bool>>(flag: &mut W) {
+    while !flag.current() {
+        if flag.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// An asynchronous mutual-exclusion lock, fair in acquisition order.
 pub trait Mutex<T>: Send + Sync {
     /// The guard; the lock is released when it is dropped.

@@ -39,6 +39,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use self::error::{Elapsed, JoinError, RecvError, SendError, TryRecvError, TrySendError};
+pub(crate) use self::handles::raised;
 pub use self::handles::{
     Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver,
     Semaphore, Sender, WatchReceiver, WatchSender,

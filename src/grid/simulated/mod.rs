@@ -82,7 +82,8 @@ pub struct SimCoordinator<R: Runtime> {
 pub struct SimClient<R: Runtime> {
     coordinator: SimCoordinator<R>,
     link: Arc<R::WatchSender<bool>>,
-    linked: R::WatchReceiver<bool>,
+    /// Kept so the link's writes are stored: a cell with no reader refuses them.
+    _reader: R::WatchReceiver<bool>,
     unreachable_after: Duration,
 }
 
@@ -107,11 +108,11 @@ impl<R: Runtime> SimCoordinator<R> {
     /// A client named `name` (for reports), linked; its calls over a cut link fail after
     /// `unreachable_after`.
     pub fn client(&self, name: &str, unreachable_after: Duration) -> SimClient<R> {
-        let (link, linked) = self.rt.watch(&format!("{name}/link"), true);
+        let (link, reader) = self.rt.watch(&format!("{name}/link"), true);
         SimClient {
             coordinator: self.clone(),
             link: Arc::new(link),
-            linked,
+            _reader: reader,
             unreachable_after,
         }
     }
@@ -122,7 +123,7 @@ impl<R: Runtime> Clone for SimClient<R> {
         Self {
             coordinator: self.coordinator.clone(),
             link: self.link.clone(),
-            linked: self.linked.clone(),
+            _reader: self._reader.clone(),
             unreachable_after: self.unreachable_after,
         }
     }
@@ -140,7 +141,7 @@ impl<R: Runtime> SimClient<R> {
     }
 
     fn linked(&self) -> bool {
-        self.linked.clone().current()
+        self.link.current()
     }
 
     async fn call<T: Send + 'static>(

@@ -4,9 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use super::stage::stopped;
 use super::{Envelope, ErrorBudget, ItemError, PipelineConfig, Report, StopReason};
-use crate::rt::{Elapsed, Receiver, Runtime, Sender, WatchSender};
+use crate::rt::{raised as stopped, Elapsed, Receiver, Runtime, Sender, WatchSender};
 
 pub(super) struct Merge<R: Runtime, T: Send + 'static, E: Send + 'static> {
     pub(super) rt: R,

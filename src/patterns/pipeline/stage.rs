@@ -12,17 +12,8 @@ use futures_core::Stream;
 
 use super::{Envelope, ItemError, ItemFailure, PipelineConfig};
 use crate::bugs::{Bug, Bugs};
-use crate::rt::{Mutex, Receiver, Runtime, Sender, WatchReceiver};
+use crate::rt::{raised as stopped, Mutex, Receiver, Runtime, Sender};
 use crate::signal::unwind::CatchUnwind;
-
-/// Completes once the pipeline is told to stop, or its stop cell is gone.
-pub(super) async fn stopped<W: WatchReceiver<bool>>(stop: &mut W) {
-    while !stop.current() {
-        if stop.changed().await.is_err() {
-            return;
-        }
-    }
-}
 
 /// The head of a pipeline: where the generator sends, its window in ordered mode, its
 /// stop cell and the bugs it reintroduces.
