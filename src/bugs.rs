@@ -60,11 +60,19 @@ pub enum Bug {
     /// G3: a leader that keeps acting after its lease could have expired, beside its
     /// successor.
     G3LeaderOutlivesLease,
+    /// G2: a name released by address: the node deletes the key if the current holder is
+    /// itself — a late release deletes the same node's newer claim.
+    G2DeregisterByAddress,
+    /// G4: `Fastest` waits for every member's answer before returning the first.
+    G4FastestWaitsForAll,
+    /// G5: a resend that also sends again to members that answered with an application
+    /// error: processed twice.
+    G5RetryApplicationError,
 }
 
 impl Bug {
     /// Every catalogued bug.
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 20] = [
         Bug::B1DisconnectThenDrain,
         Bug::B2SlowStreamerBlocksFanOut,
         Bug::B2bTimeoutSkipsLaterStreamers,
@@ -82,6 +90,9 @@ impl Bug {
         Bug::P5LosersNeverCancelled,
         Bug::G1StartAfterRegistrationTimeout,
         Bug::G3LeaderOutlivesLease,
+        Bug::G2DeregisterByAddress,
+        Bug::G4FastestWaitsForAll,
+        Bug::G5RetryApplicationError,
     ];
 
     /// The catalogue's short id: `B7`, `B8`, ….
@@ -104,6 +115,9 @@ impl Bug {
             Bug::P5LosersNeverCancelled => "P5",
             Bug::G1StartAfterRegistrationTimeout => "G1",
             Bug::G3LeaderOutlivesLease => "G3",
+            Bug::G2DeregisterByAddress => "G2",
+            Bug::G4FastestWaitsForAll => "G4",
+            Bug::G5RetryApplicationError => "G5",
         }
     }
 

@@ -21,6 +21,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use super::coordinator::{CoordError, Coordinator, Fence, LeaseId};
+use super::lease::{hold, LeaseTiming};
 use crate::bugs::{Bug, Bugs};
 use crate::rt::{raised, Runtime, WatchSender};
 
@@ -38,6 +39,17 @@ pub struct LeaderConfig {
     /// Reintroduced catalogue bugs: the harness's lever; empty by default.
     #[doc(hidden)]
     pub bugs: Bugs,
+}
+
+impl LeaderConfig {
+    /// How the lease is kept.
+    pub fn timing(&self) -> LeaseTiming {
+        LeaseTiming {
+            ttl: self.ttl,
+            keep_alive_every: self.keep_alive_every,
+            margin: self.margin,
+        }
+    }
 }
 
 impl Default for LeaderConfig {
@@ -90,10 +102,6 @@ pub enum TermEnd {
     /// The candidate was told to stop.
     Stopped,
 }
-
-/// A keep-alive in flight.
-type KeepAlive<'a> =
-    std::pin::Pin<Box<dyn Future<Output = Result<Duration, CoordError>> + Send + 'a>>;
 
 /// A won campaign: the lease, the fence, and when the lease was last proven.
 struct Won<R: Runtime> {
@@ -203,35 +211,21 @@ impl<R: Runtime, C: Coordinator> Candidate<R, C> {
             lease,
             ended,
         };
-        let mut leading = Box::pin(lead(term));
-        let proven = self.config.ttl.saturating_sub(self.config.margin);
-        let mut proven_until = sent + proven;
+        let leading = lead(term);
+        let timing = self.config.timing();
         let ignore_lease = self.config.bugs.has(Bug::G3LeaderOutlivesLease);
-        let mut next_keep_alive = self.rt.now() + self.config.keep_alive_every;
-        let mut keeping: Option<(R::Instant, KeepAlive<'_>)> = None;
-        let outcome = loop {
-            crate::select! {
-                () = until.as_mut() => break TermEnd::Stopped,
-                () = leading.as_mut() => break TermEnd::Resigned,
-                () = self.rt.sleep_until(proven_until), if !ignore_lease => break TermEnd::LeaseLost,
-                () = self.rt.sleep_until(next_keep_alive), if keeping.is_none() => {
-                    let call = Box::pin(self.coordinator.keep_alive(lease));
-                    keeping = Some((self.rt.now(), call));
-                    next_keep_alive = self.rt.now() + self.config.keep_alive_every;
-                }
-                (sent, kept) = async {
-                    let (sent, call) = keeping.as_mut().expect("enabled while keeping");
-                    (*sent, call.as_mut().await)
-                }, if keeping.is_some() => {
-                    keeping = None;
-                    if kept.is_ok() {
-                        proven_until = proven_until.max(sent + proven);
-                    }
-                }
+        let held = async {
+            hold(&self.rt, &self.coordinator, lease, sent, timing).await;
+            while ignore_lease {
+                hold(&self.rt, &self.coordinator, lease, self.rt.now(), timing).await;
             }
         };
+        let outcome = crate::select! {
+            () = until.as_mut() => TermEnd::Stopped,
+            () = leading => TermEnd::Resigned,
+            () = held => TermEnd::LeaseLost,
+        };
         let _told = end.send(true);
-        drop(leading);
         if outcome != TermEnd::LeaseLost {
             let _ = self.coordinator.resign(&self.election, fence).await;
             let _ = self.coordinator.revoke(lease).await;

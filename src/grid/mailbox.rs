@@ -8,7 +8,8 @@
 //! request the caller gave up on while it was queued is never processed
 //! ([`RequestError::Busy`], [`RequestError::TimedOut`] with `taken: false`: safe to send
 //! again), one given up on after it was taken is reported as maybe processed, and
-//! [`Request::answer`] returns `true` exactly when the caller got the answer.
+//! [`Request::answer`] returns `true` exactly when the caller got the answer. A caller whose
+//! future is dropped (a cancelled broadcast) gives its request up the same way.
 //! Requests still queued when the actor ends are answered at once with
 //! [`RequestError::BrokenPromise`] — the reply's sender is dropped with the queue — never
 //! left to time out. The Go grid retried every error, handlers' own included, and left
@@ -18,6 +19,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::patterns::retry::{Classify, Delivery};
 use crate::rt::{OneshotSender, Receiver, RecvError, Runtime, Sender, TrySendError};
@@ -29,7 +32,7 @@ const ANSWERED: u8 = 3;
 const ABANDONED: u8 = 4;
 
 /// What a caller does when the mailbox is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Busy {
     /// Fail at once with [`RequestError::Busy`]: not delivered.
     Reject,
@@ -38,7 +41,7 @@ pub enum Busy {
 }
 
 /// Why a request got no answer, and what the caller may assume.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestError<E> {
     /// The mailbox was full and the policy was to reject: not delivered.
     Busy,
@@ -57,6 +60,22 @@ pub enum RequestError<E> {
     },
     /// The handler answered with this error.
     Application(E),
+}
+
+impl<E> RequestError<E> {
+    /// The same error with its application error converted by `convert`, which may fail.
+    pub fn try_map<F, X>(
+        self,
+        convert: impl FnOnce(E) -> Result<F, X>,
+    ) -> Result<RequestError<F>, X> {
+        Ok(match self {
+            Self::Busy => RequestError::Busy,
+            Self::NoMailbox => RequestError::NoMailbox,
+            Self::TimedOut { taken } => RequestError::TimedOut { taken },
+            Self::BrokenPromise { taken } => RequestError::BrokenPromise { taken },
+            Self::Application(error) => RequestError::Application(convert(error)?),
+        })
+    }
 }
 
 impl<E> Classify for RequestError<E> {
@@ -146,6 +165,7 @@ impl<R: Runtime, M: Send + 'static, A: Send + 'static, E: Send + 'static> Outbox
     ) -> Result<A, RequestError<E>> {
         let deadline = self.rt.now() + timeout;
         let state = Arc::new(AtomicU8::new(QUEUED));
+        let _withdraw_if_dropped = Pending(state.clone());
         let (reply, answer) = self.rt.oneshot(&format!("mailbox:{}/reply", self.name));
         let envelope = Envelope {
             message,
@@ -187,6 +207,16 @@ impl<R: Runtime, M: Send + 'static, A: Send + 'static, E: Send + 'static> Outbox
     /// The mailbox's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+}
+
+/// Gives a request up when its caller's future is dropped before the answer came (a
+/// cancelled caller): queued, it is withdrawn and never processed; taken, it is abandoned.
+struct Pending(Arc<AtomicU8>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        give_up(&self.0);
     }
 }
 

@@ -2,7 +2,8 @@
 //! server with a [`Hello`]; the server answers `Welcome` or `Refused`; then the tap sends its
 //! key sets, each acknowledged by `Applied` once the server's streamer has them (the
 //! cross-node open-ack), and the server streams frames, with an explicit `Gap` when it had
-//! to drop some.
+//! to drop some. The grid's requests travel inside [`Message::Grid`] on connections set up
+//! by the same handshake.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,4 +30,7 @@ pub enum Message {
     Gap(u64),
     /// Nothing to say, but still here.
     Beat,
+    /// A message of the grid's protocol (`crate::grid`), encoded by the grid: this layer
+    /// carries it within the same size limit and authentication, without reading it.
+    Grid(Vec<u8>),
 }

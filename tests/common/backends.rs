@@ -74,3 +74,27 @@ where
         panic!("{failure}");
     }
 }
+
+/// How long a body with real sockets may take on tokio's real clock before it fails.
+pub const TOKIO_NET_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Once on a current-thread tokio runtime with the real clock — for bodies on real
+/// sockets, where a paused clock would jump ahead while the kernel carries a message —
+/// within [`TOKIO_NET_DEADLINE`].
+#[allow(dead_code)]
+pub fn tokio_net<F, Fut>(body: F)
+where
+    F: FnOnce(Tokio) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    Tokio::seed_thread_rng(SEED);
+    let rt = ::tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime builds");
+    let finished = rt.block_on(async { Tokio.timeout(TOKIO_NET_DEADLINE, body(Tokio)).await });
+    assert!(
+        finished.is_ok(),
+        "the body did not finish within {TOKIO_NET_DEADLINE:?} (deadlocked or stalled)"
+    );
+}

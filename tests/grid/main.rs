@@ -30,3 +30,35 @@ suite_without_loom!(
 );
 
 suite!(loom: coordinator::registration_kernel, mailbox::mailbox_kernel);
+
+mod actors;
+
+/// One test per body with real TCP on tokio and with turmoil's network.
+macro_rules! across_nodes {
+    ($($name:ident),* $(,)?) => {
+        mod across_nodes {
+            $(
+                mod $name {
+                    #[test]
+                    fn tokio_tcp() {
+                        super::super::backends::tokio_net(|rt| super::super::actors::$name(rt, sigrelay::net::Tcp));
+                    }
+                    #[test]
+                    fn turmoil_net() {
+                        super::super::backends::turmoil(|rt| super::super::actors::$name(rt, sigrelay::net::TurmoilNet));
+                    }
+                }
+            )*
+        }
+    };
+}
+
+across_nodes!(
+    a_name_runs_once_across_nodes,
+    a_panicking_actor_releases_its_name,
+    queued_requests_of_an_exiting_actor_are_broken_promises,
+    fastest_returns_the_first_answer_and_cancels_the_rest,
+    all_and_resend_reach_every_member_once,
+    a_deposed_leaders_calls_are_refused,
+    a_cut_node_stops_its_actors_before_its_lease_ends,
+);

@@ -44,6 +44,7 @@ fn message() -> impl Strategy<Value = Message> {
         Just(Message::Applied),
         frame().prop_map(Message::Frame),
         any::<u64>().prop_map(Message::Gap),
+        proptest::collection::vec(any::<u8>(), 0..64).prop_map(Message::Grid),
     ]
 }
 

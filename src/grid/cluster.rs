@@ -1,0 +1,243 @@
+//! [`Grid`]: one node of a grid cluster, and the handle its users start actors and send
+//! requests through.
+//!
+//! A request looks the name's holder up in the coordinator, then delivers the call — in
+//! the node itself when the actor runs here, else over a connection to the holder's node
+//! (one exchange per connection, set up by the cluster handshake; closing it is how a
+//! caller cancels). A [`Grid::fenced`] handle carries a leader's fence on every call, and
+//! nodes that know of a newer leader refuse it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::actor::{Actor, ActorError, Definitions};
+use super::coordinator::{CoordError, Coordinator, Fence};
+use super::error::{GridError, StartError};
+use super::fences::follow;
+use super::mailbox::Busy;
+use super::node::{holder_node, keep, start, GridConfig, Inner};
+use super::server::listen;
+use super::wire::{decode, encode, Ask, Call, Failure, GridMessage, Refused, Reply};
+use crate::net::{Peers, Transport};
+use crate::relay::NodeId;
+use crate::rt::Runtime;
+use crate::signal::{GoError, ShutdownPlan, ShutdownReport};
+
+/// A grid node; cheap to clone.
+#[must_use = "a grid node runs until stopped"]
+pub struct Grid<R: Runtime, C, T> {
+    inner: Arc<Inner<R, C, T>>,
+    fence: Option<Fence>,
+}
+
+/// How an exchange with another node failed.
+enum Link {
+    /// Nothing reached the node.
+    Unreachable,
+    /// The ask was sent; no answer came.
+    Lost,
+}
+
+impl<R: Runtime, C: Coordinator, T: Transport> Grid<R, C, T> {
+    /// Starts node `peers.me`: its lease, its server on `listener`, and — when the config
+    /// names an election — the follower of that election's fences. Actors can be started
+    /// once [`Grid::ready`] returns.
+    pub async fn start(
+        rt: R,
+        coordinator: C,
+        peers: Peers<T>,
+        listener: T::Listener,
+        definitions: Definitions<R>,
+        config: GridConfig,
+    ) -> Result<Self, GoError> {
+        let election = config.election.clone();
+        let inner = Arc::new(Inner::new(rt, coordinator, peers, definitions, config));
+        let node = inner.clone();
+        inner.group.go("lease", |ctx| keep(ctx, node)).await?;
+        let node = inner.clone();
+        let serve = |ctx| listen(ctx, node, listener);
+        inner.group.go("listener", serve).await?;
+        if let Some(election) = election {
+            let node = inner.clone();
+            inner
+                .group
+                .go("fences", |ctx| follow(ctx, node, election))
+                .await?;
+        }
+        Ok(Self { inner, fence: None })
+    }
+
+    /// Waits until the node holds a lease.
+    pub async fn ready(&self) {
+        self.inner.leased().await;
+    }
+
+    /// This node.
+    pub fn node(&self) -> NodeId {
+        self.inner.me()
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &R {
+        &self.inner.rt
+    }
+
+    /// The coordinator.
+    pub fn coordinator(&self) -> &C {
+        &self.inner.coordinator
+    }
+
+    /// The config the node runs with.
+    pub fn config(&self) -> &GridConfig {
+        &self.inner.config
+    }
+
+    /// A handle whose calls carry a leader's `fence`.
+    pub fn fenced(&self, fence: Fence) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            fence: Some(fence),
+        }
+    }
+
+    /// Starts an actor of `kind` named `name` on `node`; returns its fence.
+    pub async fn start_actor(
+        &self,
+        node: NodeId,
+        kind: &str,
+        name: &str,
+    ) -> Result<Fence, StartError> {
+        let started = match node == self.node() {
+            true => start(&self.inner, kind, name).await,
+            false => {
+                let ask = Ask::Start {
+                    kind: kind.to_string(),
+                    name: name.to_string(),
+                };
+                let wait = self.inner.config.lease.ttl;
+                match self.exchange(node, ask, wait).await {
+                    Ok(Reply::Started(started)) => started,
+                    Ok(Reply::Answered(_)) | Err(Link::Lost) => return Err(StartError::Lost(node)),
+                    Err(Link::Unreachable) => return Err(StartError::Unreachable(node)),
+                }
+            }
+        };
+        started.map_err(|refused| match refused {
+            Refused::Taken { node, fence } => StartError::Taken {
+                node: NodeId(node),
+                fence,
+            },
+            Refused::UnknownKind => StartError::UnknownKind(kind.to_string()),
+            Refused::NoLease => StartError::NoLease(node),
+            Refused::Unsettled => StartError::Unsettled(node),
+        })
+    }
+
+    /// Sends `message` to the actor `name`, wherever it runs, and waits for its answer:
+    /// `timeout` at the actor's node, plus the config's slack for the network.
+    pub async fn request<A: Actor<R>>(
+        &self,
+        name: &str,
+        message: &A::Message,
+        busy: Busy,
+        timeout: Duration,
+    ) -> Result<A::Reply, GridError<A::Error>> {
+        let key = format!("{}/{name}", self.inner.config.namespace);
+        let holder = self.inner.coordinator.get(&key).await;
+        let holder = holder.map_err(GridError::Coordinator)?;
+        let node = holder.and_then(|h| holder_node(&h.value));
+        let node = node.ok_or(GridError::NoActor)?;
+        let body = encode(message).map_err(GridError::Undecodable)?;
+        let call = Call {
+            name: name.to_string(),
+            body,
+            busy,
+            timeout,
+            fence: self.fence,
+        };
+        let answered = match node == self.node() {
+            true => self.inner.answer(call).await,
+            false => {
+                let wait = timeout + self.inner.config.reply_slack;
+                match self.exchange(node, Ask::Call(call), wait).await {
+                    Ok(Reply::Answered(answered)) => answered,
+                    Ok(Reply::Started(_)) | Err(Link::Lost) => return Err(GridError::Lost(node)),
+                    Err(Link::Unreachable) => return Err(GridError::Unreachable(node)),
+                }
+            }
+        };
+        let answer = answered.map_err(typed::<A::Error>)?;
+        decode(&answer).map_err(GridError::BadAnswer)
+    }
+
+    /// The names of this namespace that start with `prefix`, in order: a group that
+    /// follows the registry.
+    pub async fn members(&self, prefix: &str) -> Result<Vec<String>, CoordError> {
+        let namespace = format!("{}/", self.inner.config.namespace);
+        let (snapshot, _watch) = self
+            .inner
+            .coordinator
+            .watch(&format!("{namespace}{prefix}"))
+            .await?;
+        let names = snapshot
+            .into_iter()
+            .map(|r| r.key[namespace.len()..].to_string());
+        Ok(names.collect())
+    }
+
+    /// Stops the node: its actors are told to stop and aborted after `grace`, its lease is
+    /// revoked (freeing their names), and its server closes. Nothing of it runs afterwards.
+    pub async fn stop(&self, grace: Duration) -> ShutdownReport<ActorError> {
+        self.inner
+            .group
+            .shutdown(ShutdownPlan::new(grace, grace))
+            .await
+    }
+
+    /// One exchange with `node`: dial, ask, and wait up to `wait` for the reply.
+    async fn exchange(&self, node: NodeId, ask: Ask, wait: Duration) -> Result<Reply, Link> {
+        let rt = &self.inner.rt;
+        let peers = &self.inner.peers;
+        let mut connection = peers.dial(rt, node).await.map_err(|_| Link::Unreachable)?;
+        let sent = connection.send(&GridMessage::Ask(ask).wrap()).await;
+        sent.map_err(|_| Link::Unreachable)?;
+        match rt.timeout(wait, connection.recv()).await {
+            Ok(Ok(Some(message))) => match GridMessage::unwrap(message) {
+                Ok(GridMessage::Reply(reply)) => Ok(reply),
+                _ => Err(Link::Lost),
+            },
+            _ => Err(Link::Lost),
+        }
+    }
+}
+
+/// A server's failure with the actor's application error decoded.
+fn typed<E: serde::de::DeserializeOwned>(failure: Failure) -> GridError<E> {
+    match failure {
+        Failure::NoActor => GridError::NoActor,
+        Failure::Stale { newest } => GridError::Stale { newest },
+        Failure::Undecodable(why) => GridError::Undecodable(why),
+        Failure::Mailbox(error) => match error.try_map(|body| decode(&body)) {
+            Ok(error) => GridError::Mailbox(error),
+            Err(why) => GridError::BadAnswer(why),
+        },
+    }
+}
+
+impl<R: Runtime, C, T> Clone for Grid<R, C, T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            fence: self.fence,
+        }
+    }
+}
+
+impl<R: Runtime, C, T> std::fmt::Debug for Grid<R, C, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grid")
+            .field("node", &self.inner.peers.me)
+            .field("fence", &self.fence)
+            .finish()
+    }
+}
