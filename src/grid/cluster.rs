@@ -147,6 +147,21 @@ impl<R: Runtime, C: Coordinator, T: Transport> Grid<R, C, T> {
         let holder = holder.map_err(GridError::Coordinator)?;
         let node = holder.and_then(|h| holder_node(&h.value));
         let node = node.ok_or(GridError::NoActor)?;
+        self.request_on::<A>(node, name, message, busy, timeout)
+            .await
+    }
+
+    /// [`Grid::request`] to an actor the caller knows runs on `node` (it started it
+    /// there), without asking the coordinator: a node cut off from the coordinator can
+    /// still reach its peers. The actor's node refuses it if the name is not running there.
+    pub async fn request_on<A: Actor<R>>(
+        &self,
+        node: NodeId,
+        name: &str,
+        message: &A::Message,
+        busy: Busy,
+        timeout: Duration,
+    ) -> Result<A::Reply, GridError<A::Error>> {
         let body = encode(message).map_err(GridError::Undecodable)?;
         let call = Call {
             name: name.to_string(),

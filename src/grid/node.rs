@@ -266,7 +266,8 @@ async fn run<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
 }
 
 /// Releases a claim in a routine of the node's own group, so it outlives the generation,
-/// then frees the name in the table.
+/// then frees the name in the table. A node that stops leaves it to the revoke of its
+/// lease.
 async fn spawn_release<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
     inner: &Arc<Inner<R, C, T>>,
     name: &str,
@@ -276,8 +277,11 @@ async fn spawn_release<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
     let node = inner.clone();
     let owned = name.to_string();
     let routine = format!("release:{name}#{}", claim.fence.0);
-    let release = move |_ctx: Ctx<R>| async move {
-        release(&node, lease, claim).await;
+    let release = move |ctx: Ctx<R>| async move {
+        crate::select! {
+            () = ctx.drained() => return Ok(()),
+            () = release(&node, lease, claim) => {}
+        }
         let mut state = node.state.lock().await;
         if state.actors.get(&owned).is_some_and(|l| l.lease == lease) {
             state.actors.remove(&owned);
@@ -287,7 +291,8 @@ async fn spawn_release<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
     let _closing = inner.group.go(&routine, release).await;
 }
 
-/// Deregisters a claim by its fence, retrying a lost answer until it is settled or the
+/// Deregisters a claim by its fence, retrying a lost answer — after a backoff that doubles
+/// from the config's retry up to the lease's time to live — until it is settled or the
 /// lease it stood on has surely ended (twice its time to live).
 async fn release<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
     inner: &Inner<R, C, T>,
@@ -297,6 +302,7 @@ async fn release<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
     let config = &inner.config.lease;
     let give_up = inner.rt.now() + config.ttl * 2;
     let by_address = inner.config.bugs.has(Bug::G2DeregisterByAddress);
+    let mut backoff = config.retry;
     loop {
         let released = match by_address {
             true => release_by_address(inner, &claim).await,
@@ -304,7 +310,8 @@ async fn release<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
         };
         match released {
             Err(CoordError::Unavailable | CoordError::MaybeApplied) if inner.rt.now() < give_up => {
-                inner.rt.sleep(config.retry).await;
+                inner.rt.sleep(backoff).await;
+                backoff = (backoff * 2).min(config.ttl);
             }
             _ => return,
         }

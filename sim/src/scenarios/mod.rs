@@ -143,6 +143,12 @@ pub const ALL: &[Scenario] = &[
         default_seeds: None,
     },
     Scenario {
+        name: "grid-actors",
+        proves: "3–5 turmoil nodes start two singleton names at random, mostly on their home nodes, while nodes are cut from the coordinator and healed: never two actors of one name, requests answered or failed with a typed error and never left to time out (G1, G2)",
+        body: Body::Turmoil(grid::names_across_nodes),
+        default_seeds: Some(40),
+    },
+    Scenario {
         name: "cluster-partition",
         proves: "3–5 nodes stream each other's channels through partitions (both ways, one way, a node cut from all), holds and latency surges: order, no duplicates, gap markers across each fault and none without, the open-ack barrier across nodes, resumption within 2.5 s of the repair, clean close",
         body: Body::Turmoil(cluster::partitions),

@@ -1,8 +1,11 @@
 //! Grid scenarios: the fenced leader under partitions (G3), and cluster-unique names under
 //! cuts (G1).
 
+mod actors;
+mod fixture;
 mod leader;
 mod names;
 
+pub use self::actors::names_across_nodes;
 pub use self::leader::leader_under_partitions;
 pub use self::names::unique_names_under_cuts;
