@@ -149,6 +149,12 @@ pub const ALL: &[Scenario] = &[
         default_seeds: Some(40),
     },
     Scenario {
+        name: "grid-failover",
+        proves: "3–5 turmoil nodes elect a leader that starts a worker on every peer and pings them with its fence; the leader's host crashes, it is cut from the coordinator (then another node too), or cut from its peers: no worker accepts a fence after its candidacy ended, terms never overlap, fences grow, a new leader within one lease (G3)",
+        body: Body::Turmoil(grid::leader_failover),
+        default_seeds: Some(30),
+    },
+    Scenario {
         name: "cluster-partition",
         proves: "3–5 nodes stream each other's channels through partitions (both ways, one way, a node cut from all), holds and latency surges: order, no duplicates, gap markers across each fault and none without, the open-ack barrier across nodes, resumption within 2.5 s of the repair, clean close",
         body: Body::Turmoil(cluster::partitions),

@@ -9,19 +9,12 @@ use std::time::Duration;
 
 use sigrelay::bugs::Bugs;
 use sigrelay::grid::{Candidate, Fence, LeaderConfig, SimCoordinator};
+
+use super::terms::Terms;
 use sigrelay::rt::prelude::*;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// A term: who, its fence, from when, until when (ms since the start).
-#[derive(Debug, Clone, Copy)]
-struct Held {
-    who: usize,
-    fence: Fence,
-    from: Duration,
-    until: Option<Duration>,
 }
 
 /// Accepts a leader's write only if no larger fence wrote before: the service side of
@@ -43,7 +36,7 @@ pub async fn leader_under_partitions<R: Runtime>(rt: R, bugs: Bugs) {
     };
     let start = rt.now();
     let coordinator = SimCoordinator::start(&rt);
-    let terms = Arc::new(StdMutex::new(Vec::<Held>::new()));
+    let terms = Terms::default();
     let ledger = Arc::new(StdMutex::new(Ledger::default()));
     let (stop, stopping) = rt.watch("grid/stop", false);
     let (mut tasks, mut links) = (Vec::new(), Vec::new());
@@ -62,24 +55,11 @@ pub async fn leader_under_partitions<R: Runtime>(rt: R, bugs: Bugs) {
             let lead = |mut term: sigrelay::grid::Term<R>| {
                 let (terms, ledger, clock) = (terms.clone(), ledger.clone(), clock.clone());
                 async move {
-                    let from = clock.now().saturating_duration_since(start);
                     let fence = term.fence();
-                    let index = {
-                        let mut terms = terms.lock().unwrap_or_else(|p| p.into_inner());
-                        terms.push(Held {
-                            who,
-                            fence,
-                            from,
-                            until: None,
-                        });
-                        terms.len() - 1
-                    };
-                    let _ended = TermGuard {
-                        terms,
-                        index,
-                        clock: clock.clone(),
-                        start,
-                    };
+                    let since = clock.clone();
+                    let _ended = terms.open(who, fence, move || {
+                        since.now().saturating_duration_since(start)
+                    });
                     loop {
                         {
                             let mut ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
@@ -102,7 +82,7 @@ pub async fn leader_under_partitions<R: Runtime>(rt: R, bugs: Bugs) {
     let mut cuts = Vec::new();
     for _ in 0..3 {
         rt.sleep(ms(300 + rng.below(1500))).await;
-        let leader = current(&terms);
+        let leader = terms.current();
         let Some(leader) = leader else { continue };
         let at = rt.now().saturating_duration_since(start);
         links[leader].cut();
@@ -115,16 +95,8 @@ pub async fn leader_under_partitions<R: Runtime>(rt: R, bugs: Bugs) {
     for task in tasks {
         task.await.expect("a candidate ends");
     }
-    let terms = terms.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    for pair in terms.windows(2) {
-        let (old, new) = (pair[0], pair[1]);
-        let ended = old.until.expect("every term ended");
-        assert!(
-            ended <= new.from,
-            "two leaders at once: node-{} (fence {}) led until {ended:?}, node-{} (fence {}) from {:?}",
-            old.who, old.fence.0, new.who, new.fence.0, new.from
-        );
-        assert!(new.fence > old.fence, "fences grow: {terms:?}");
+    if let Err(violation) = terms.check_never_two() {
+        panic!("{violation}");
     }
     let ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
     assert!(
@@ -133,39 +105,8 @@ pub async fn leader_under_partitions<R: Runtime>(rt: R, bugs: Bugs) {
         ledger.refused
     );
     for (leader, at) in cuts {
-        let next = terms.iter().find(|t| t.who != leader && t.from >= at);
-        let next = next.unwrap_or_else(|| {
-            panic!("no leader after node-{leader} was cut at {at:?}: {terms:?}")
-        });
-        assert!(
-            next.from <= at + config.ttl,
-            "failover took longer than a lease: cut at {at:?}, {terms:?}"
-        );
-    }
-}
-
-/// The candidate whose term is open.
-fn current(terms: &StdMutex<Vec<Held>>) -> Option<usize> {
-    let terms = terms.lock().unwrap_or_else(|p| p.into_inner());
-    terms
-        .iter()
-        .rev()
-        .find(|t| t.until.is_none())
-        .map(|t| t.who)
-}
-
-/// Records a term's end, however its future ends.
-struct TermGuard<R: Runtime> {
-    terms: Arc<StdMutex<Vec<Held>>>,
-    index: usize,
-    clock: R,
-    start: R::Instant,
-}
-
-impl<R: Runtime> Drop for TermGuard<R> {
-    fn drop(&mut self) {
-        let at = self.clock.now().saturating_duration_since(self.start);
-        let mut terms = self.terms.lock().unwrap_or_else(|p| p.into_inner());
-        terms[self.index].until = Some(at);
+        if let Err(violation) = terms.check_failover(leader, at, config.ttl) {
+            panic!("{violation}");
+        }
     }
 }

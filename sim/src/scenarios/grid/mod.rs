@@ -2,10 +2,13 @@
 //! cuts (G1).
 
 mod actors;
+mod failover;
 mod fixture;
 mod leader;
 mod names;
+mod terms;
 
 pub use self::actors::names_across_nodes;
+pub use self::failover::leader_failover;
 pub use self::leader::leader_under_partitions;
 pub use self::names::unique_names_under_cuts;
