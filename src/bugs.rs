@@ -89,8 +89,8 @@ impl Bug {
         Bug::P4StewardStartsBeforeStopping,
         Bug::P5LosersNeverCancelled,
         Bug::G1StartAfterRegistrationTimeout,
-        Bug::G3LeaderOutlivesLease,
         Bug::G2DeregisterByAddress,
+        Bug::G3LeaderOutlivesLease,
         Bug::G4FastestWaitsForAll,
         Bug::G5RetryApplicationError,
     ];

@@ -206,12 +206,33 @@ pub const CATALOGUE: &[Entry] = &[
         expected: violation(&["two actors of one name: node-"]),
     },
     Entry {
+        bug: Bug::G2DeregisterByAddress,
+        symptom: "a release by address deletes the same node's newer claim of the name: two actors of one name",
+        scenario: "grid-actors",
+        budget: 200,
+        expected: violation(&["two actors of one name: node-"]),
+    },
+    Entry {
         bug: Bug::G3LeaderOutlivesLease,
         symptom:
-            "a leader cut off from the coordinator keeps acting after its lease could have expired",
-        scenario: "grid-leader",
+            "a leader cut off from the coordinator keeps acting after its lease expired: a stale fence accepted",
+        scenario: "grid-failover",
         budget: 100,
-        expected: violation(&["two leaders at once: node-"]),
+        expected: violation(&["a stale fence accepted: worker-"]),
+    },
+    Entry {
+        bug: Bug::G4FastestWaitsForAll,
+        symptom: "Fastest waits for every member's answer before returning the first",
+        scenario: "grid-broadcast",
+        budget: 50,
+        expected: violation(&["Fastest waited for a slower member"]),
+    },
+    Entry {
+        bug: Bug::G5RetryApplicationError,
+        symptom: "a resend re-sends to a member that answered with an application error: processed twice",
+        scenario: "grid-broadcast",
+        budget: 50,
+        expected: violation(&["processed twice: fail-"]),
     },
 ];
 
@@ -390,7 +411,7 @@ mod tests {
             bugs,
             [
                 "B1", "B2", "B2b", "B3", "B6", "B7", "B8", "B9", "B13", "H1", "P1", "P2", "P3",
-                "P4", "P5", "G1", "G3"
+                "P4", "P5", "G1", "G2", "G3", "G4", "G5"
             ]
         );
         assert!(parsed[0]["replay"]

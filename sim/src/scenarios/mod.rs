@@ -155,6 +155,12 @@ pub const ALL: &[Scenario] = &[
         default_seeds: Some(30),
     },
     Scenario {
+        name: "grid-broadcast",
+        proves: "3–5 turmoil nodes' members with delays drawn from the seed, one answering with errors, the caller partitioned from one node for a while: fastest returns the quickest answer promptly and cancels the rest, all + resend reaches every member after the partition heals, an application error is never re-sent (G4, G5)",
+        body: Body::Turmoil(grid::broadcasts),
+        default_seeds: Some(30),
+    },
+    Scenario {
         name: "cluster-partition",
         proves: "3–5 nodes stream each other's channels through partitions (both ways, one way, a node cut from all), holds and latency surges: order, no duplicates, gap markers across each fault and none without, the open-ack barrier across nodes, resumption within 2.5 s of the repair, clean close",
         body: Body::Turmoil(cluster::partitions),

@@ -169,12 +169,13 @@ fn every_scenario_is_deterministic_per_seed() {
     }
 }
 
-/// `cargo test` sweeps each pattern scenario's first 300 seeds, and the grid leader's first
-/// 100, on the real code.
+/// `cargo test` sweeps each pattern scenario's first 300 seeds, the shuttle grid scenarios'
+/// first 100 and the turmoil ones' (3–5 nodes each) first 30, on the real code.
 #[test]
 fn the_pattern_and_grid_scenarios_pass_their_first_seeds() {
     let sized = crate::scenarios::ALL.iter().filter_map(|s| match s.name {
         name if name.starts_with("patterns-") => Some((s, 300)),
+        name if name.starts_with("grid-") && s.backend() == "turmoil" => Some((s, 30)),
         name if name.starts_with("grid-") => Some((s, 100)),
         _ => None,
     });
