@@ -137,7 +137,7 @@ pub trait Coordinator: Clone + Send + Sync + 'static {
 
 /// The key of a candidacy in `election` under `lease`, as etcd's election API makes it.
 pub fn candidate_key(election: &str, lease: LeaseId) -> String {
-    format!("{election}/{:016x}", lease.0)
+    format!("{election}/{:x}", lease.0)
 }
 
 impl fmt::Display for CoordError {

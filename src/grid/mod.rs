@@ -2,7 +2,8 @@
 //! with ownership by lease and fence instead of address).
 //!
 //! - [`coordinator`]: what grid needs from etcd, as a trait; [`simulated`] gives its
-//!   semantics on the runtime's clock for shuttle and turmoil runs.
+//!   semantics on the runtime's clock for shuttle and turmoil runs, and `etcd` (feature
+//!   `etcd`) is the real thing over etcd's JSON gateway.
 //! - [`lease`]: holding a lease, and giving up acting on it before it could end.
 //! - [`leader`]: the fenced singleton leader, whose terms never overlap.
 //! - [`mailbox`]: bounded queues whose request errors say whether a request was delivered.
@@ -18,6 +19,8 @@ pub mod broadcast;
 mod cluster;
 pub mod coordinator;
 mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod fences;
 pub mod leader;
 pub mod lease;
