@@ -216,8 +216,10 @@ impl<R: Runtime, C: Coordinator> Candidate<R, C> {
         let ignore_lease = self.config.bugs.has(Bug::G3LeaderOutlivesLease);
         let held = async {
             hold(&self.rt, &self.coordinator, lease, sent, timing).await;
-            while ignore_lease {
-                hold(&self.rt, &self.coordinator, lease, self.rt.now(), timing).await;
+            if ignore_lease {
+                loop {
+                    hold(&self.rt, &self.coordinator, lease, self.rt.now(), timing).await;
+                }
             }
         };
         let outcome = crate::select! {

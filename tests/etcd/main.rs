@@ -45,7 +45,7 @@ async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
 fn registration_is_unique_fenced_and_watched() {
     let etcd = EtcdServer::start();
     on_tokio(|rt| async move {
-        let coordinator = Etcd::new(rt.clone(), &etcd.address);
+        let coordinator = Etcd::new(rt, &etcd.address);
         let (a, b) = (
             coordinator.grant(ms(10_000)).await.unwrap(),
             coordinator.grant(ms(10_000)).await.unwrap(),
@@ -140,18 +140,18 @@ fn a_dead_leaders_successor_takes_over_within_a_lease() {
         let start = rt.now();
         let stand = |name: &'static str| {
             let candidate = Candidate::new(
-                rt.clone(),
-                Etcd::new(rt.clone(), &etcd.address),
+                rt,
+                Etcd::new(rt, &etcd.address),
                 "ns/leader",
                 name.into(),
                 config,
             );
-            let (led, clock) = (led.clone(), rt.clone());
+            let (led, clock) = (led.clone(), rt);
             rt.spawn(name, async move {
                 let forever = std::future::pending::<()>();
                 candidate
                     .run(forever, |mut term| {
-                        let (led, clock) = (led.clone(), clock.clone());
+                        let (led, clock) = (led.clone(), clock);
                         async move {
                             let at = clock.now().saturating_duration_since(start);
                             led.lock().unwrap().push((name, term.fence(), at));
@@ -244,17 +244,10 @@ fn actor_names_are_unique_across_nodes() {
                 },
                 ..GridConfig::new("etcd-test")
             };
-            let coordinator = Etcd::new(rt.clone(), &etcd.address);
-            let grid = Grid::start(
-                rt.clone(),
-                coordinator,
-                peers,
-                listener,
-                definitions,
-                config,
-            )
-            .await
-            .unwrap();
+            let coordinator = Etcd::new(rt, &etcd.address);
+            let grid = Grid::start(rt, coordinator, peers, listener, definitions, config)
+                .await
+                .unwrap();
             grid.ready().await;
             nodes.push(grid);
         }

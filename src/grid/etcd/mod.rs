@@ -143,27 +143,20 @@ impl<R: Runtime, T: Transport> Coordinator for Etcd<R, T> {
         }
     }
 
-    fn keep_alive(
-        &self,
-        lease: LeaseId,
-    ) -> impl Future<Output = Result<Duration, CoordError>> + Send {
-        async move {
-            let body = json!({ "ID": lease.0.to_string() });
-            let kept = self.request("/v3/lease/keepalive", body).await;
-            let kept = kept.map_err(|e| failed(e, Some(lease)))?;
-            match int(&kept["result"]["TTL"]) {
-                0 => Err(CoordError::LeaseGone(lease)),
-                ttl => Ok(Duration::from_secs(ttl)),
-            }
+    async fn keep_alive(&self, lease: LeaseId) -> Result<Duration, CoordError> {
+        let body = json!({ "ID": lease.0.to_string() });
+        let kept = self.request("/v3/lease/keepalive", body).await;
+        let kept = kept.map_err(|e| failed(e, Some(lease)))?;
+        match int(&kept["result"]["TTL"]) {
+            0 => Err(CoordError::LeaseGone(lease)),
+            ttl => Ok(Duration::from_secs(ttl)),
         }
     }
 
-    fn revoke(&self, lease: LeaseId) -> impl Future<Output = Result<(), CoordError>> + Send {
-        async move {
-            let body = json!({ "ID": lease.0.to_string() });
-            let revoked = self.request("/v3/lease/revoke", body).await;
-            revoked.map(drop).map_err(|e| failed(e, Some(lease)))
-        }
+    async fn revoke(&self, lease: LeaseId) -> Result<(), CoordError> {
+        let body = json!({ "ID": lease.0.to_string() });
+        let revoked = self.request("/v3/lease/revoke", body).await;
+        revoked.map(drop).map_err(|e| failed(e, Some(lease)))
     }
 
     fn register(
