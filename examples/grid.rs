@@ -48,16 +48,10 @@ impl Actor<Tokio> for Worker {
         ctx: ActorContext<Tokio>,
         mut inbox: Inbox<Tokio, Ping, (), String>,
     ) -> Result<(), ActorError> {
-        loop {
-            let request = sigrelay::select! {
-                () = ctx.stopping() => return Ok(()),
-                request = inbox.next() => request,
-            };
-            let Some(request) = request else {
-                return Ok(());
-            };
+        while let Some(request) = ctx.next(&mut inbox).await {
             let _ = request.answer(Ok(()));
         }
+        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::coordinator::Fence;
-use super::mailbox::{mailbox, Busy, Inbox, Outbox};
+use super::mailbox::{mailbox, Busy, Inbox, Outbox, Request};
 use super::wire::{decode, encode, Failure};
 use crate::relay::NodeId;
 use crate::rt::Runtime;
@@ -88,6 +88,20 @@ impl<R: Runtime> ActorContext<R> {
     /// its lease. It should return promptly; it is aborted soon after.
     pub async fn stopping(&self) {
         self.ctx.cancelled().await;
+    }
+
+    /// The next request of `inbox`; `None` once the actor must stop or every outbox is
+    /// gone. The loop of most actors is `while let Some(request) = ctx.next(&mut inbox)`.
+    pub async fn next<M, A, E>(&self, inbox: &mut Inbox<R, M, A, E>) -> Option<Request<R, M, A, E>>
+    where
+        M: Send + 'static,
+        A: Send + 'static,
+        E: Send + 'static,
+    {
+        crate::select! {
+            () = self.stopping() => None,
+            request = inbox.next() => request,
+        }
     }
 }
 

@@ -32,7 +32,7 @@ pub enum Status<T, E> {
     /// The broadcast stopped waiting for it (another answered first, or time ran out): it
     /// may have been delivered.
     Cancelled,
-    /// Nothing was sent to it.
+    /// Nothing was sent to it: no actor holds its name.
     NotAttempted,
     /// The task sending to it panicked.
     Panicked(String),
@@ -93,7 +93,7 @@ impl<R: Runtime, C: Coordinator, T: Transport> Grid<R, C, T> {
             Ok(winner) => Ok((members[winner.index].clone(), winner.value)),
             Err(all_failed) => {
                 let statuses = all_failed.causes.into_iter().map(|cause| match cause {
-                    ReplicaError::Failed(Some(error)) => Status::Failed(error),
+                    ReplicaError::Failed(Some(error)) => failed(error),
                     ReplicaError::Failed(None) | ReplicaError::TimedOut => Status::Cancelled,
                     ReplicaError::NotStarted => Status::NotAttempted,
                     ReplicaError::Panicked(why) => Status::Panicked(why),
@@ -131,7 +131,7 @@ impl<R: Runtime, C: Coordinator, T: Transport> Grid<R, C, T> {
         for (name, mut request) in members.iter().cloned().zip(requests) {
             let status = match rt.timeout_at(deadline, &mut request).await {
                 Ok(Ok(Ok(answer))) => Status::Answered(answer),
-                Ok(Ok(Err(error))) => Status::Failed(error),
+                Ok(Ok(Err(error))) => failed(error),
                 Ok(Err(joined)) => Status::Panicked(joined.to_string()),
                 Err(_) => {
                     request.abort();
@@ -169,6 +169,14 @@ impl<R: Runtime, C: Coordinator, T: Transport> Grid<R, C, T> {
                 false => (name, status),
             })
             .collect()
+    }
+}
+
+/// A member's failure as its status: a name no actor holds was not attempted.
+fn failed<T, E>(error: GridError<E>) -> Status<T, E> {
+    match error {
+        GridError::NoActor => Status::NotAttempted,
+        other => Status::Failed(other),
     }
 }
 

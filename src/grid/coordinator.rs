@@ -127,12 +127,26 @@ pub trait Coordinator: Clone + Send + Sync + 'static {
         &self,
         election: &str,
     ) -> impl Future<Output = Result<Option<Registration>, CoordError>> + Send;
-    /// Steps down: deletes the candidacy with `fence`.
+    /// Steps down: deletes the candidacy with `fence`, if it still leads.
     fn resign(
         &self,
         election: &str,
         fence: Fence,
-    ) -> impl Future<Output = Result<(), CoordError>> + Send;
+    ) -> impl Future<Output = Result<(), CoordError>> + Send {
+        let election = election.to_string();
+        async move {
+            let key = match self.leader(&election).await? {
+                Some(leader) if leader.fence == fence => leader.key,
+                _ => {
+                    return Err(CoordError::NotOwner {
+                        key: election,
+                        fence,
+                    })
+                }
+            };
+            self.deregister(&key, fence).await
+        }
+    }
 }
 
 /// The key of a candidacy in `election` under `lease`, as etcd's election API makes it.

@@ -200,17 +200,11 @@ impl<R: Runtime> Actor<R> for Doubler {
         ctx: ActorContext<R>,
         mut inbox: Inbox<R, Twice, u64, String>,
     ) -> Result<(), ActorError> {
-        loop {
-            let request = sigrelay::select! {
-                () = ctx.stopping() => return Ok(()),
-                request = inbox.next() => request,
-            };
-            let Some(request) = request else {
-                return Ok(());
-            };
+        while let Some(request) = ctx.next(&mut inbox).await {
             let Twice(n) = request.message;
             let _ = request.answer(Ok(n * 2));
         }
+        Ok(())
     }
 }
 

@@ -291,26 +291,6 @@ impl<R: Runtime, T: Transport> Coordinator for Etcd<R, T> {
             }
         }
     }
-
-    fn resign(
-        &self,
-        election: &str,
-        fence: Fence,
-    ) -> impl Future<Output = Result<(), CoordError>> + Send {
-        let election = election.to_string();
-        async move {
-            let key = match self.leader(&election).await? {
-                Some(leader) if leader.fence == fence => leader.key,
-                _ => {
-                    return Err(CoordError::NotOwner {
-                        key: election,
-                        fence,
-                    })
-                }
-            };
-            self.deregister(&key, fence).await
-        }
-    }
 }
 
 /// Feeds a watch's events into `events` until the connection ends, the watcher goes away,

@@ -234,22 +234,6 @@ impl<R: Runtime> Coordinator for SimClient<R> {
         let election = election.to_string();
         self.call(move |reply| Request::Leader(election, reply))
     }
-
-    fn resign(
-        &self,
-        election: &str,
-        fence: Fence,
-    ) -> impl Future<Output = Result<(), CoordError>> + Send {
-        let key_of = election.to_string();
-        async move {
-            let leader = self.leader(&key_of).await?;
-            let key = match leader {
-                Some(r) if r.fence == fence => r.key,
-                _ => return Err(CoordError::NotOwner { key: key_of, fence }),
-            };
-            self.deregister(&key, fence).await
-        }
-    }
 }
 
 impl<R: Runtime> Server<R> {

@@ -77,14 +77,7 @@ impl Actor<Turmoil> for Member {
         mut inbox: Inbox<Turmoil, Work, u64, String>,
     ) -> Result<(), ActorError> {
         let name = ctx.name().to_string();
-        loop {
-            let request = sigrelay::select! {
-                () = ctx.stopping() => return Ok(()),
-                request = inbox.next() => request,
-            };
-            let Some(request) = request else {
-                return Ok(());
-            };
+        while let Some(request) = ctx.next(&mut inbox).await {
             let Work { id, delayed } = request.message;
             *lock(&self.seen)
                 .processed
@@ -101,6 +94,7 @@ impl Actor<Turmoil> for Member {
                 lock(&self.seen).delivered_late.push(name.clone());
             }
         }
+        Ok(())
     }
 }
 

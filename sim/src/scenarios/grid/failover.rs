@@ -70,19 +70,13 @@ impl Actor<Turmoil> for Worker {
         ctx: ActorContext<Turmoil>,
         mut inbox: Inbox<Turmoil, Ping, (), String>,
     ) -> Result<(), ActorError> {
-        loop {
-            let request = sigrelay::select! {
-                () = ctx.stopping() => return Ok(()),
-                request = inbox.next() => request,
-            };
-            let Some(request) = request else {
-                return Ok(());
-            };
+        while let Some(request) = ctx.next(&mut inbox).await {
             lock(&self.seen)
                 .accepted
                 .push((ctx.node().0, request.message.fence, now()));
             let _ = request.answer(Ok(()));
         }
+        Ok(())
     }
 }
 
