@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sigrelay::grid::etcd::Etcd;
 use sigrelay::grid::{
-    Actor, ActorContext, ActorError, Busy, Candidate, Definitions, Fence, Grid, GridConfig, Inbox,
+    Actor, ActorContext, ActorError, Busy, Definitions, Fence, Grid, GridConfig, Inbox,
     LeaderConfig, StartError, Term,
 };
 use sigrelay::net::{ClusterMap, Credentials, Listener, Peers, Tcp, Transport};
@@ -61,7 +61,8 @@ type Measured = Arc<Mutex<Vec<(NodeId, Fence, Instant, Option<Vec<Duration>>)>>>
 
 type Instant = <Tokio as Runtime>::Instant;
 
-/// One term: start a worker on every peer, then ping them in turn until `pings` answered.
+/// One term: start a worker on every peer, then ping them in turn until `pings` answered;
+/// `grid` carries the term's fence.
 async fn lead(grid: Node, mut term: Term<Tokio>, pings: usize, measured: Measured) {
     let me = grid.node();
     let index = {
@@ -79,7 +80,6 @@ async fn lead(grid: Node, mut term: Term<Tokio>, pings: usize, measured: Measure
             Err(e) => eprintln!("node {}: starting a worker on node {}: {e}", me.0, peer.0),
         }
     }
-    let fenced = grid.fenced(term.fence());
     let mut latencies = Vec::with_capacity(pings);
     while latencies.len() < pings {
         for &peer in &peers {
@@ -87,7 +87,7 @@ async fn lead(grid: Node, mut term: Term<Tokio>, pings: usize, measured: Measure
             let name = format!("worker-{}", peer.0);
             let ping = Ping(term.fence());
             let pinged =
-                fenced.request_on::<Worker>(peer, &name, &ping, Busy::Wait, Duration::from_secs(1));
+                grid.request_on::<Worker>(peer, &name, &ping, Busy::Wait, Duration::from_secs(1));
             sigrelay::select! {
                 () = term.ended() => return,
                 pinged = pinged => match pinged {
@@ -201,21 +201,11 @@ async fn main() {
     let candidates: Vec<_> = nodes
         .iter()
         .map(|grid| {
-            let candidate = Candidate::new(
-                Tokio,
-                Etcd::new(Tokio, &address),
-                ELECTION,
-                vec![grid.node().0 as u8],
-                lease(),
-            );
             let (grid, measured) = (grid.clone(), measured.clone());
             Tokio.spawn("candidate", async move {
                 let forever = std::future::pending::<()>();
-                candidate
-                    .run(forever, |term| {
-                        lead(grid.clone(), term, pings, measured.clone())
-                    })
-                    .await
+                let lead = |fenced, term| lead(fenced, term, pings, measured.clone());
+                grid.lead(ELECTION, lease(), forever, lead).await
             })
         })
         .collect();

@@ -20,9 +20,11 @@
 //!   maximum message size, and the authenticated handshake.
 //! - [`patterns`]: heartbeats, the steward, replicated requests, rate limiting, retries,
 //!   preemption, error context and the pipeline stream, all on runtime time.
-//! - [`grid`]: the coordinator grid's actors stand on — leases, fenced unique
-//!   registration, watches and leader election — as a trait, with a simulated
-//!   implementation on runtime time.
+//! - [`grid`]: actors with cluster-unique names over a coordinator (a trait: leases, fenced
+//!   registration, watches, elections; simulated on runtime time, or etcd with the `etcd`
+//!   feature) — nodes that start actors as signal routines on one lease generation after
+//!   another, requests and broadcasts across nodes on the net wire, mailboxes whose errors
+//!   say what was delivered, and a fenced singleton leader whose terms never overlap.
 //! - [`check`]: entry points that run an async test body under shuttle, loom or turmoil and
 //!   report failures with what replays them.
 //! - [`select!`]: the biased select core code uses.

@@ -4,9 +4,11 @@
 //! A request looks the name's holder up in the coordinator, then delivers the call — in
 //! the node itself when the actor runs here, else over a connection to the holder's node
 //! (one exchange per connection, set up by the cluster handshake; closing it is how a
-//! caller cancels). A [`Grid::fenced`] handle carries a leader's fence on every call, and
-//! nodes that know of a newer leader refuse it.
+//! caller cancels). [`Grid::lead`] stands for leader and hands each term a
+//! [`Grid::fenced`] handle, which carries the term's fence on every call; nodes that know
+//! of a newer leader refuse it.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use super::actor::{Actor, ActorError, Definitions};
 use super::coordinator::{CoordError, Coordinator, Fence};
 use super::error::{GridError, StartError};
 use super::fences::follow;
+use super::leader::{Candidate, LeaderConfig, Term, TermEnd};
 use super::mailbox::Busy;
 use super::node::{holder_node, keep, start, GridConfig, Inner};
 use super::server::listen;
@@ -98,6 +101,28 @@ impl<R: Runtime, C: Coordinator, T: Transport> Grid<R, C, T> {
             inner: self.inner.clone(),
             fence: Some(fence),
         }
+    }
+
+    /// Stands for leader of `election` until `until` completes: each time this node wins, it
+    /// runs `lead` with a handle whose every call carries the term's fence, and the term
+    /// (see [`Candidate`]); then stands again. Returns how each term ended.
+    pub async fn lead<F, Fut>(
+        &self,
+        election: &str,
+        config: LeaderConfig,
+        until: impl Future<Output = ()>,
+        mut lead: F,
+    ) -> Vec<(Fence, TermEnd)>
+    where
+        F: FnMut(Self, Term<R>) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let rt = self.inner.rt.clone();
+        let value = self.node().0.to_be_bytes().to_vec();
+        let coordinator = self.inner.coordinator.clone();
+        let candidate = Candidate::new(rt, coordinator, election, value, config);
+        let lead = |term: Term<R>| lead(self.fenced(term.fence()), term);
+        candidate.run(until, lead).await
     }
 
     /// Starts an actor of `kind` named `name` on `node`; returns its fence.

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use sigrelay::bugs::Bugs;
 use sigrelay::check::{NetFault, TurmoilCheck};
 use sigrelay::grid::{
-    Actor, ActorContext, ActorError, Busy, Candidate, Coordinator, Definitions, Fence, GridConfig,
-    GridError, Inbox, LeaderConfig, SimClient, Term, WatchEvent,
+    Actor, ActorContext, ActorError, Busy, Coordinator, Definitions, Fence, GridConfig, GridError,
+    Inbox, LeaderConfig, SimClient, Term, WatchEvent,
 };
 use sigrelay::relay::NodeId;
 use sigrelay::rt::prelude::*;
@@ -85,7 +85,6 @@ impl Actor<Turmoil> for Worker {
 async fn lead(grid: Node, me: u16, nodes: u16, mut term: Term<Turmoil>, terms: Terms, who: usize) {
     let rt = grid.runtime().clone();
     let _ended = terms.open(who, term.fence(), now);
-    let fenced = grid.fenced(term.fence());
     let mut started = vec![false; usize::from(nodes) + 1];
     loop {
         for peer in (1..=nodes).filter(|&p| p != me) {
@@ -98,7 +97,7 @@ async fn lead(grid: Node, me: u16, nodes: u16, mut term: Term<Turmoil>, terms: T
             let ping = Ping {
                 fence: term.fence(),
             };
-            let pinged = fenced
+            let pinged = grid
                 .request_on::<Worker>(NodeId(peer), &name, &ping, Busy::Reject, ms(100))
                 .await;
             if let Err(GridError::NoActor) = pinged {
@@ -137,14 +136,12 @@ async fn node(
         rt.sleep(ms(300)).await;
     }
     let leader = LeaderConfig { bugs, ..lease() };
-    let candidate = Candidate::new(rt.clone(), link, ELECTION, vec![me as u8], leader);
     let until = rt.sleep(NODES_END.saturating_sub(now()));
     let who = usize::from(me);
-    candidate
-        .run(until, |term| {
-            lead(grid.clone(), me, nodes, term, terms.clone(), who)
-        })
-        .await;
+    grid.lead(ELECTION, leader, until, |fenced, term| {
+        lead(fenced, me, nodes, term, terms.clone(), who)
+    })
+    .await;
     let _ = grid.stop(ms(200)).await;
 }
 
