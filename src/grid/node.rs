@@ -205,7 +205,7 @@ pub(crate) async fn start<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
     let claim = match claimed {
         Ok(claim) => claim,
         Err(error) => {
-            inner.state.lock().await.actors.remove(name);
+            forget_reservation(&mut *inner.state.lock().await, name, lease);
             return Err(match error {
                 ClaimError::Taken(holder) => Refused::Taken {
                     node: holder_node(&holder.value).map_or(0, |n| n.0),
@@ -234,7 +234,7 @@ async fn run<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
     let mut state = inner.state.lock().await;
     let generation = state.generation.as_ref().filter(|g| g.lease == lease);
     let Some(actors) = generation.map(|g| g.actors.clone()) else {
-        state.actors.remove(name);
+        forget_reservation(&mut state, name, lease);
         drop(state);
         spawn_release(inner, name, lease, claim).await;
         return Err(Refused::NoLease);
@@ -259,9 +259,17 @@ async fn run<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
     match started {
         Ok(()) => Ok(fence),
         Err(_) => {
-            inner.state.lock().await.actors.remove(name);
+            forget_reservation(&mut *inner.state.lock().await, name, lease);
             Err(Refused::NoLease)
         }
+    }
+}
+
+/// Frees `name` in the table if the entry is still the one made under `lease`: a newer
+/// generation's entry of the same name is left alone.
+fn forget_reservation<R: Runtime>(state: &mut State<R>, name: &str, lease: LeaseId) {
+    if state.actors.get(name).is_some_and(|l| l.lease == lease) {
+        state.actors.remove(name);
     }
 }
 
@@ -282,10 +290,7 @@ async fn spawn_release<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
             () = ctx.drained() => return Ok(()),
             () = release(&node, lease, claim) => {}
         }
-        let mut state = node.state.lock().await;
-        if state.actors.get(&owned).is_some_and(|l| l.lease == lease) {
-            state.actors.remove(&owned);
-        }
+        forget_reservation(&mut *node.state.lock().await, &owned, lease);
         Ok(())
     };
     let _closing = inner.group.go(&routine, release).await;

@@ -118,6 +118,10 @@ fn registration(kv: &Value) -> Registration {
     }
 }
 
+/// gRPC codes after which etcd may have applied the request: cancelled, unknown, deadline
+/// exceeded, unavailable (a proposal that timed out can still commit).
+const MAYBE_APPLIED: [u64; 4] = [1, 2, 4, 14];
+
 /// A failed call as the coordinator's error; etcd's NotFound on a lease is `LeaseGone`.
 fn failed(error: CallError, lease: Option<LeaseId>) -> CoordError {
     match error {
@@ -126,6 +130,7 @@ fn failed(error: CallError, lease: Option<LeaseId>) -> CoordError {
         CallError::Server { code: 5, message } if message.contains("lease") => {
             CoordError::LeaseGone(lease.unwrap_or(LeaseId(0)))
         }
+        CallError::Server { code, .. } if MAYBE_APPLIED.contains(&code) => CoordError::MaybeApplied,
         CallError::Server { .. } => CoordError::Unavailable,
     }
 }
