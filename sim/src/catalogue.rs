@@ -374,7 +374,11 @@ mod tests {
                 entry.expected,
                 hunt.observed
             );
-            for seed in 0..50 {
+            let clean = match scenario.backend() {
+                "turmoil" => 10,
+                _ => 50,
+            };
+            for seed in 0..clean {
                 if let Err(failure) = run_seed(scenario, seed, Bugs::NONE) {
                     panic!(
                         "false alarm on the real code, {} seed {seed}: {failure}",
