@@ -118,7 +118,11 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
     postcard::to_stdvec(value).map_err(|e| e.to_string())
 }
 
-/// A value from its wire encoding.
+/// A value from its wire encoding, which it must fill exactly: trailing bytes are refused.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    postcard::from_bytes(body).map_err(|e| e.to_string())
+    match postcard::take_from_bytes(body) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(format!("{} bytes after the value", rest.len())),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -1,6 +1,7 @@
 //! The wire codec: each [`Message`] is a postcard encoding behind a 4-byte big-endian length
 //! (tokio-util's length-delimited codec). Lengths above the maximum message size are refused
-//! before any buffer grows for them; a body that does not decode is refused as malformed.
+//! before any buffer grows for them; a body that does not decode, or does not end with its
+//! message, is refused as malformed.
 //! After either error the stream is out of step: close the connection.
 
 use std::fmt;
@@ -82,9 +83,14 @@ impl Decoder for WireCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Message>, WireError> {
         match self.frames.decode(src) {
-            Ok(Some(body)) => postcard::from_bytes(&body)
-                .map(Some)
-                .map_err(|e| WireError::Malformed(e.to_string())),
+            Ok(Some(body)) => match postcard::take_from_bytes(&body) {
+                Ok((message, [])) => Ok(Some(message)),
+                Ok((_, rest)) => Err(WireError::Malformed(format!(
+                    "{} bytes after the message",
+                    rest.len()
+                ))),
+                Err(e) => Err(WireError::Malformed(e.to_string())),
+            },
             Ok(None) => Ok(None),
             Err(e) => Err(self.framing(e)),
         }

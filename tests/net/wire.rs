@@ -204,3 +204,26 @@ fn a_frame_that_breaks_its_rules_does_not_decode() {
         [Message::Frame(Frame::new(vec![valid]).expect("valid"))]
     );
 }
+
+/// Found by the `wire_decoder` fuzzer: a message followed by bytes inside its own length
+/// was read as the message, the rest ignored. Every body must end with its message — the
+/// net layer's and the grid's alike.
+#[test]
+fn bytes_after_a_message_make_it_malformed() {
+    let found = [0, 0, 0, 12, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+    let (messages, error) = decode(&found, found.len());
+    assert!(messages.is_empty(), "{messages:?}");
+    assert!(matches!(error, Some(WireError::Malformed(_))), "{error:?}");
+    let start = sigrelay::grid::wire::GridMessage::Ask(sigrelay::grid::wire::Ask::Start {
+        kind: String::new(),
+        name: String::new(),
+    });
+    let Message::Grid(mut body) = start.wrap() else {
+        panic!("a grid message travels as one")
+    };
+    let whole = sigrelay::grid::wire::GridMessage::unwrap(Message::Grid(body.clone()));
+    assert_eq!(whole, Ok(start));
+    body.extend([0, 0, 0, 0]);
+    let padded = sigrelay::grid::wire::GridMessage::unwrap(Message::Grid(body));
+    assert!(padded.is_err(), "{padded:?}");
+}
