@@ -280,3 +280,34 @@ fn actor_names_are_unique_across_nodes() {
         assert!(report.is_clean(), "{report}");
     });
 }
+
+/// A campaign dropped while it waits is withdrawn: once the leader resigns, nobody leads.
+#[test]
+fn a_dropped_campaign_is_withdrawn() {
+    let etcd = EtcdServer::start();
+    on_tokio(|rt| async move {
+        let coordinator = Etcd::new(rt, &etcd.address);
+        let (a, b) = (
+            coordinator.grant(ms(10_000)).await.unwrap(),
+            coordinator.grant(ms(10_000)).await.unwrap(),
+        );
+        let leads = coordinator.campaign("ns/drop", b"a".to_vec(), a).await;
+        let fence = leads.expect("a leads at once");
+        let waiting = coordinator.campaign("ns/drop", b"b".to_vec(), b);
+        assert!(
+            rt.timeout(ms(300), waiting).await.is_err(),
+            "b waits behind a"
+        );
+        rt.sleep(ms(300)).await;
+        coordinator
+            .resign("ns/drop", fence)
+            .await
+            .expect("a resigns");
+        rt.sleep(ms(300)).await;
+        assert_eq!(
+            coordinator.leader("ns/drop").await,
+            Ok(None),
+            "b withdrew when dropped"
+        );
+    });
+}
