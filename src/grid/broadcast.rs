@@ -119,12 +119,13 @@ impl<R: Runtime, C: Coordinator, T: Transport> Grid<R, C, T> {
         let requests: Vec<_> = members
             .iter()
             .map(|name| {
+                let task = format!("grid/all/{name}");
                 let (grid, name, message) = (self.clone(), name.clone(), message.clone());
                 let request = async move {
                     grid.request::<A>(&name, &message, Busy::Wait, timeout)
                         .await
                 };
-                rt.spawn(&format!("grid/all/{}", members.len()), request)
+                rt.spawn(&task, request)
             })
             .collect();
         let mut statuses = Vec::with_capacity(members.len());

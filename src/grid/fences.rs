@@ -28,12 +28,12 @@ pub(crate) struct Book {
 impl Book {
     /// Accepts `fence`, or returns the newest fence known.
     pub(crate) fn check(&self, fence: Fence) -> Result<(), Fence> {
-        let leader = self.live.first().copied();
+        if self.live.first() == Some(&fence) {
+            return Ok(());
+        }
         match self.newest {
-            _ if leader == Some(fence) => Ok(()),
-            None => Ok(()),
-            Some(newest) if fence > newest => Ok(()),
-            Some(newest) => Err(newest),
+            Some(newest) if fence <= newest => Err(newest),
+            _ => Ok(()),
         }
     }
 
