@@ -15,12 +15,8 @@
 //! });
 //! ```
 
-#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
-pub(crate) mod chrome;
 #[cfg(feature = "rt-loom")]
 mod loom;
-#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
-pub(crate) mod recording;
 #[cfg(feature = "rt-shuttle")]
 mod shuttle;
 #[cfg(feature = "rt-turmoil")]
@@ -30,16 +26,37 @@ use std::fmt;
 
 #[cfg(feature = "rt-loom")]
 pub use self::loom::{loom_model, LoomCheck};
-#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
-pub use self::recording::Recording;
 #[cfg(feature = "rt-shuttle")]
 pub use self::shuttle::{
     shuttle_dfs, shuttle_pct, shuttle_random, shuttle_replay, ShuttleCheck, Strategy,
 };
 #[cfg(feature = "rt-turmoil")]
 pub use self::turmoil::{turmoil_run, NetFault, TurmoilCheck};
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
+pub use crate::rt::record::Recording;
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
 pub use crate::rt::sim::{EventLog, RunRecord};
+
+/// The run-limit builders every model-checked check shares: `seed` and `max_virtual_time`,
+/// on a `settings: RunSettings` field.
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
+macro_rules! run_settings_builders {
+    ($seeds:literal) => {
+        #[doc = $seeds]
+        pub fn seed(mut self, seed: u64) -> Self {
+            self.settings.seed = seed;
+            self
+        }
+
+        /// Fails a run whose next timer lies beyond `limit` of virtual time.
+        pub fn max_virtual_time(mut self, limit: std::time::Duration) -> Self {
+            self.settings.max_virtual_time = limit;
+            self
+        }
+    };
+}
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
+use run_settings_builders;
 
 /// A failed check: what went wrong and how to reproduce it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,11 +84,3 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-/// The message of a caught panic.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    match crate::rt::JoinError::from_panic(payload) {
-        crate::rt::JoinError::Panicked(msg) => msg,
-        crate::rt::JoinError::Aborted => unreachable!("from_panic only builds Panicked"),
-    }
-}

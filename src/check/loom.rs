@@ -2,9 +2,9 @@
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Duration;
 
-use super::{panic_message, Failure};
+use super::Failure;
+use crate::rt::panic_message;
 use crate::rt::sim::{self, RunSettings};
 use crate::rt::Loom;
 
@@ -35,17 +35,7 @@ impl LoomCheck {
         self
     }
 
-    /// Seeds the runtime's RNG stream.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.settings.seed = seed;
-        self
-    }
-
-    /// Fails a run whose next timer lies beyond `limit` of virtual time.
-    pub fn max_virtual_time(mut self, limit: Duration) -> Self {
-        self.settings.max_virtual_time = limit;
-        self
-    }
+    super::run_settings_builders!("Seeds the runtime's RNG stream.");
 
     /// Explores `body`; panics with the failure report on the first failure.
     #[track_caller]

@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::Duration;
 
 use ::shuttle::scheduler::{
     DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
@@ -12,7 +11,8 @@ use ::shuttle::{Config, Runner};
 use shuttle_engine::runtime::execution::CurrentSchedule;
 use shuttle_engine::scheduler::serialization::serialize_schedule;
 
-use super::{panic_message, Failure};
+use super::Failure;
+use crate::rt::panic_message;
 use crate::rt::sim::{self, RunRecord, RunSettings};
 use crate::rt::Shuttle;
 
@@ -65,17 +65,7 @@ impl ShuttleCheck {
         }
     }
 
-    /// Seeds the scheduler and the runtime's RNG stream.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.settings.seed = seed;
-        self
-    }
-
-    /// Fails a run whose next timer lies beyond `limit` of virtual time.
-    pub fn max_virtual_time(mut self, limit: Duration) -> Self {
-        self.settings.max_virtual_time = limit;
-        self
-    }
+    super::run_settings_builders!("Seeds the scheduler and the runtime's RNG stream.");
 
     /// Runs `body` once per schedule; panics with the failure report on the first failure.
     /// Reports say the body was spawned where this is called.

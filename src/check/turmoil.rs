@@ -9,7 +9,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{panic_message, Failure};
+use super::Failure;
+use crate::rt::panic_message;
 use crate::rt::turmoil::Census;
 use crate::rt::Turmoil;
 

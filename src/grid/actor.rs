@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::coordinator::Fence;
 use super::mailbox::{mailbox, Busy, Inbox, Outbox, Request};
 use super::wire::{decode, encode, Failure};
-use crate::relay::NodeId;
+use crate::frame::NodeId;
 use crate::rt::Runtime;
 use crate::signal::{Context, Fault};
 

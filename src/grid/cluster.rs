@@ -8,23 +8,24 @@
 //! [`Grid::fenced`] handle, which carries the term's fence on every call; nodes that know
 //! of a newer leader refuse it.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_core::Stream;
 
 use super::actor::{Actor, ActorError, Definitions};
 use super::coordinator::{CoordError, Coordinator, Fence};
 use super::error::{GridError, StartError};
-use super::fences::follow;
 use super::leader::{Candidate, LeaderConfig, Term, TermEnd};
 use super::mailbox::Busy;
 use super::node::{holder_node, keep, start, GridConfig, Inner};
 use super::server::listen;
 use super::wire::{decode, encode, Ask, Call, Failure, GridMessage, Refused, Reply};
+use crate::frame::NodeId;
 use crate::net::{Peers, Transport};
-use crate::relay::NodeId;
-use crate::rt::Runtime;
-use crate::signal::{GoError, ShutdownPlan, ShutdownReport};
+use crate::rt::{Mutex, Runtime};
+use crate::signal::{Context, Fault, GoError, ShutdownPlan, ShutdownReport};
 
 /// A grid node; cheap to clone.
 #[must_use = "a grid node runs until stopped"]
@@ -279,5 +280,42 @@ impl<R: Runtime, C, T> std::fmt::Debug for Grid<R, C, T> {
             .field("node", &self.inner.peers.me)
             .field("fence", &self.fence)
             .finish()
+    }
+}
+
+/// The `fences` routine: follows `election` until the node stops, watching again whenever
+/// a watch ends.
+async fn follow<R: Runtime, C: Coordinator, T: Send + Sync + 'static>(
+    ctx: Context<ActorError, R>,
+    inner: Arc<Inner<R, C, T>>,
+    election: String,
+) -> Result<(), Fault<ActorError>> {
+    let prefix = format!("{election}/");
+    loop {
+        let watched = crate::select! {
+            () = ctx.drained() => return Ok(()),
+            watched = inner.coordinator.watch(&prefix) => watched,
+        };
+        let Ok((snapshot, mut events)) = watched else {
+            crate::select! {
+                () = ctx.drained() => return Ok(()),
+                () = inner.rt.sleep(inner.config.lease.retry) => continue,
+            }
+        };
+        inner
+            .book
+            .lock()
+            .await
+            .reset(snapshot.iter().map(|r| r.fence));
+        loop {
+            let event = crate::select! {
+                () = ctx.drained() => return Ok(()),
+                event = poll_fn(|cx| std::pin::Pin::new(&mut events).poll_next(cx)) => event,
+            };
+            match event {
+                Some(event) => inner.book.lock().await.apply(&event),
+                None => break,
+            }
+        }
     }
 }

@@ -9,8 +9,8 @@ use std::fmt;
 
 use super::coordinator::{CoordError, Fence};
 use super::mailbox::RequestError;
+use crate::frame::NodeId;
 use crate::patterns::retry::{Classify, Delivery};
-use crate::relay::NodeId;
 
 /// Why a request got no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,8 +31,8 @@ use super::lease::hold;
 use super::registry::{Claim, ClaimError, Registry};
 use super::wire::{Call, Failure, Refused};
 use crate::bugs::{Bug, Bugs};
+use crate::frame::NodeId;
 use crate::net::Peers;
-use crate::relay::NodeId;
 use crate::rt::{Mutex, Runtime, WatchReceiver, WatchSender};
 use crate::signal::{Context, FailurePolicy, Fault, Group, ShutdownPlan};
 

@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::relay::NodeId;
+use crate::frame::NodeId;
 
 /// The protocol version this build speaks.
 pub const VERSION: u16 = 1;

@@ -6,7 +6,7 @@
 //! [`Transport`]s (tokio TCP, turmoil's network) with a [`ClusterMap`] of node addresses,
 //! and [`Peers`], whose `dial` and `admit` are the two ends of an authenticated
 //! [`Connection`], with the cluster's liveness settings (beat, silence, redial backoff). The
-//! relay's peer server and peer taps (`crate::relay`) speak this protocol. A connection
+//! peer server and peer taps of [`crate::cluster`] and the grid speak this protocol. A connection
 //! that sends malformed, oversized or unauthenticated input gets a typed [`WireError`] or
 //! [`Refusal`] and is closed; nothing panics, and no allocation is sized by a length the
 //! peer wrote beyond the maximum message size.

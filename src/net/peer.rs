@@ -10,7 +10,7 @@ use super::codec::WireError;
 use super::handshake::{Credentials, Refusal};
 use super::transport::{ClusterMap, Connection, Transport};
 use super::wire::Message;
-use crate::relay::NodeId;
+use crate::frame::NodeId;
 use crate::rt::Runtime;
 
 /// Why a peer connection could not be set up.

@@ -13,7 +13,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::codec::{WireCodec, WireError};
 use super::wire::Message;
-use crate::relay::NodeId;
+use crate::frame::NodeId;
 
 /// Where each node of the cluster listens (`host:port`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

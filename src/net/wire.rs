@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::handshake::{Hello, Refusal};
-use crate::relay::{ChannelKey, Frame, NodeId};
+use crate::frame::{ChannelKey, Frame, NodeId};
 
 /// One message of the wire protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

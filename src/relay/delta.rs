@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use super::frame::{ChannelKey, Frame, Series, Wanted};
 use crate::bugs::{Bug, Bugs};
+use crate::frame::{ChannelKey, Frame, Series, Wanted};
 use crate::rt::prelude::*;
 use crate::rt::{Tokio, TrySendError};
 

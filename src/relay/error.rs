@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::delta::{DeltaError, SubscriberId};
-use super::frame::{ChannelKey, Frame, NodeId};
+use crate::frame::{ChannelKey, Frame, NodeId};
 use crate::signal::RoutineError;
 
 /// Why a streamer could not open or apply a request.
@@ -15,7 +15,7 @@ pub enum RelayError {
     /// These keys name no channel of the relay; nothing was changed.
     UnknownKeys(Vec<ChannelKey>),
     /// These channels are leased by other nodes, and the relay was opened on its own (not
-    /// with `Relay::open_in_cluster`), so nothing could reach them; nothing was changed.
+    /// with `cluster::open`), so nothing could reach them; nothing was changed.
     Unreachable(Vec<ChannelKey>),
     /// The tapper stopped while these streamers still had demands (their taps were closed).
     DemandsLeft(Vec<SubscriberId>),

@@ -4,12 +4,13 @@
 //! straight into the [`Delta`] (free channels). The tapper turns streamers' demands into
 //! taps: the gateway tap subscribes the delta's inlet to storage for the demanded keys. The delta
 //! fans each frame out, as one shared pointer, to every [`Streamer`] whose keys it touches.
-//! A [`Relay`] runs all of this as routines of one signal group. Opened with
-//! [`Relay::open_in_cluster`], it also serves its channels to other nodes (the peer server,
-//! [`Relay::serve`]) and reaches theirs through peer taps, one per leaseholder with demand,
-//! over [`crate::net`]. A peer tap feeds what it receives into the delta's inlet, with an
-//! [`Inflow::Gap`] marker when its connection broke or the peer dropped frames, so each
-//! affected streamer's next [`Delivery`] says so ([`Delivery::interrupted`]).
+//! A [`Relay`] runs all of this as routines of one signal group. Opened by
+//! [`cluster::open`](crate::cluster::open), it also serves its channels to other nodes and
+//! reaches theirs through peer taps, which the tapper starts through a hook
+//! (`remote::StartTap`) without naming the network. A peer tap feeds what it receives into
+//! the delta's inlet, with an [`Inflow::Gap`] marker when its connection broke or the peer
+//! dropped frames, so each affected streamer's next [`Delivery`] says so
+//! ([`Delivery::interrupted`]).
 //!
 //! # Avoiding deadlocks
 //! Every channel of the relay, who waits on it, and why no wait-for cycle can form:
@@ -51,19 +52,18 @@
 
 mod delta;
 mod error;
-mod frame;
 mod node;
-mod server;
+pub(crate) mod remote;
 mod storage;
 mod streamer;
-mod tap;
 mod tapper;
 mod writer;
 
 pub use self::delta::{Delivery, Delta, DeltaError, DeltaHandle, Inflow, Policy, SubscriberId};
 pub use self::error::{CloseError, CloseReport, RelayError, WriteError};
-pub use self::frame::{ChannelKey, Frame, FrameError, NodeId, Samples, Series, Wanted};
+pub(crate) use self::node::WeakRelay;
 pub use self::node::{Relay, RelayConfig};
 pub use self::storage::Storage;
 pub use self::streamer::{Streamer, StreamerConfig};
 pub use self::writer::Writer;
+pub use crate::frame::{ChannelKey, Frame, FrameError, NodeId, Samples, Series, Wanted};

@@ -12,22 +12,20 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::delta::{Delta, DeltaHandle, Inflow};
 use super::error::{CloseError, CloseReport, RelayError};
-use super::frame::{ChannelKey, NodeId};
-use super::server::Server;
+use super::remote::StartTap;
 use super::storage::Storage;
 use super::streamer::{
     DemandInlet, DemandSlot, Demandable, Place, Streamer, StreamerConfig, StreamerTask,
 };
-use super::tap::StartTap;
 use super::tapper::{Demand, Tapper};
 use super::writer::Writer;
 use crate::bugs::{Bug, Bugs};
-use crate::net::{Peers, Transport};
+use crate::frame::{ChannelKey, NodeId};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
 use crate::signal::{Census, FailurePolicy, Group};
@@ -97,24 +95,13 @@ impl<R: Runtime> Relay<R> {
         Self::start(rt, config, None).await
     }
 
-    /// Opens a relay as one node of a cluster: it serves the peers `listener` accepts (see
-    /// [`Relay::serve`]), and its streamers reach the channels other nodes lease through peer
-    /// taps that `peers` dials, one per leaseholder with demand.
-    pub async fn open_in_cluster<T: Transport>(
-        rt: R,
-        config: RelayConfig,
-        peers: Peers<T>,
-        listener: T::Listener,
-    ) -> Self {
-        let taps: Arc<dyn StartTap<R>> = Arc::new(Arc::new(peers.clone()));
-        let relay = Self::start(rt, config, Some(taps)).await;
-        relay.serve(peers, listener).await.expect(STARTS);
-        relay
-    }
-
     /// Starts the delta, the tapper (with peer taps if `taps`) and the streamers' and
     /// servers' scopes.
-    async fn start(rt: R, config: RelayConfig, taps: Option<Arc<dyn StartTap<R>>>) -> Self {
+    pub(crate) async fn start(
+        rt: R,
+        config: RelayConfig,
+        taps: Option<Arc<dyn StartTap<R>>>,
+    ) -> Self {
         let clustered = taps.is_some();
         let group = Group::new(rt.clone(), "relay");
         let (inlet, writes) = rt.channel("relay:writes", config.write_capacity);
@@ -211,20 +198,14 @@ impl<R: Runtime> Relay<R> {
         })
     }
 
-    /// Serves peers of other nodes from this relay: every connection `listener` accepts is
-    /// admitted by `peers` (the handshake) and streams the keys the peer asks for. Runs until
-    /// the relay closes, which stops the servers first.
-    pub async fn serve<T: Transport>(
-        &self,
-        peers: Peers<T>,
-        listener: T::Listener,
-    ) -> Result<(), RelayError> {
-        let server = Server::new(self.clone(), peers);
-        let started = self
-            .inner
-            .servers
-            .go("listener", |ctx| server.listen(ctx, listener));
-        started.await.map_err(|_| RelayError::Closed)
+    /// A handle that does not keep the relay open: what routines of the relay hold.
+    pub(crate) fn downgrade(&self) -> WeakRelay<R> {
+        WeakRelay(Arc::downgrade(&self.inner))
+    }
+
+    /// The scope the cluster layer's servers run in: the first the relay stops.
+    pub(crate) fn servers(&self) -> &Group<RelayError, R> {
+        &self.inner.servers
     }
 
     /// A writer into this relay.
@@ -340,6 +321,23 @@ async fn start_scope<R: Runtime>(group: &Group<RelayError, R>, name: &str) -> Gr
     };
     group.go(name, hold).await.expect(STARTS);
     scope_rx.await.expect(STARTS)
+}
+
+/// A relay as its own routines see it: present while some handle keeps it open.
+pub(crate) struct WeakRelay<R: Runtime>(Weak<Inner<R>>);
+
+impl<R: Runtime> WeakRelay<R> {
+    /// The relay, unless its last handle is gone.
+    pub(crate) fn upgrade(&self) -> Option<Relay<R>> {
+        let inner = self.0.upgrade()?;
+        Some(Relay { inner })
+    }
+}
+
+impl<R: Runtime> Clone for WeakRelay<R> {
+    fn clone(&self) -> Self {
+        WeakRelay(self.0.clone())
+    }
 }
 
 impl<R: Runtime> Clone for Relay<R> {

@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::delta::Inflow;
-use super::frame::{ChannelKey, Frame};
+use crate::frame::{ChannelKey, Frame};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
 

@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use super::delta::{Delivery, DeltaHandle, Policy, SubscriberId};
 use super::error::RelayError;
-use super::frame::ChannelKey;
 use super::tapper::Demand;
 use crate::bugs::{Bug, Bugs};
+use crate::frame::ChannelKey;
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
 use crate::signal::{Context, Fault};

@@ -21,10 +21,10 @@ use std::sync::Arc;
 
 use super::delta::{Inflow, SubscriberId};
 use super::error::RelayError;
-use super::frame::{ChannelKey, NodeId};
+use super::remote::{StartTap, TapCell, TapOrder};
 use super::storage::{Storage, SubscriptionId};
-use super::tap::{PeerTap, StartTap, TapCell};
 use crate::bugs::{Bug, Bugs};
+use crate::frame::{ChannelKey, NodeId};
 use crate::rt::prelude::*;
 use crate::signal::{Context, Fault};
 
@@ -165,8 +165,13 @@ impl<R: Runtime> Tapper<R> {
             cell.want(keys.clone(), ack).await;
             self.started += 1;
             let name = format!("tap-{}-{}", node.0, self.started);
-            let tap = PeerTap::new(node, cell.clone(), self.inlet.clone());
-            peers.start(ctx.scope(), name, tap).await;
+            let (cell2, inlet) = (cell.clone(), self.inlet.clone());
+            let order = TapOrder {
+                node,
+                cell: cell2,
+                inlet,
+            };
+            peers.start(ctx.scope(), name, order).await;
             self.remote.insert(node, RemoteTap { cell, keys });
         }
         waits

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use super::delta::Inflow;
 use super::error::WriteError;
-use super::frame::{ChannelKey, Frame, NodeId, Series};
 use super::storage::Storage;
+use crate::frame::{ChannelKey, Frame, NodeId, Series};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
 

@@ -55,13 +55,17 @@ pub enum JoinError {
 impl JoinError {
     /// The message of a panic payload, for payloads that are strings.
     pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string panic payload".to_string());
-        Self::Panicked(msg)
+        Self::Panicked(panic_message(payload))
     }
+}
+
+/// The message of a caught panic: its text when the payload is a string.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string())
 }
 
 impl<T> fmt::Debug for SendError<T> {

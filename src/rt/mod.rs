@@ -27,6 +27,8 @@ pub mod tokio;
 
 #[cfg(feature = "rt-loom")]
 pub mod loom;
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
+pub(crate) mod record;
 #[cfg(feature = "rt-shuttle")]
 pub mod shuttle;
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
@@ -38,6 +40,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::time::Duration;
 
+pub(crate) use self::error::panic_message;
 pub use self::error::{Elapsed, JoinError, RecvError, SendError, TryRecvError, TrySendError};
 pub(crate) use self::handles::raised;
 pub use self::handles::{

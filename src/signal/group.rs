@@ -1,17 +1,14 @@
 //! A group of routines: start them, signal them, wait for them, count them.
 
 use std::fmt;
-use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::census::Census;
-use super::error::{Fault, GoError, RoutineError};
-use super::routine::Routine;
+use super::error::RoutineError;
 use super::tree::{Config, FailurePolicy, GroupId, Level, Tree, TreeState};
-use super::{Context, Error, Transient};
+use super::{Error, Transient};
 use crate::bugs::Bugs;
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
@@ -129,26 +126,6 @@ impl<E: Error, R: Runtime> Group<E, R> {
     /// The runtime the group runs on.
     pub fn runtime(&self) -> &R {
         &self.tree.rt
-    }
-
-    /// Starts routine `name` running `body` with default options; see [`Group::routine`].
-    #[track_caller]
-    pub fn go<F, Fut>(
-        &self,
-        name: &str,
-        body: F,
-    ) -> impl Future<Output = Result<(), GoError>> + Send + '_
-    where
-        F: FnOnce(Context<E, R>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), Fault<E>>> + Send + 'static,
-    {
-        self.routine(name).go(body)
-    }
-
-    /// A routine named `name` to configure, then start with `go`.
-    #[track_caller]
-    pub fn routine(&self, name: &str) -> Routine<'_, E, R> {
-        Routine::new(self, name, Location::caller())
     }
 
     /// Tells every routine of the group, nested ones included, to drain.

@@ -162,6 +162,28 @@ impl<'g, E: Error, R: Runtime> Routine<'g, E, R> {
     }
 }
 
+impl<E: Error, R: Runtime> Group<E, R> {
+    /// Starts routine `name` running `body` with default options; see [`Group::routine`].
+    #[track_caller]
+    pub fn go<F, Fut>(
+        &self,
+        name: &str,
+        body: F,
+    ) -> impl Future<Output = Result<(), GoError>> + Send + '_
+    where
+        F: FnOnce(Context<E, R>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Fault<E>>> + Send + 'static,
+    {
+        self.routine(name).go(body)
+    }
+
+    /// A routine named `name` to configure, then start with `go`.
+    #[track_caller]
+    pub fn routine(&self, name: &str) -> Routine<'_, E, R> {
+        Routine::new(self, name, Location::caller())
+    }
+}
+
 impl<E: Error, R: Runtime> fmt::Debug for Routine<'_, E, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Routine")

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::rt::JoinError;
+use crate::rt::panic_message;
 
 pin_project_lite::pin_project! {
     /// Polls `inner`, catching a panic and yielding its message instead.
@@ -31,12 +31,5 @@ impl<F: Future> Future for CatchUnwind<F> {
             Ok(poll) => poll.map(Ok),
             Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
         }
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    match JoinError::from_panic(payload) {
-        JoinError::Panicked(message) => message,
-        JoinError::Aborted => unreachable!("from_panic only builds Panicked"),
     }
 }

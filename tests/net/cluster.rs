@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
 use sigrelay::net::{ClusterMap, Credentials, Peers, Transport, TurmoilNet};
-use sigrelay::relay::{ChannelKey, Frame, NodeId, Relay, RelayConfig, Samples, Series};
+use sigrelay::relay::{ChannelKey, Frame, NodeId, RelayConfig, Samples, Series};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Turmoil;
 
@@ -73,7 +73,7 @@ pub async fn leaseholder(rt: Turmoil) {
     let peers = Peers::new(TurmoilNet, map(), CLUSTER, LEASEHOLDER);
     let keys = [leased_elsewhere(1), leased_elsewhere(2)];
     let config = RelayConfig::new(LEASEHOLDER, keys);
-    let relay = Relay::open_in_cluster(rt.clone(), config, peers, listener).await;
+    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener).await;
     for value in 0.. {
         let series = keys.map(|key| Series {
             key,

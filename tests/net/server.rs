@@ -31,8 +31,7 @@ async fn serves_a_peer<R: Runtime, T: Transport>(rt: R, transport: T, bind: &str
     let listener = transport.bind(bind).await.expect("a free port");
     let dial = dial.replace("{port}", &port(&listener));
     let server = peers(transport.clone(), SERVER, "", CLUSTER);
-    relay
-        .serve(server, listener)
+    sigrelay::cluster::serve(&relay, server, listener)
         .await
         .expect("the relay is open");
     let tap = peers(transport, NodeId(2), &dial, CLUSTER);

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
 use sigrelay::net::{Peers, Transport, TurmoilNet};
-use sigrelay::relay::{Relay, RelayConfig, StreamerConfig};
+use sigrelay::relay::{RelayConfig, StreamerConfig};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Turmoil;
 
@@ -21,7 +21,7 @@ async fn an_open_ack_is_not_held_by_a_stalled_owner(rt: Turmoil) {
     let listener = TurmoilNet.bind("0.0.0.0:7000").await.expect("a free port");
     let peers = Peers::new(TurmoilNet, map(), CLUSTER, GATEWAY);
     let config = RelayConfig::new(GATEWAY, [key(1), key(2)]);
-    let relay = Relay::open_in_cluster(rt.clone(), config, peers, listener).await;
+    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener).await;
     let tight = StreamerConfig {
         capacity: 1,
         ..StreamerConfig::default()

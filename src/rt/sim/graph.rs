@@ -17,8 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::report::{Holder, Resource, Side, Wait, WaitOp};
-use super::world::{RunState, TaskEntry, TaskId};
+use super::report::{Holder, Resource, RunState, Side, TaskEntry, TaskId, Wait, WaitOp};
 
 /// What the graph is drawn from.
 pub(crate) struct Tasks<'a> {

@@ -7,8 +7,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::report::Resource;
-use super::world::TaskId;
+use super::report::{Resource, TaskId};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

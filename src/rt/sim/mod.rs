@@ -12,6 +12,7 @@ mod cell;
 mod chan;
 mod graph;
 mod log;
+mod model;
 mod report;
 mod sema;
 mod sync;
@@ -20,7 +21,7 @@ mod time;
 mod trace;
 mod world;
 
-use crate::check::recording::TaskSource;
+use crate::rt::record::TaskSource;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -31,39 +32,17 @@ use std::time::Duration;
 pub use self::cell::{SimOneshotReceiver, SimOneshotSender, SimWatchReceiver, SimWatchSender};
 pub use self::chan::{SimReceiver, SimSender};
 pub use self::log::EventLog;
+pub use self::model::Model;
 pub use self::sema::{SimSemaphore, SimSemaphorePermit};
 pub use self::sync::{SimMutex, SimMutexGuard, SimNotify};
 pub use self::task::SimJoinHandle;
 pub use self::time::{SimInstant, SimSleep};
 
 use self::log::EventKind;
-use self::report::{Resource, Side, Wait, WaitOp};
+use self::report::{Resource, Side, TaskId, Wait, WaitOp};
 use self::task::{JoinShared, TaskEnd, Tracked};
-use self::world::{Limits, TaskId, World};
+use self::world::{Limits, World};
 use super::{Rng, Runtime};
-
-/// What a model checker lends the shared primitives. Implemented by the shuttle and loom
-/// backends only.
-pub trait Model: fmt::Debug + Send + Sync + 'static {
-    /// The backend's name in reports.
-    const NAME: &'static str;
-    /// How many tasks besides the body the checker can run at once, if it is limited.
-    const MAX_TASKS: Option<usize>;
-    /// The checker's lock; taking it is a scheduling point.
-    type Lock<T: Send>: Send + Sync;
-    /// A new lock around `value`.
-    fn new_lock<T: Send>(value: T) -> Self::Lock<T>;
-    /// Runs `f` with the lock held. `f` never blocks.
-    fn with<T: Send, R>(lock: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R;
-    /// Starts a task that the checker schedules; `id` is its id in the run.
-    fn spawn(id: usize, task: impl Future<Output = ()> + Send + 'static);
-    /// Drives the body of a run to completion on the checker's main thread.
-    fn block_on<F: Future>(id: usize, future: F) -> F::Output;
-    /// The checker's id of the running task.
-    fn native_id() -> usize;
-    /// A checker-visible yield.
-    fn yield_now() -> impl Future<Output = ()> + Send;
-}
 
 /// The runtime handle of a model-checked run; cheap to clone.
 pub struct Sim<M> {
@@ -147,7 +126,7 @@ where
         max_virtual_time: settings.max_virtual_time,
         max_tasks: M::MAX_TASKS,
     };
-    crate::check::recording::new_execution();
+    crate::rt::record::new_execution();
     let world = World::new(settings.seed, limits);
     witness.watch(&world);
     let source = world.clone();

@@ -7,7 +7,29 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use super::world::TaskId;
+/// Identifies a task within one run; the body is task 0.
+pub(crate) type TaskId = usize;
+
+/// Scheduling state of a live task, as seen through its wakers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunState {
+    /// Ready to be polled.
+    Runnable,
+    /// Being polled now.
+    Polling,
+    /// Woken while being polled: stays runnable when the poll returns pending.
+    Notified,
+    /// Returned pending and not woken since.
+    Blocked,
+}
+
+/// A live task.
+#[derive(Debug)]
+pub(crate) struct TaskEntry {
+    pub(crate) state: RunState,
+    pub(crate) waits: Vec<Wait>,
+    pub(crate) spawned_at: &'static Location<'static>,
+}
 
 /// Which end of a resource an endpoint is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

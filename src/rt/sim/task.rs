@@ -15,9 +15,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
+use super::model::Model;
+use super::report::TaskId;
 use super::report::{Wait, WaitOp};
-use super::world::{Quiescence, TaskId, World};
-use super::Model;
+use super::world::{Quiescence, World};
 use crate::rt::{handles, JoinError};
 
 /// How a tracked task ended without a value.

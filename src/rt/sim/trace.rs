@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::log::{EventKind, EventLog};
-use crate::check::chrome::{json_string, micros};
-use crate::check::Recording;
+use crate::rt::record::chrome::{json_string, micros};
+use crate::rt::record::Recording;
 
 impl EventLog {
     /// The run in Chrome's trace-event JSON format, on virtual time.

@@ -23,32 +23,8 @@ use std::time::Duration;
 
 use super::graph::{self, Tasks};
 use super::log::{EventKind, EventLog, Events};
-use super::report::{Resource, Wait};
+use super::report::{Resource, RunState, TaskEntry, TaskId, Wait};
 use crate::rt::Rng;
-
-/// Identifies a task within one run; the body is task 0.
-pub(crate) type TaskId = usize;
-
-/// Scheduling state of a live task, as seen through its wakers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RunState {
-    /// Ready to be polled.
-    Runnable,
-    /// Being polled now.
-    Polling,
-    /// Woken while being polled: stays runnable when the poll returns pending.
-    Notified,
-    /// Returned pending and not woken since.
-    Blocked,
-}
-
-/// A live task.
-#[derive(Debug)]
-pub(crate) struct TaskEntry {
-    pub(crate) state: RunState,
-    pub(crate) waits: Vec<Wait>,
-    pub(crate) spawned_at: &'static Location<'static>,
-}
 
 /// Limits of one run.
 #[derive(Debug, Clone, Copy)]

@@ -2,7 +2,7 @@
 //! per leaseholder with demand; the tap dials that node's server, sends the demanded keys,
 //! and feeds the frames it receives into this node's delta.
 //!
-//! The tapper and the tap share a [`TapCell`]: the tapper writes the wanted keys and the
+//! The tapper and the tap share a cell: the tapper writes the wanted keys and the
 //! acknowledgements waiting on them, and wakes the tap; it never waits on the tap. The tap
 //! keeps at most one key set in flight: when the server answers `Applied`, it releases the
 //! acknowledgements of that set — the cross-node open-ack — and sends the next set if the
@@ -18,7 +18,7 @@
 //! # Why a peer tap cannot deadlock its node
 //! A streamer waiting for an acknowledgement may have stopped reading, so the delta may be
 //! waiting on that streamer's outlet, and the tap on the delta's inlet. The tap therefore
-//! waits at most [`PATIENCE`] for room in the inlet; then it drops the frame, owes a gap,
+//! waits at most [`PATIENCE`](super::PATIENCE) for room in the inlet; then it drops the frame, owes a gap,
 //! and — stalled — drops every frame that finds no room at once until the inlet takes one,
 //! so it keeps reading the connection and reaches the peer's `Applied` however many frames
 //! queue before it.
@@ -34,86 +34,25 @@ use std::time::Duration;
 
 mod link;
 
-use super::delta::Inflow;
-use super::error::RelayError;
-use super::frame::{ChannelKey, NodeId};
+use crate::frame::{ChannelKey, NodeId};
 use crate::net::{Connection, PeerError, Peers, Transport};
+use crate::relay::remote::{Ack, StartTap, TapCell, TapOrder};
+use crate::relay::{Inflow, RelayError};
 use crate::rt::prelude::*;
 use crate::rt::Rng;
 use crate::signal::{Context, Fault, Group};
 
-/// How long a received frame may wait for room in the delta's inlet before it is dropped.
-pub(crate) const PATIENCE: Duration = Duration::from_millis(20);
-
 type Ctx<R> = Context<RelayError, R>;
-type Ack<R> = <R as Runtime>::OneshotSender<()>;
-
-/// What the tapper wants of one peer tap.
-struct Wanted<R: Runtime> {
-    keys: BTreeSet<ChannelKey>,
-    acks: Vec<Ack<R>>,
-    closed: bool,
-}
-
-/// Shared by the tapper (writes) and one peer tap (takes).
-pub(crate) struct TapCell<R: Runtime> {
-    wanted: R::Mutex<Wanted<R>>,
-    wake: R::Notify,
-}
-
-impl<R: Runtime> TapCell<R> {
-    pub(crate) fn new(rt: &R, node: NodeId) -> Self {
-        let wanted = Wanted {
-            keys: BTreeSet::new(),
-            acks: Vec::new(),
-            closed: false,
-        };
-        TapCell {
-            wanted: rt.mutex(&format!("tap-{}:wanted", node.0), wanted),
-            wake: rt.notify(&format!("tap-{}:wake", node.0)),
-        }
-    }
-
-    /// Sets the keys wanted of the peer; `ack` is answered once they are applied there, or
-    /// the tap has owned up to a gap.
-    pub(crate) async fn want(&self, keys: BTreeSet<ChannelKey>, ack: Option<Ack<R>>) {
-        let mut wanted = self.wanted.lock().await;
-        wanted.keys = keys;
-        wanted.acks.extend(ack);
-        drop(wanted);
-        self.wake.notify_one();
-    }
-
-    async fn is_closed(&self) -> bool {
-        self.wanted.lock().await.closed
-    }
-
-    /// Tells the tap to stop.
-    pub(crate) async fn close(&self) {
-        self.wanted.lock().await.closed = true;
-        self.wake.notify_one();
-    }
-}
-
-/// Starts peer taps: the relay's way to reach its transport without naming it.
-pub(crate) trait StartTap<R: Runtime>: Send + Sync + 'static {
-    /// Starts `tap` as routine `name` of `scope`.
-    fn start<'a>(
-        &'a self,
-        scope: &'a Group<RelayError, R>,
-        name: String,
-        tap: PeerTap<R>,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
-}
 
 impl<R: Runtime, T: Transport> StartTap<R> for Arc<Peers<T>> {
     fn start<'a>(
         &'a self,
         scope: &'a Group<RelayError, R>,
         name: String,
-        tap: PeerTap<R>,
+        order: TapOrder<R>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
         let peers = self.clone();
+        let tap = PeerTap::new(order);
         Box::pin(async move {
             let _ = scope.go(&name, move |ctx| tap.run(ctx, peers)).await;
         })
@@ -121,7 +60,7 @@ impl<R: Runtime, T: Transport> StartTap<R> for Arc<Peers<T>> {
 }
 
 /// A peer tap's state; [`PeerTap::run`] is its routine's body.
-pub(crate) struct PeerTap<R: Runtime> {
+pub(super) struct PeerTap<R: Runtime> {
     node: NodeId,
     cell: Arc<TapCell<R>>,
     inlet: R::Sender<Inflow>,
@@ -139,7 +78,8 @@ enum Ended {
 }
 
 impl<R: Runtime> PeerTap<R> {
-    pub(crate) fn new(node: NodeId, cell: Arc<TapCell<R>>, inlet: R::Sender<Inflow>) -> Self {
+    fn new(order: TapOrder<R>) -> Self {
+        let TapOrder { node, cell, inlet } = order;
         PeerTap {
             node,
             cell,

@@ -19,7 +19,9 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
-use super::chrome::{json_string, micros};
+pub(crate) mod chrome;
+
+use self::chrome::{json_string, micros};
 
 /// The target of the event that starts a new execution.
 pub(crate) const EXECUTION: &str = "sigrelay::execution";

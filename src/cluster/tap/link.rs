@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{answer, Ctx, Ended, PeerTap, PATIENCE};
+use super::{answer, Ctx, Ended, PeerTap};
+use crate::cluster::PATIENCE;
+use crate::frame::Frame;
 use crate::net::{Connection, Message, Peers, Stream};
-use crate::relay::delta::Inflow;
-use crate::relay::frame::Frame;
+use crate::relay::Inflow;
 use crate::rt::prelude::*;
 use crate::rt::TrySendError;
 

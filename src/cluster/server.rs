@@ -16,29 +16,24 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::delta::{Delivery, Policy};
-use super::error::RelayError;
-use super::frame::Frame;
-use super::node::Relay;
-use super::streamer::{Streamer, StreamerConfig};
+use super::PATIENCE;
 use crate::bugs::Bug;
+use crate::frame::Frame;
 use crate::net::{Connection, Listener, Message, Peers, Stream, Transport};
+use crate::relay::{Delivery, Policy, RelayError, Streamer, StreamerConfig, WeakRelay};
 use crate::rt::prelude::*;
 use crate::signal::{Context, Fault};
-
-/// How long a frame may wait for a peer's outlet before the peer misses it.
-const PATIENCE: Duration = Duration::from_millis(20);
 
 type Ctx<R> = Context<RelayError, R>;
 
 /// The listener's state: the relay served and how peers are admitted.
 pub(crate) struct Server<R: Runtime, T> {
-    relay: Relay<R>,
+    relay: WeakRelay<R>,
     peers: Arc<Peers<T>>,
 }
 
 impl<R: Runtime, T: Transport> Server<R, T> {
-    pub(crate) fn new(relay: Relay<R>, peers: Peers<T>) -> Self {
+    pub(crate) fn new(relay: WeakRelay<R>, peers: Peers<T>) -> Self {
         let peers = Arc::new(peers);
         Server { relay, peers }
     }
@@ -75,7 +70,7 @@ impl<R: Runtime, T: Transport> Server<R, T> {
 /// Serves one connection until the peer leaves, the connection fails or the relay closes.
 async fn serve<R: Runtime, T: Transport>(
     ctx: Ctx<R>,
-    relay: Relay<R>,
+    relay: WeakRelay<R>,
     peers: Arc<Peers<T>>,
     stream: T::Stream,
     from: String,
@@ -84,6 +79,9 @@ async fn serve<R: Runtime, T: Transport>(
         return Ok(());
     };
     tracing::debug!(peer = node.0, "serving a peer tap");
+    let Some(relay) = relay.upgrade() else {
+        return Ok(());
+    };
     let peers = match relay.bugs().has(Bug::B3DeadPeerStaysConnected) {
         true => Arc::new(deaf(&peers)),
         false => peers,
@@ -92,9 +90,10 @@ async fn serve<R: Runtime, T: Transport>(
         policy: Policy::Lossy { patience: PATIENCE },
         capacity: 64,
     };
-    let mut streamer = match relay.new_streamer(BTreeSet::new(), config).await {
-        Ok(streamer) => streamer,
-        Err(_) => return Ok(()),
+    let opened = relay.new_streamer(BTreeSet::new(), config).await;
+    drop(relay);
+    let Ok(mut streamer) = opened else {
+        return Ok(());
     };
     let ended = exchange(&ctx, &peers, &mut connection, &mut streamer).await;
     if let Err(why) = ended {

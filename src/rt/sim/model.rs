@@ -1,0 +1,28 @@
+//! What a model checker lends the shared primitives: its lock, its tasks and the id of the
+//! task that runs.
+
+use std::fmt;
+use std::future::Future;
+
+/// What a model checker lends the shared primitives. Implemented by the shuttle and loom
+/// backends only.
+pub trait Model: fmt::Debug + Send + Sync + 'static {
+    /// The backend's name in reports.
+    const NAME: &'static str;
+    /// How many tasks besides the body the checker can run at once, if it is limited.
+    const MAX_TASKS: Option<usize>;
+    /// The checker's lock; taking it is a scheduling point.
+    type Lock<T: Send>: Send + Sync;
+    /// A new lock around `value`.
+    fn new_lock<T: Send>(value: T) -> Self::Lock<T>;
+    /// Runs `f` with the lock held. `f` never blocks.
+    fn with<T: Send, R>(lock: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R;
+    /// Starts a task that the checker schedules; `id` is its id in the run.
+    fn spawn(id: usize, task: impl Future<Output = ()> + Send + 'static);
+    /// Drives the body of a run to completion on the checker's main thread.
+    fn block_on<F: Future>(id: usize, future: F) -> F::Output;
+    /// The checker's id of the running task.
+    fn native_id() -> usize;
+    /// A checker-visible yield.
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
