@@ -95,14 +95,16 @@ impl Measured {
 
 async fn relay(streamers: usize, all: bool, frames: &[Frame]) -> Measured {
     let channels = (0..CHANNELS).map(key);
-    let relay = Relay::open(Tokio, RelayConfig::new(NODE, channels)).await;
+    let relay = Relay::open(Tokio, RelayConfig::new(NODE, channels))
+        .await
+        .expect("a valid configuration");
     let config = StreamerConfig {
         capacity: 64,
         ..StreamerConfig::default()
     };
     let mut opened: Vec<Streamer<Tokio>> = Vec::new();
     for i in 0..streamers {
-        let streamer = relay.new_streamer(wanted(i, all), config).await;
+        let streamer = relay.new_streamer(wanted(i, all), config.clone()).await;
         opened.push(streamer.expect("known keys"));
     }
     let expected = frames.len() as u64;

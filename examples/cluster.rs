@@ -71,7 +71,11 @@ async fn start() -> Result<Vec<Relay>, Box<dyn Error>> {
     for (node, listener) in listeners {
         let config = RelayConfig::new(NodeId(node), (1..=NODES).map(key));
         let peers = Peers::new(Tcp, map.clone(), CREDENTIALS, NodeId(node));
-        relays.push(sigrelay::cluster::open(Tokio, config, peers, listener).await);
+        relays.push(
+            sigrelay::cluster::open(Tokio, config, peers, listener)
+                .await
+                .expect("a valid configuration"),
+        );
     }
     Ok(relays)
 }

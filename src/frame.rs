@@ -129,9 +129,25 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
-/// A frame of telemetry: series ordered by key. Cloning shares it.
+/// A group of writers: a writer may carry one, every frame it writes says so, and a streamer
+/// may exclude groups so it receives nothing their writers write (Synnax's control
+/// subjects and excluded groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct WriterGroup(pub u32);
+
+impl fmt::Display for WriterGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "group {}", self.0)
+    }
+}
+
+/// A frame of telemetry: series ordered by key, and the group of the writer that wrote it.
+/// Cloning shares it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Frame(Arc<[Series]>);
+pub struct Frame {
+    series: Arc<[Series]>,
+    group: Option<WriterGroup>,
+}
 
 impl Frame {
     /// A frame of these series, ordered by key.
@@ -151,26 +167,39 @@ impl Frame {
                 samples,
             });
         }
-        Ok(Frame(series.into()))
+        Ok(Frame {
+            series: series.into(),
+            group: None,
+        })
     }
 
     /// Every series, ordered by key.
     pub fn series(&self) -> &[Series] {
-        &self.0
+        &self.series
+    }
+
+    /// The group of the writer that wrote the frame, if it had one.
+    pub fn group(&self) -> Option<WriterGroup> {
+        self.group
+    }
+
+    /// The same series, written by `group`. Shares the series: allocates nothing.
+    pub fn with_group(self, group: Option<WriterGroup>) -> Frame {
+        Frame { group, ..self }
     }
 
     /// The series of `key`, if the frame has one.
     pub fn get(&self, key: ChannelKey) -> Option<&Series> {
-        let i = self.0.binary_search_by_key(&key, |s| s.key).ok()?;
-        Some(&self.0[i])
+        let i = self.series.binary_search_by_key(&key, |s| s.key).ok()?;
+        Some(&self.series[i])
     }
 
     /// The series whose keys are in `keys`, in key order, without allocating. Walks whichever
     /// of the two is smaller and looks the other up.
     pub fn wanted<'a>(&'a self, keys: &'a BTreeSet<ChannelKey>) -> Wanted<'a> {
-        match keys.len() < self.0.len() {
+        match keys.len() < self.series.len() {
             true => Wanted::ByKey(self, keys.iter()),
-            false => Wanted::BySeries(self.0.iter(), keys),
+            false => Wanted::BySeries(self.series.iter(), keys),
         }
     }
 
@@ -181,21 +210,23 @@ impl Frame {
 
     /// Whether two handles share one frame.
     pub fn ptr_eq(&self, other: &Frame) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.series, &other.series)
     }
 }
 
-/// A frame travels as its series; decoding checks it as [`Frame::new`] does.
+/// A frame travels as its writer's group and its series; decoding checks it as
+/// [`Frame::new`] does.
 impl Serialize for Frame {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.series().serialize(serializer)
+        (self.group, self.series()).serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Frame {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let series = Vec::<Series>::deserialize(deserializer)?;
-        Frame::new(series).map_err(serde::de::Error::custom)
+        let (group, series) = <(Option<WriterGroup>, Vec<Series>)>::deserialize(deserializer)?;
+        let frame = Frame::new(series).map_err(serde::de::Error::custom)?;
+        Ok(frame.with_group(group))
     }
 }
 

@@ -19,15 +19,44 @@
 //! is bounded (handshake deadline, silence, write timeout) and gives way to a cancel, so
 //! closing a relay never waits for a peer.
 
+mod intake;
 mod node;
 mod server;
 mod tap;
+mod writer;
 
 use std::time::Duration;
 
+use crate::net::{Connection, Message, Peers, Stream};
+use crate::relay::RelayError;
+use crate::rt::prelude::*;
+use crate::signal::Context;
+
 pub use self::node::{open, serve};
+pub use self::writer::Writer;
 
 /// How long a frame may wait for room on its way between nodes — in a server streamer's
 /// outlet, or in the delta's inlet at the receiving tap — before it is dropped and a gap
 /// owed.
 pub const PATIENCE: Duration = Duration::from_millis(20);
+
+/// Sends `message` unless the routine is cancelled first (the connection is then dropped,
+/// so a half-written message does not matter); a write that takes longer than the peers'
+/// silence is taken for a lost link. True once sent.
+async fn send<R: Runtime, T, S: Stream>(
+    ctx: &Context<RelayError, R>,
+    peers: &Peers<T>,
+    connection: &mut Connection<S>,
+    message: &Message,
+) -> Result<bool, String> {
+    let write = ctx
+        .runtime()
+        .timeout(peers.silence, connection.send(message));
+    crate::select! {
+        () = ctx.cancelled() => Err("cancelled while writing to the peer".into()),
+        sent = write => match sent {
+            Ok(sent) => sent.map(|()| true).map_err(|e| e.to_string()),
+            Err(_) => Err("a write to the peer timed out".into()),
+        },
+    }
+}

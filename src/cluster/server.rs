@@ -16,11 +16,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::PATIENCE;
+use super::intake::take_writes;
+use super::{send, PATIENCE};
 use crate::bugs::Bug;
 use crate::frame::Frame;
 use crate::net::{Connection, Listener, Message, Peers, Stream, Transport};
-use crate::relay::{Delivery, Policy, RelayError, Streamer, StreamerConfig, WeakRelay};
+use crate::relay::{Delivery, Policy, Relay, RelayError, Streamer, StreamerConfig, WeakRelay};
 use crate::rt::prelude::*;
 use crate::signal::{Context, Fault};
 
@@ -75,10 +76,13 @@ async fn serve<R: Runtime, T: Transport>(
     stream: T::Stream,
     from: String,
 ) -> Result<(), Fault<RelayError>> {
-    let Ok((mut connection, node)) = peers.admit(ctx.runtime(), stream).await else {
+    let admitted = crate::select! {
+        () = ctx.cancelled() => return Ok(()),
+        admitted = peers.admit(ctx.runtime(), stream) => admitted,
+    };
+    let Ok((mut connection, node)) = admitted else {
         return Ok(());
     };
-    tracing::debug!(peer = node.0, "serving a peer tap");
     let Some(relay) = relay.upgrade() else {
         return Ok(());
     };
@@ -86,21 +90,58 @@ async fn serve<R: Runtime, T: Transport>(
         true => Arc::new(deaf(&peers)),
         false => peers,
     };
+    let first = crate::select! {
+        () = ctx.cancelled() => return Ok(()),
+        first = ctx.runtime().timeout(peers.silence, connection.recv()) => first,
+    };
+    let ended = match first {
+        Ok(Ok(Some(Message::Write(frame)))) => {
+            tracing::debug!(peer = node.0, "serving a peer's writer");
+            let writer = relay.writer();
+            drop(relay);
+            take_writes(&ctx, &peers, &mut connection, writer, frame).await
+        }
+        Ok(Ok(Some(first))) => {
+            tracing::debug!(peer = node.0, "serving a peer tap");
+            tap(&ctx, relay, &peers, &mut connection, first).await
+        }
+        Ok(Ok(None)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the peer said nothing after the handshake".into()),
+    };
+    if let Err(why) = ended {
+        tracing::warn!(peer = node.0, %from, error = %why, "a peer connection ended");
+    }
+    Ok(())
+}
+
+/// Serves a peer tap whose first message was `first`: a streamer of this relay, updated to
+/// the tap's keys, whose deliveries go out until one side ends.
+async fn tap<R: Runtime, T, S: Stream>(
+    ctx: &Ctx<R>,
+    relay: Relay<R>,
+    peers: &Peers<T>,
+    connection: &mut Connection<S>,
+    first: Message,
+) -> Result<(), String> {
     let config = StreamerConfig {
         policy: Policy::Lossy { patience: PATIENCE },
         capacity: 64,
+        ..StreamerConfig::default()
     };
     let opened = relay.new_streamer(BTreeSet::new(), config).await;
     drop(relay);
     let Ok(mut streamer) = opened else {
         return Ok(());
     };
-    let ended = exchange(&ctx, &peers, &mut connection, &mut streamer).await;
-    if let Err(why) = ended {
-        tracing::warn!(peer = node.0, %from, error = %why, "a peer connection ended");
+    let mut ended = take(ctx, peers, connection, &mut streamer, Some(first)).await;
+    if let Ok(Some(_)) = ended {
+        ended = exchange(ctx, peers, connection, &mut streamer)
+            .await
+            .map(|()| None);
     }
     drop(streamer.close().await);
-    Ok(())
+    ended.map(drop)
 }
 
 /// B3: limits under which a silent peer is never taken for gone and a write never times out.
@@ -130,17 +171,9 @@ async fn exchange<R: Runtime, T, S: Stream>(
             () = ctx.cancelled() => return Ok(()),
             message = connection.recv() => {
                 heard = rt.now();
-                match message.map_err(|e| e.to_string())? {
-                    Some(Message::Keys(keys)) => {
-                        if let Some(key) = keys.iter().find(|k| k.leaseholder() != Some(peers.me)) {
-                            return Err(format!("asked for channel {key}, which this node does not lease"));
-                        }
-                        let keys = keys.into_iter().collect();
-                        streamer.update(keys).await.map_err(|e| e.to_string())?;
-                        send(ctx, peers, connection, &Message::Applied).await?
-                    }
-                    Some(Message::Beat) => false,
-                    Some(_) => return Err("a message a tap does not send".into()),
+                let message = message.map_err(|e| e.to_string())?;
+                match take(ctx, peers, connection, streamer, message).await? {
+                    Some(sent) => sent,
                     None => return Ok(()),
                 }
             },
@@ -154,6 +187,34 @@ async fn exchange<R: Runtime, T, S: Stream>(
         if sent {
             said = rt.now();
         }
+    }
+}
+
+/// Acts on one message of a tap (`None`: the tap closed the connection). `Ok(None)` once
+/// the tap has left, else whether something was sent.
+async fn take<R: Runtime, T, S: Stream>(
+    ctx: &Ctx<R>,
+    peers: &Peers<T>,
+    connection: &mut Connection<S>,
+    streamer: &mut Streamer<R>,
+    message: Option<Message>,
+) -> Result<Option<bool>, String> {
+    match message {
+        Some(Message::Keys(keys)) => {
+            if let Some(key) = keys.iter().find(|k| k.leaseholder() != Some(peers.me)) {
+                return Err(format!(
+                    "asked for channel {key}, which this node does not lease"
+                ));
+            }
+            let keys = keys.into_iter().collect();
+            streamer.update(keys).await.map_err(|e| e.to_string())?;
+            send(ctx, peers, connection, &Message::Applied)
+                .await
+                .map(Some)
+        }
+        Some(Message::Beat) => Ok(Some(false)),
+        Some(_) => Err("a message a tap does not send".into()),
+        None => Ok(None),
     }
 }
 
@@ -171,26 +232,6 @@ async fn forward<R: Runtime, T, S: Stream>(
     }
     let series = delivery.series().cloned().collect();
     let frame = Frame::new(series).expect("a delivery's series are a frame's");
+    let frame = frame.with_group(delivery.group());
     send(ctx, peers, connection, &Message::Frame(frame)).await
-}
-
-/// Sends `message` unless the routine is cancelled first (the connection is then dropped,
-/// so a half-written message does not matter); a write that takes longer than the peers'
-/// silence is taken for a lost link. True once sent.
-async fn send<R: Runtime, T, S: Stream>(
-    ctx: &Ctx<R>,
-    peers: &Peers<T>,
-    connection: &mut Connection<S>,
-    message: &Message,
-) -> Result<bool, String> {
-    let write = ctx
-        .runtime()
-        .timeout(peers.silence, connection.send(message));
-    crate::select! {
-        () = ctx.cancelled() => Err("cancelled while writing to the peer".into()),
-        sent = write => match sent {
-            Ok(sent) => sent.map(|()| true).map_err(|e| e.to_string()),
-            Err(_) => Err("a write to the peer timed out".into()),
-        },
-    }
 }

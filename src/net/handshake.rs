@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::frame::NodeId;
 
-/// The protocol version this build speaks.
-pub const VERSION: u16 = 1;
+/// The protocol version this build speaks: 2 since frames carry their writer's group.
+pub const VERSION: u16 = 2;
 
 /// The first message of a connection.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

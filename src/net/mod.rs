@@ -25,4 +25,4 @@ pub use self::peer::{PeerError, Peers};
 pub use self::transport::{ClusterMap, Connection, Listener, Stream, Tcp, Transport};
 #[cfg(feature = "rt-turmoil")]
 pub use self::turmoil::TurmoilNet;
-pub use self::wire::Message;
+pub use self::wire::{Message, WriteRefusal};

@@ -149,7 +149,10 @@ impl<T: Transport> Peers<T> {
             Ok(_) => Message::Welcome(self.me),
             Err(why) => Message::Refused(why.clone()),
         };
-        connection.send(&reply).await?;
+        let answered = rt
+            .timeout(self.handshake_deadline, connection.send(&reply))
+            .await;
+        answered.map_err(|_| PeerError::TimedOut)??;
         let node = verdict.map_err(|why| {
             tracing::warn!(refusal = %why, "refused a peer");
             PeerError::Refused(why)

@@ -23,7 +23,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::bugs::{Bug, Bugs};
-use crate::frame::{ChannelKey, Frame, Series, Wanted};
+use crate::frame::{ChannelKey, Frame, Series, Wanted, WriterGroup};
 use crate::rt::prelude::*;
 use crate::rt::{Tokio, TrySendError};
 
@@ -89,6 +89,11 @@ impl Delivery {
         self.missed > 0 || self.interrupted
     }
 
+    /// The group of the writer that wrote the frame, if it had one.
+    pub fn group(&self) -> Option<WriterGroup> {
+        self.frame.group()
+    }
+
     /// Whether two deliveries share one written frame.
     pub fn shares_frame(&self, other: &Delivery) -> bool {
         self.frame.ptr_eq(&other.frame)
@@ -146,6 +151,7 @@ enum Control<R: Runtime> {
 
 struct Subscriber<R: Runtime> {
     keys: Arc<BTreeSet<ChannelKey>>,
+    exclude: BTreeSet<WriterGroup>,
     policy: Policy,
     outlet: R::Sender<Delivery>,
     missed: u64,
@@ -299,7 +305,10 @@ impl<R: Runtime> Delta<R> {
         let Some(subscriber) = self.subscribers.get_mut(&id) else {
             return false;
         };
-        if !frame.touches(&subscriber.keys) {
+        let excluded = frame
+            .group()
+            .is_some_and(|g| subscriber.exclude.contains(&g));
+        if excluded || !frame.touches(&subscriber.keys) {
             return false;
         }
         let delivery = Delivery {
@@ -396,8 +405,24 @@ impl<R: Runtime> DeltaHandle<R> {
         capacity: usize,
     ) -> impl std::future::Future<Output = Result<R::Receiver<Delivery>, DeltaError>> + Send + '_
     {
+        self.connect_excluding(id, keys, policy, capacity, BTreeSet::new())
+    }
+
+    /// Connects as [`connect`](Self::connect) does, except that frames written by a writer
+    /// of a group in `exclude` are never offered to the subscriber.
+    #[track_caller]
+    pub fn connect_excluding(
+        &self,
+        id: SubscriberId,
+        keys: BTreeSet<ChannelKey>,
+        policy: Policy,
+        capacity: usize,
+        exclude: BTreeSet<WriterGroup>,
+    ) -> impl std::future::Future<Output = Result<R::Receiver<Delivery>, DeltaError>> + Send + '_
+    {
         let (outlet, deliveries) = self.rt.channel(&format!("delta:outlet:{id}"), capacity);
         let subscriber = Subscriber {
+            exclude,
             keys: Arc::new(keys),
             policy,
             outlet,

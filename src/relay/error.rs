@@ -21,7 +21,46 @@ pub enum RelayError {
     DemandsLeft(Vec<SubscriberId>),
     /// The delta refused a request.
     Delta(DeltaError),
+    /// The streamer's configuration cannot work; nothing was opened.
+    Config(ConfigError),
 }
+
+/// A configuration a relay, a streamer or a cluster node cannot run with. Refused before
+/// anything starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `RelayConfig::write_capacity` is zero: the delta's inlet could hold no frame.
+    ZeroWriteCapacity,
+    /// `StreamerConfig::capacity` is zero: the streamer's outlet could hold no delivery.
+    ZeroStreamerCapacity,
+    /// A channel of the relay is leased by a node the cluster map has no address for, so no
+    /// peer tap could reach it.
+    UnmappedLeaseholder(ChannelKey),
+    /// The peers' `silence` is not longer than their `beat`: a quiet link would be taken
+    /// for broken before its next beat.
+    SilenceWithinBeat,
+    /// The peers' `max_message` is zero: no message fits.
+    ZeroMaxMessage,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::ZeroWriteCapacity => f.write_str("the relay's write capacity is zero"),
+            ConfigError::ZeroStreamerCapacity => f.write_str("the streamer's capacity is zero"),
+            ConfigError::UnmappedLeaseholder(key) => write!(
+                f,
+                "channel {key} is leased by a node the cluster map has no address for"
+            ),
+            ConfigError::SilenceWithinBeat => {
+                f.write_str("the peers' silence is not longer than their beat")
+            }
+            ConfigError::ZeroMaxMessage => f.write_str("the peers' maximum message is zero"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 impl fmt::Display for RelayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -37,6 +76,7 @@ impl fmt::Display for RelayError {
                 write!(f, "the tapper stopped with demands of streamers {ids:?}")
             }
             RelayError::Delta(e) => write!(f, "delta: {e}"),
+            RelayError::Config(e) => write!(f, "invalid configuration: {e}"),
         }
     }
 }
@@ -71,8 +111,24 @@ pub enum WriteError {
         /// The frame.
         frame: Frame,
     },
-    /// The relay is closed: free channels can no longer be written.
+    /// The relay is closed (or closing): no channel can be written any more.
     Closed(Frame),
+    /// The node leasing these channels could not be reached: nothing of the frame was
+    /// written there.
+    Unreachable {
+        /// The leaseholder.
+        leaseholder: NodeId,
+        /// The frame.
+        frame: Frame,
+    },
+    /// The frame was sent to its leaseholder, but no answer came in time: it may or may not
+    /// have been written there. It is not sent again, so nothing is written twice.
+    Unconfirmed {
+        /// The leaseholder.
+        leaseholder: NodeId,
+        /// The frame.
+        frame: Frame,
+    },
 }
 
 impl WriteError {
@@ -81,7 +137,9 @@ impl WriteError {
         match self {
             WriteError::UnknownChannel(_, frame)
             | WriteError::NotLeaseholder { frame, .. }
-            | WriteError::Closed(frame) => frame,
+            | WriteError::Closed(frame)
+            | WriteError::Unreachable { frame, .. }
+            | WriteError::Unconfirmed { frame, .. } => frame,
         }
     }
 }
@@ -94,6 +152,14 @@ impl fmt::Display for WriteError {
                 key, leaseholder, ..
             } => write!(f, "channel {key} is leased by node {}", leaseholder.0),
             WriteError::Closed(_) => f.write_str("the relay is closed"),
+            WriteError::Unreachable { leaseholder, .. } => {
+                write!(f, "leaseholder node {} is unreachable", leaseholder.0)
+            }
+            WriteError::Unconfirmed { leaseholder, .. } => write!(
+                f,
+                "leaseholder node {} did not confirm the write: it may have been written",
+                leaseholder.0
+            ),
         }
     }
 }

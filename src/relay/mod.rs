@@ -60,10 +60,12 @@ mod tapper;
 mod writer;
 
 pub use self::delta::{Delivery, Delta, DeltaError, DeltaHandle, Inflow, Policy, SubscriberId};
-pub use self::error::{CloseError, CloseReport, RelayError, WriteError};
+pub use self::error::{CloseError, CloseReport, ConfigError, RelayError, WriteError};
 pub(crate) use self::node::WeakRelay;
 pub use self::node::{Relay, RelayConfig};
 pub use self::storage::Storage;
 pub use self::streamer::{Streamer, StreamerConfig};
 pub use self::writer::Writer;
-pub use crate::frame::{ChannelKey, Frame, FrameError, NodeId, Samples, Series, Wanted};
+pub use crate::frame::{
+    ChannelKey, Frame, FrameError, NodeId, Samples, Series, Wanted, WriterGroup,
+};

@@ -16,7 +16,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::delta::{Delta, DeltaHandle, Inflow};
-use super::error::{CloseError, CloseReport, RelayError};
+use super::error::{CloseError, CloseReport, ConfigError, RelayError};
 use super::remote::StartTap;
 use super::storage::Storage;
 use super::streamer::{
@@ -55,6 +55,14 @@ impl RelayConfig {
         }
     }
 
+    /// Whether the relay can run with this configuration.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        match self.write_capacity {
+            0 => Err(ConfigError::ZeroWriteCapacity),
+            _ => Ok(()),
+        }
+    }
+
     /// Reintroduces catalogued bugs: the harness's lever.
     #[doc(hidden)]
     pub fn bugs(mut self, bugs: Bugs) -> Self {
@@ -83,16 +91,17 @@ struct Inner<R: Runtime> {
     demands: DemandSlot<R>,
     tapper_done: R::Mutex<Option<R::OneshotReceiver<()>>>,
     next_id: AtomicU64,
-    closing: AtomicBool,
+    closing: Arc<AtomicBool>,
 }
 
 const STARTS: &str = "a new relay group admits its routines";
 
 impl<R: Runtime> Relay<R> {
     /// Opens a relay on its own: streamers reach the channels this node leases and the free
-    /// ones.
-    pub async fn open(rt: R, config: RelayConfig) -> Self {
-        Self::start(rt, config, None).await
+    /// ones. A configuration that cannot work is refused before anything starts.
+    pub async fn open(rt: R, config: RelayConfig) -> Result<Self, ConfigError> {
+        config.check()?;
+        Ok(Self::start(rt, config, None).await)
     }
 
     /// Starts the delta, the tapper (with peer taps if `taps`) and the streamers' and
@@ -134,7 +143,7 @@ impl<R: Runtime> Relay<R> {
             storage,
             inlet,
             next_id: AtomicU64::new(1),
-            closing: AtomicBool::new(false),
+            closing: Arc::new(AtomicBool::new(false)),
         };
         Relay {
             inner: Arc::new(inner),
@@ -151,6 +160,9 @@ impl<R: Runtime> Relay<R> {
         let inner = &*self.inner;
         if inner.closing.load(Ordering::Acquire) {
             return Err(RelayError::Closed);
+        }
+        if config.capacity == 0 {
+            return Err(RelayError::Config(ConfigError::ZeroStreamerCapacity));
         }
         inner.demandable.check(&keys)?;
         let demands = match inner.bugs.has(Bug::H1CloseRacesStartingStreamer) {
@@ -213,10 +225,16 @@ impl<R: Runtime> Relay<R> {
         let inner = &*self.inner;
         Writer {
             node: inner.node,
+            group: None,
+            closing: inner.closing.clone(),
             channels: inner.channels.clone(),
             storage: inner.storage.clone(),
             free: inner.inlet.clone(),
         }
+    }
+
+    pub(crate) fn runtime(&self) -> &R {
+        &self.inner.rt
     }
 
     pub(crate) fn bugs(&self) -> Bugs {

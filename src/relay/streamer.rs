@@ -23,18 +23,21 @@ use super::delta::{Delivery, DeltaHandle, Policy, SubscriberId};
 use super::error::RelayError;
 use super::tapper::Demand;
 use crate::bugs::{Bug, Bugs};
-use crate::frame::ChannelKey;
+use crate::frame::{ChannelKey, WriterGroup};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
 use crate::signal::{Context, Fault};
 
 /// How a streamer is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamerConfig {
     /// What happens when its outlet is full.
     pub policy: Policy,
     /// Deliveries its outlet holds.
     pub capacity: usize,
+    /// Writer groups whose frames the streamer never receives, on any kind of channel and
+    /// from any node; frames of other groups and of writers without one still reach it.
+    pub exclude: BTreeSet<WriterGroup>,
 }
 
 impl Default for StreamerConfig {
@@ -42,6 +45,7 @@ impl Default for StreamerConfig {
         StreamerConfig {
             policy: Policy::Lossless,
             capacity: 16,
+            exclude: BTreeSet::new(),
         }
     }
 }
@@ -195,8 +199,15 @@ impl<R: Runtime> Place<R> {
     ) -> Result<R::Receiver<Delivery>, RelayError> {
         self.demandable.check(&keys)?;
         demand(&self.delta, demands, self.id, keys.clone()).await?;
-        let StreamerConfig { policy, capacity } = self.config;
-        Ok(self.delta.connect(self.id, keys, policy, capacity).await?)
+        let StreamerConfig {
+            policy,
+            capacity,
+            exclude,
+        } = self.config.clone();
+        let connect = self
+            .delta
+            .connect_excluding(self.id, keys, policy, capacity, exclude);
+        Ok(connect.await?)
     }
 
     /// Serves requests until the inlet closes or the relay cancels the streamer; `keys` are

@@ -4,27 +4,49 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::delta::Inflow;
 use super::error::WriteError;
 use super::storage::Storage;
-use crate::frame::{ChannelKey, Frame, NodeId, Series};
+use crate::frame::{ChannelKey, Frame, NodeId, Series, WriterGroup};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
 
 /// Writes frames into the relay. Cheap to clone.
 pub struct Writer<R: Runtime = Tokio> {
     pub(crate) node: NodeId,
+    pub(crate) group: Option<WriterGroup>,
+    pub(crate) closing: Arc<AtomicBool>,
     pub(crate) channels: Arc<BTreeSet<ChannelKey>>,
     pub(crate) storage: Storage<R>,
     pub(crate) free: R::Sender<Inflow>,
 }
 
 impl<R: Runtime> Writer<R> {
+    /// This writer as a member of `group`: every frame it writes carries the group, so
+    /// streamers that exclude it receive none of them.
+    pub fn in_group(self, group: WriterGroup) -> Self {
+        let group = Some(group);
+        Writer { group, ..self }
+    }
+
+    /// The writer's group, if it has one.
+    pub fn group(&self) -> Option<WriterGroup> {
+        self.group
+    }
+
     /// Writes `frame`. Returns once storage and the delta's inlet have taken it, which may
-    /// wait for room (backpressure). A refused frame is handed back in the error.
+    /// wait for room (backpressure). A refused frame is handed back in the error; once the
+    /// relay's close has begun, every write is refused as closed, whatever its channels. A writer
+    /// in a group marks the frame with it; a writer without one leaves the frame's own mark
+    /// (that of the node's writer it came from, for a frame written across nodes).
     pub async fn write(&self, frame: Frame) -> Result<(), WriteError> {
+        let frame = match self.group {
+            Some(_) => frame.with_group(self.group),
+            None => frame,
+        };
         if let Some((key, leaseholder)) = self.refusal(&frame) {
             return Err(match leaseholder {
                 None => WriteError::UnknownChannel(key, frame),
@@ -34,6 +56,9 @@ impl<R: Runtime> Writer<R> {
                     frame,
                 },
             });
+        }
+        if self.closing.load(Ordering::Acquire) {
+            return Err(WriteError::Closed(frame));
         }
         let free = frame
             .series()
@@ -79,8 +104,8 @@ fn split(frame: &Frame) -> (Frame, Frame) {
         .partition(|s| s.key.leaseholder().is_none());
     let valid = "series of a valid frame";
     (
-        Frame::new(free).expect(valid),
-        Frame::new(leased).expect(valid),
+        Frame::new(free).expect(valid).with_group(frame.group()),
+        Frame::new(leased).expect(valid).with_group(frame.group()),
     )
 }
 
@@ -88,6 +113,8 @@ impl<R: Runtime> Clone for Writer<R> {
     fn clone(&self) -> Self {
         Writer {
             node: self.node,
+            group: self.group,
+            closing: self.closing.clone(),
             channels: self.channels.clone(),
             storage: self.storage.clone(),
             free: self.free.clone(),

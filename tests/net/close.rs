@@ -18,7 +18,9 @@ async fn close_while_cut_off(rt: Turmoil, cut: fn()) {
     let listener = TurmoilNet.bind("0.0.0.0:7000").await.expect("a free port");
     let peers = Peers::new(TurmoilNet, map(), CLUSTER, GATEWAY);
     let config = RelayConfig::new(GATEWAY, [key(1)]);
-    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener).await;
+    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener)
+        .await
+        .expect("a valid configuration");
     let keys = BTreeSet::from([key(1)]);
     let mut streamer = relay.new_streamer(keys, Default::default()).await;
     let streamer_ref = streamer.as_mut().expect("a known key");

@@ -73,7 +73,9 @@ pub async fn leaseholder(rt: Turmoil) {
     let peers = Peers::new(TurmoilNet, map(), CLUSTER, LEASEHOLDER);
     let keys = [leased_elsewhere(1), leased_elsewhere(2)];
     let config = RelayConfig::new(LEASEHOLDER, keys);
-    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener).await;
+    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener)
+        .await
+        .expect("a valid configuration");
     for value in 0.. {
         let series = keys.map(|key| Series {
             key,

@@ -33,7 +33,11 @@ async fn open_cluster() -> Vec<Relay> {
     for (node, listener) in listeners {
         let config = RelayConfig::new(NodeId(node), (1..=NODES).map(key));
         let peers = Peers::new(Tcp, map.clone(), CLUSTER, NodeId(node));
-        relays.push(sigrelay::cluster::open(Tokio, config, peers, listener).await);
+        relays.push(
+            sigrelay::cluster::open(Tokio, config, peers, listener)
+                .await
+                .expect("a valid configuration"),
+        );
     }
     relays
 }

@@ -1,6 +1,7 @@
 //! The network layer: the wire codec against random and mutated input, the handshake and the
 //! peer server over tokio TCP on loopback and over turmoil's simulated network, three relays
-//! streaming each other over loopback TCP, and close bounded while a peer is cut off. Relays
+//! streaming each other over loopback TCP, writes and writer groups across nodes, and close
+//! bounded while a peer is cut off. Relays
 //! across simulated nodes under faults are the sim crate's cluster scenarios.
 
 mod close;
@@ -10,3 +11,4 @@ mod loopback;
 mod server;
 mod stalled_owner;
 mod wire;
+mod writes;

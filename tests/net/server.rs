@@ -27,7 +27,9 @@ fn frame(keys: &[ChannelKey], value: i64) -> Frame {
 }
 
 async fn serves_a_peer<R: Runtime, T: Transport>(rt: R, transport: T, bind: &str, dial: &str) {
-    let relay = Relay::open(rt.clone(), RelayConfig::new(SERVER, [key(1), key(2)])).await;
+    let relay = Relay::open(rt.clone(), RelayConfig::new(SERVER, [key(1), key(2)]))
+        .await
+        .expect("a valid configuration");
     let listener = transport.bind(bind).await.expect("a free port");
     let dial = dial.replace("{port}", &port(&listener));
     let server = peers(transport.clone(), SERVER, "", CLUSTER);

@@ -21,7 +21,9 @@ async fn an_open_ack_is_not_held_by_a_stalled_owner(rt: Turmoil) {
     let listener = TurmoilNet.bind("0.0.0.0:7000").await.expect("a free port");
     let peers = Peers::new(TurmoilNet, map(), CLUSTER, GATEWAY);
     let config = RelayConfig::new(GATEWAY, [key(1), key(2)]);
-    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener).await;
+    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener)
+        .await
+        .expect("a valid configuration");
     let tight = StreamerConfig {
         capacity: 1,
         ..StreamerConfig::default()

@@ -180,17 +180,18 @@ fn the_handshake_refuses_with_a_reason() {
 
 #[test]
 fn a_frame_that_breaks_its_rules_does_not_decode() {
-    // postcard, by hand: variant Frame (5), one series: key free:1, timestamps [1, 2]
-    // (zigzag varints 2, 4), samples I64 (variant 1) holding one value, 1 (zigzag 2).
-    let body = [5u8, 1, 1, 2, 2, 4, 1, 1, 2];
+    // postcard, by hand: variant Frame (5), no writer group (0), one series: key free:1,
+    // timestamps [1, 2] (zigzag varints 2, 4), samples I64 (variant 1) holding one value, 1
+    // (zigzag 2).
+    let body = [5u8, 0, 1, 1, 2, 2, 4, 1, 1, 2];
     let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
     bytes.extend(body);
     let (got, error) = decode(&bytes, 64);
     assert!(got.is_empty());
     assert!(matches!(&error, Some(WireError::Malformed(_))), "{error:?}");
     let mut fixed = bytes.clone();
-    fixed[7] = 1;
-    fixed.remove(9);
+    fixed[8] = 1;
+    fixed.remove(10);
     fixed[3] -= 1;
     let (got, error) = decode(&fixed, 64);
     assert!(error.is_none(), "{error:?}");

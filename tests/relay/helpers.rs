@@ -40,7 +40,9 @@ pub fn frame(keys: &[ChannelKey], value: i64) -> Frame {
 /// The relay of node 1 serving leased channels 1–4 and free channels 1–2.
 pub async fn open<R: Runtime>(rt: R) -> Relay<R> {
     let channels = (1..=4).map(leased).chain((1..=2).map(free));
-    Relay::open(rt, RelayConfig::new(NODE, channels)).await
+    Relay::open(rt, RelayConfig::new(NODE, channels))
+        .await
+        .expect("a valid configuration")
 }
 
 pub async fn streamer<R: Runtime>(relay: &Relay<R>, keys: &[ChannelKey]) -> Streamer<R> {

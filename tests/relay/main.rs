@@ -1,6 +1,6 @@
 //! The relay suite: each behaviour one body against `R: Runtime`, run on tokio (paused
 //! clock), under shuttle (random and PCT schedules, virtual time) and in turmoil; the delta
-//! kernel also under loom.
+//! kernel also under loom. Writer groups across nodes are in the net suite.
 
 #[path = "../common/backends.rs"]
 mod backends;
@@ -8,6 +8,7 @@ mod backends;
 #[path = "../common/suite.rs"]
 mod suite;
 mod delta;
+mod groups;
 mod helpers;
 mod node;
 mod props;
@@ -30,6 +31,7 @@ suite_without_loom!(
     node::channels_of_other_nodes_need_a_cluster,
     node::a_dropped_new_streamer_leaves_nothing,
     node::an_update_leaves_no_hole_in_a_dropped_key,
+    groups::excluded_groups_get_nothing_of_their_writers,
 );
 
 suite!(loom:

@@ -117,6 +117,7 @@ pub async fn a_streamer_that_stopped_reading_still_closes<R: Runtime>(rt: R) {
     let config = StreamerConfig {
         policy: Policy::Lossless,
         capacity: 1,
+        ..StreamerConfig::default()
     };
     let s = relay.new_streamer(set(&[free(1)]), config).await.unwrap();
     let writer = relay.writer();
@@ -142,6 +143,7 @@ pub async fn lossy_streamers_count_their_gaps<R: Runtime>(rt: R) {
             patience: Duration::ZERO,
         },
         capacity: 1,
+        ..StreamerConfig::default()
     };
     let mut s = relay.new_streamer(set(&[free(1)]), config).await.unwrap();
     let writer = relay.writer();
@@ -202,7 +204,9 @@ pub async fn close_racing_a_starting_streamer<R: Runtime>(rt: R) {
 pub async fn channels_of_other_nodes_need_a_cluster<R: Runtime>(rt: R) {
     let elsewhere = ChannelKey::leased(NodeId(NODE.0 + 1), 1);
     let config = RelayConfig::new(NODE, [leased(1), elsewhere]);
-    let relay = Relay::open(rt, config).await;
+    let relay = Relay::open(rt, config)
+        .await
+        .expect("a valid configuration");
     let refused = relay.new_streamer(set(&[leased(1), elsewhere]), StreamerConfig::default());
     let unreachable = Some(RelayError::Unreachable(vec![elsewhere]));
     assert_eq!(refused.await.err(), unreachable);

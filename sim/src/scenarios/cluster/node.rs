@@ -39,7 +39,9 @@ pub(super) async fn node(rt: Turmoil, node: u16, nodes: u16, bugs: Bugs, journal
         .expect("the port is free");
     let config = RelayConfig::new(NodeId(node), (1..=nodes).flat_map(|n| wanted_of(n, 1)));
     let config = config.bugs(bugs);
-    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener).await;
+    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener)
+        .await
+        .expect("a valid configuration");
     let stream = |which: u8, from: Duration| {
         let (relay, journal) = (relay.clone(), journal.clone());
         let others = (1..=nodes).filter(|&n| n != node);
@@ -50,6 +52,7 @@ pub(super) async fn node(rt: Turmoil, node: u16, nodes: u16, bugs: Bugs, journal
             let config = StreamerConfig {
                 policy: Policy::Lossless,
                 capacity: 256,
+                ..StreamerConfig::default()
             };
             let streamer = relay.new_streamer(wanted, config).await;
             let life = (node, start, which);

@@ -60,12 +60,15 @@ pub async fn churn<R: Runtime>(rt: R, bugs: Bugs) {
     let mut rng = rt.rng();
     let plan = Arc::new(Plan::draw(&mut rng, FRAMES, &universe()));
     let config = RelayConfig::new(NODE, universe()).bugs(bugs);
-    let relay = Relay::open(rt.clone(), config).await;
+    let relay = Relay::open(rt.clone(), config)
+        .await
+        .expect("a valid configuration");
     let started = Arc::new(AtomicU64::new(0));
     let patience = MS * rng.below(3) as u32;
     let lossy_config = StreamerConfig {
         policy: Policy::Lossy { patience },
         capacity: 1,
+        ..StreamerConfig::default()
     };
     let lossy = relay.new_streamer(plan.lossy.clone(), lossy_config).await;
     let lossy = lossy.expect("known keys");
@@ -118,7 +121,9 @@ fn plan_keys() -> BTreeSet<ChannelKey> {
 /// have opened or retargeted the gateway tap (B6: "a write right after the ack is lost").
 pub async fn open_ack<R: Runtime>(rt: R, bugs: Bugs) {
     let config = RelayConfig::new(NODE, universe()).bugs(bugs);
-    let relay = Relay::open(rt.clone(), config).await;
+    let relay = Relay::open(rt.clone(), config)
+        .await
+        .expect("a valid configuration");
     let probes: Vec<_> = (1..=3)
         .map(|n| rt.spawn("prober", probe(rt.clone(), relay.clone(), n)))
         .collect();
@@ -232,6 +237,7 @@ impl<R: Runtime> Reader<R> {
         let config = StreamerConfig {
             policy: Policy::Lossless,
             capacity,
+            ..StreamerConfig::default()
         };
         let streamer = self.relay.new_streamer(keys.clone(), config).await;
         let streamer = streamer.expect("known keys, relay open");
