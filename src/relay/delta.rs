@@ -22,95 +22,11 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+pub use super::delivery::{Delivery, Inflow, Policy};
 use crate::bugs::{Bug, Bugs};
-use crate::frame::{ChannelKey, Frame, Series, Wanted, WriterGroup};
+use crate::frame::{ChannelKey, Frame, WriterGroup};
 use crate::rt::prelude::*;
 use crate::rt::{Tokio, TrySendError};
-
-/// What the delta's inlet carries: frames, and gaps that upstream losses leave in them.
-#[derive(Debug, Clone)]
-pub enum Inflow {
-    /// A frame to fan out.
-    Frame(Frame),
-    /// Frames of these keys may be missing from here on back to the previous frame: a peer
-    /// tap's connection broke, or the peer's server dropped frames. Every subscriber of one
-    /// of the keys is told so on its next delivery.
-    Gap(Arc<BTreeSet<ChannelKey>>),
-}
-
-impl From<Frame> for Inflow {
-    fn from(frame: Frame) -> Self {
-        Inflow::Frame(frame)
-    }
-}
-
-/// What a subscriber receives: a view of a frame through the keys the subscriber had when the
-/// frame was fanned out, and the gap marker of what it missed just before it. Building one
-/// clones two pointers: the frame is shared with every other subscriber, the keys with every
-/// delivery since the subscriber's last key update.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    frame: Frame,
-    keys: Arc<BTreeSet<ChannelKey>>,
-    missed: u64,
-    interrupted: bool,
-}
-
-impl Delivery {
-    /// The series of the subscriber's keys, ordered by key, without allocating.
-    pub fn series(&self) -> Wanted<'_> {
-        self.frame.wanted(&self.keys)
-    }
-
-    /// The series of `key`, if the frame has one and the subscriber wants it.
-    pub fn get(&self, key: ChannelKey) -> Option<&Series> {
-        self.keys.contains(&key).then(|| self.frame.get(key))?
-    }
-
-    /// The subscriber's keys when the frame was fanned out.
-    pub fn keys(&self) -> &BTreeSet<ChannelKey> {
-        &self.keys
-    }
-
-    /// Frames dropped for this subscriber since its previous delivery (a gap marker).
-    pub fn missed(&self) -> u64 {
-        self.missed
-    }
-
-    /// Whether frames of some of the subscriber's keys were lost upstream since its previous
-    /// delivery, in a number nobody knows (a gap marker of unknown size): a peer connection
-    /// broke or a peer's server dropped frames.
-    pub fn interrupted(&self) -> bool {
-        self.interrupted
-    }
-
-    /// Whether this delivery follows a gap of either kind.
-    pub fn follows_gap(&self) -> bool {
-        self.missed > 0 || self.interrupted
-    }
-
-    /// The group of the writer that wrote the frame, if it had one.
-    pub fn group(&self) -> Option<WriterGroup> {
-        self.frame.group()
-    }
-
-    /// Whether two deliveries share one written frame.
-    pub fn shares_frame(&self, other: &Delivery) -> bool {
-        self.frame.ptr_eq(&other.frame)
-    }
-}
-
-/// What happens when a subscriber's outlet is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Policy {
-    /// Wait for room: the subscriber slows the fan-out down, and loses nothing.
-    Lossless,
-    /// Wait at most `patience` (zero: not at all), then miss the frame.
-    Lossy {
-        /// How long a frame may wait for this subscriber.
-        patience: Duration,
-    },
-}
 
 /// Frames the delta fans out in one go before it looks at its control channel again.
 const BATCH: usize = 32;
@@ -172,8 +88,12 @@ pub struct Delta<R: Runtime = Tokio> {
     control: Option<R::Receiver<Control<R>>>,
     subscribers: BTreeMap<SubscriberId, Subscriber<R>>,
     order: Vec<SubscriberId>,
+    close_deadline: Duration,
     bugs: Bugs,
 }
+
+/// How long a stopping delta goes on fanning out what its inlet holds, by default.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(1);
 
 impl<R: Runtime> Delta<R> {
     /// A delta reading frames from `inlet`, and the handle that connects subscribers to it.
@@ -192,10 +112,19 @@ impl<R: Runtime> Delta<R> {
                 control: Some(rx),
                 subscribers,
                 order,
+                close_deadline: CLOSE_DEADLINE,
                 bugs: Bugs::NONE,
             },
             handle,
         )
+    }
+
+    /// How long, once told to stop, the delta goes on fanning out what its inlet already
+    /// holds (1 s by default): a lossless subscriber that stopped reading cannot hold a
+    /// stopping delta beyond it. What is left then is dropped.
+    pub fn close_deadline(mut self, deadline: Duration) -> Self {
+        self.close_deadline = deadline;
+        self
     }
 
     /// Reintroduces catalogued bugs (B1's delta half, B2, B2b): the harness's lever.
@@ -212,25 +141,47 @@ impl<R: Runtime> Delta<R> {
     }
 
     /// As [`Delta::run`], and also stops once `stop` completes: it then fans out what the
-    /// inlet already holds, without waiting for more.
+    /// inlet already holds, without waiting for more, for at most its
+    /// [`close_deadline`](Delta::close_deadline). The stop is looked at first, so a busy
+    /// inlet cannot keep the delta from stopping.
     pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
-        loop {
+        let (rt, deadline) = (self.rt.clone(), self.close_deadline);
+        let stopped_at = loop {
             let control = self.control.as_mut();
-            crate::select! {
-                request = recv_control(control) => match request {
-                    Some(request) => self.apply(request),
-                    None => self.control = None,
-                },
+            let inflow = crate::select! {
+                () = &mut stop => break rt.now(),
+                request = recv_control(control) => {
+                    match request {
+                        Some(request) => self.apply(request),
+                        None => self.control = None,
+                    }
+                    continue;
+                }
                 inflow = self.inlet.recv() => match inflow {
-                    Some(inflow) => self.fan_out_batch(inflow).await,
+                    Some(inflow) => inflow,
                     None => return,
                 },
-                () = &mut stop => break,
+            };
+            let mut fan_out = std::pin::pin!(self.fan_out_batch(inflow));
+            crate::select! {
+                () = &mut stop => {
+                    let at = rt.now();
+                    if rt.timeout_at(at + deadline, fan_out).await.is_err() {
+                        return gave_up();
+                    }
+                    break at;
+                }
+                () = &mut fan_out => {}
             }
-        }
-        while let Ok(inflow) = self.inlet.try_recv() {
-            self.take(inflow).await;
+        };
+        let rest = async {
+            while let Ok(inflow) = self.inlet.try_recv() {
+                self.take(inflow).await;
+            }
+        };
+        if rt.timeout_at(stopped_at + deadline, rest).await.is_err() {
+            gave_up();
         }
     }
 
@@ -372,6 +323,11 @@ impl<R: Runtime> Delta<R> {
         }
         true
     }
+}
+
+/// Says that a stopping delta reached its close deadline with frames left.
+fn gave_up() {
+    tracing::warn!("a stopping delta dropped what it still held at its close deadline");
 }
 
 /// The next control request, or never once the control channel is gone.

@@ -50,6 +50,7 @@
 //! holds back writers but no control request, and no close: [`Relay::close`] force-closes
 //! such a streamer at its deadline.
 
+mod delivery;
 mod delta;
 mod error;
 mod node;

@@ -71,7 +71,10 @@ impl RelayConfig {
     }
 }
 
-/// A running relay. Cheap to clone: clones share it.
+/// A running relay. Cheap to clone: clones share it. Dropping the last handle without
+/// [`close`](Relay::close) cancels every routine of the relay (and logs a warning): nothing
+/// is left running, though streamers are not drained as a close drains them.
+#[must_use = "dropping the last handle of a relay cancels it; close it instead"]
 pub struct Relay<R: Runtime = Tokio> {
     inner: Arc<Inner<R>>,
 }
@@ -339,6 +342,20 @@ async fn start_scope<R: Runtime>(group: &Group<RelayError, R>, name: &str) -> Gr
     };
     group.go(name, hold).await.expect(STARTS);
     scope_rx.await.expect(STARTS)
+}
+
+/// The last handle of a relay that was never closed: writers still held are refused from
+/// now on, and the group's last owning handle goes with it, which cancels every routine of
+/// the relay.
+impl<R: Runtime> Drop for Inner<R> {
+    fn drop(&mut self) {
+        if !self.closing.swap(true, Ordering::AcqRel) {
+            tracing::warn!(
+                node = self.node.0,
+                "a relay was dropped without close: cancelling it"
+            );
+        }
+    }
 }
 
 /// A relay as its own routines see it: present while some handle keeps it open.

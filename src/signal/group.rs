@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::census::Census;
+use super::endings::EndingCounts;
 use super::error::RoutineError;
 use super::tree::{Config, FailurePolicy, GroupId, Level, Tree, TreeState};
 use super::{Error, Transient};
@@ -15,10 +16,52 @@ use crate::rt::Tokio;
 
 /// A named group of routines; nested groups (a routine's [`Context::scope`]) share its
 /// bookkeeping. Cheap to clone: clones are handles to the same group.
+///
+/// The handles of a root group own its routines: when the last one is dropped while
+/// routines of the group still run, they are cancelled (and a warning says so), so a group
+/// forgotten without a shutdown leaks nothing. An [`observer`](Group::observer) handle, and
+/// a routine's scope, watch without owning.
+#[must_use = "dropping the last handle of a group cancels its routines"]
 pub struct Group<E: Error, R: Runtime = Tokio> {
     pub(crate) tree: Arc<Tree<E, R>>,
     pub(crate) id: GroupId,
     pub(crate) path: Arc<str>,
+    pub(crate) owner: Option<Arc<Owner<E, R>>>,
+}
+
+/// What the owning handles of a root group share; dropped with the last of them.
+pub(crate) struct Owner<E: Error, R: Runtime> {
+    tree: Arc<Tree<E, R>>,
+    path: Arc<str>,
+}
+
+impl<E: Error, R: Runtime> Drop for Owner<E, R> {
+    fn drop(&mut self) {
+        let path = self.path.clone();
+        if let Some(mut state) = self.tree.state.try_lock() {
+            return abandon(&mut state, &path);
+        }
+        let tree = self.tree.clone();
+        let late = async move { abandon(&mut *tree.state.lock().await, &path) };
+        drop(
+            self.tree
+                .rt
+                .spawn(&format!("{}:abandoned", self.path), late),
+        );
+    }
+}
+
+/// Cancels what still runs in the group at `path`, whose last owning handle is gone.
+fn abandon<E: Error, R: Runtime>(state: &mut TreeState<E, R>, path: &str) {
+    let live = state.census(path).live.len();
+    if live > 0 {
+        tracing::warn!(
+            group = %path,
+            live,
+            "the group's last handle was dropped while routines ran: cancelling them"
+        );
+        state.signal(path, Level::Cancel);
+    }
 }
 
 /// The tree's state, locked.
@@ -46,6 +89,14 @@ impl<E: Error, R: Runtime> GroupBuilder<E, R> {
     /// How many finished routines the census keeps (64 by default).
     pub fn finished_capacity(mut self, capacity: usize) -> Self {
         self.config.finished_capacity = capacity;
+        self
+    }
+
+    /// How many routines that did not end cleanly [`Group::endings`] keeps the details of
+    /// (256 by default); older ones are counted ([`Group::ending_counts`]) and forgotten.
+    /// The first failure of each live group is kept whatever the capacity.
+    pub fn endings_capacity(mut self, capacity: usize) -> Self {
+        self.config.endings_capacity = capacity;
         self
     }
 
@@ -77,7 +128,7 @@ impl<E: Error, R: Runtime> GroupBuilder<E, R> {
         );
         let (exits, _) = self.rt.watch(&format!("{}:exits", self.name), 0);
         let (level_tx, level_rx) = self.rt.watch(&format!("{}:signal", self.name), Level::Run);
-        let mut state = TreeState::new(self.config.finished_capacity, rx);
+        let mut state = TreeState::new(&self.config, rx);
         let path: Arc<str> = self.name.into();
         let id = state.add_group(Arc::clone(&path), None, Level::Run, level_tx, level_rx);
         let state = self.rt.mutex(&format!("{path}:state"), state);
@@ -90,7 +141,16 @@ impl<E: Error, R: Runtime> GroupBuilder<E, R> {
             transients: tx,
             dropped,
         });
-        Group { tree, id, path }
+        let owner = Some(Arc::new(Owner {
+            tree: tree.clone(),
+            path: path.clone(),
+        }));
+        Group {
+            tree,
+            id,
+            path,
+            owner,
+        }
     }
 }
 
@@ -106,6 +166,7 @@ impl<E: Error, R: Runtime> Group<E, R> {
         let config = Config {
             policy: FailurePolicy::CancelGroup,
             finished_capacity: 64,
+            endings_capacity: 256,
             transient_capacity: 256,
             bugs: Bugs::NONE,
         };
@@ -115,6 +176,16 @@ impl<E: Error, R: Runtime> Group<E, R> {
             name,
             config,
             _error,
+        }
+    }
+
+    /// A handle to the same group that does not own its routines: dropping it cancels
+    /// nothing. For watching a group — its census, its endings, waiting for it — from
+    /// outside the code that owns it.
+    pub fn observer(&self) -> Group<E, R> {
+        Group {
+            owner: None,
+            ..self.clone()
         }
     }
 
@@ -194,9 +265,16 @@ impl<E: Error, R: Runtime> Group<E, R> {
         }
     }
 
-    /// Every routine of the group that did not end cleanly, in the order they ended.
+    /// The routines of the group that did not end cleanly, in the order they ended: the most
+    /// recent ones, up to the tree's endings capacity.
     pub async fn endings(&self) -> Vec<RoutineError<E>> {
         self.tree.state.lock().await.endings_under(&self.path)
+    }
+
+    /// How many routines of the whole tree ended otherwise than cleanly, by cause, and how
+    /// many of their details were forgotten.
+    pub async fn ending_counts(&self) -> EndingCounts {
+        self.tree.state.lock().await.ending_counts()
     }
 
     /// Every real failure of the group, in the order they happened.
@@ -227,7 +305,13 @@ impl<E: Error, R: Runtime> Group<E, R> {
 impl<E: Error, R: Runtime> Clone for Group<E, R> {
     fn clone(&self) -> Self {
         let (tree, id, path) = (Arc::clone(&self.tree), self.id, Arc::clone(&self.path));
-        Group { tree, id, path }
+        let owner = self.owner.clone();
+        Group {
+            tree,
+            id,
+            path,
+            owner,
+        }
     }
 }
 

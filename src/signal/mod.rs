@@ -59,6 +59,7 @@
 
 mod census;
 mod context;
+mod endings;
 mod error;
 mod group;
 mod loops;
@@ -72,6 +73,7 @@ use std::sync::Arc;
 
 pub use self::census::{Census, RoutineInfo, RoutineState};
 pub use self::context::Context;
+pub use self::endings::EndingCounts;
 pub use self::error::{Cancelled, Cause, Fault, GoError, RoutineError, SendStop};
 pub use self::group::{Group, GroupBuilder};
 pub use self::routine::{Restart, Routine};

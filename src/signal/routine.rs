@@ -139,6 +139,7 @@ impl<'g, E: Error, R: Runtime> Routine<'g, E, R> {
             tree: Arc::clone(tree),
             id: scope_id,
             path: Arc::clone(&path),
+            owner: None,
         };
         let ctx = Context {
             tree: Arc::clone(tree),

@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use super::census::{is_under, Census, Ring, RoutineInfo, RoutineState};
+use super::endings::{EndingCounts, Endings};
 use super::error::{Cause, GoError, RoutineError};
 use super::{Error, Transient};
 use crate::bugs::Bugs;
@@ -42,6 +43,7 @@ pub enum FailurePolicy {
 pub(crate) struct Config {
     pub(crate) policy: FailurePolicy,
     pub(crate) finished_capacity: usize,
+    pub(crate) endings_capacity: usize,
     pub(crate) transient_capacity: usize,
     pub(crate) bugs: Bugs,
 }
@@ -63,7 +65,7 @@ pub(crate) struct TreeState<E: Error, R: Runtime> {
     groups: BTreeMap<GroupId, GroupState<R>>,
     routines: BTreeMap<RoutineId, Entry<R>>,
     finished: Ring,
-    endings: Vec<RoutineError<E>>,
+    endings: Endings<E>,
     pub(crate) transients: Option<R::Receiver<Transient<E>>>,
     next_id: u64,
     exits: u64,
@@ -119,12 +121,12 @@ pub(crate) struct Admitted<R: Runtime> {
 }
 
 impl<E: Error, R: Runtime> TreeState<E, R> {
-    pub(crate) fn new(finished_capacity: usize, transients: R::Receiver<Transient<E>>) -> Self {
+    pub(crate) fn new(config: &Config, transients: R::Receiver<Transient<E>>) -> Self {
         TreeState {
             groups: BTreeMap::new(),
             routines: BTreeMap::new(),
-            finished: Ring::new(finished_capacity),
-            endings: Vec::new(),
+            finished: Ring::new(config.finished_capacity),
+            endings: Endings::new(config.endings_capacity),
             transients: Some(transients),
             next_id: 0,
             exits: 0,
@@ -284,7 +286,16 @@ impl<E: Error, R: Runtime> TreeState<E, R> {
         if let Some(g) = self.groups.get_mut(&entry.group) {
             g.names.remove(&entry.name);
         }
+        let gone: Vec<Arc<str>> = self
+            .groups
+            .values()
+            .filter(|g| g.owner == Some(id))
+            .map(|g| g.path.clone())
+            .collect();
         self.groups.retain(|_, g| g.owner != Some(id));
+        for path in gone {
+            self.endings.forget_group(&path);
+        }
         let (state, cause, deferred) = classify(outcome, entry.cancel_seen);
         let reason = cause.as_ref().map(|c| describe(c, &deferred));
         let (path, location) = (Arc::clone(&entry.path), entry.location);
@@ -296,28 +307,35 @@ impl<E: Error, R: Runtime> TreeState<E, R> {
         });
         if let Some(cause) = cause {
             let path = entry.path;
-            self.endings.push(RoutineError {
-                path,
+            let groups = self.groups.values().map(|g| &g.path);
+            let within = groups.filter(|g| is_under(&path, g));
+            let ending = RoutineError {
+                path: path.clone(),
                 location,
                 cause,
                 deferred,
-            });
+            };
+            self.endings.record(ending, within);
         }
         self.exits += 1;
         true
     }
 
-    /// The first real failure under `prefix`; with bug B7, the first ending of any kind.
-    pub(crate) fn first_failure(&self, prefix: &str, bugs: Bugs) -> Option<RoutineError<E>> {
+    /// The first real failure in the group at `group`; with bug B7, the first ending of any
+    /// kind.
+    pub(crate) fn first_failure(&self, group: &str, bugs: Bugs) -> Option<RoutineError<E>> {
         let masked = bugs.has(crate::bugs::Bug::B7MaskedFailure);
-        let mut under = self.endings.iter().filter(|e| is_under(&e.path, prefix));
-        under.find(|e| masked || e.cause.is_failure()).cloned()
+        self.endings.first(group, masked)
     }
 
-    /// Every routine under `prefix` that did not end cleanly, in the order they ended.
+    /// How many routines of the tree ended otherwise than cleanly, by cause.
+    pub(crate) fn ending_counts(&self) -> EndingCounts {
+        self.endings.counts()
+    }
+
+    /// The recent routines under `prefix` that did not end cleanly, in the order they ended.
     pub(crate) fn endings_under(&self, prefix: &str) -> Vec<RoutineError<E>> {
-        let under = self.endings.iter().filter(|e| is_under(&e.path, prefix));
-        under.cloned().collect()
+        self.endings.under(prefix)
     }
 
     /// The census of the group at `prefix`.

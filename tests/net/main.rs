@@ -6,6 +6,7 @@
 
 mod close;
 mod cluster;
+mod config;
 mod handshake;
 mod loopback;
 mod server;

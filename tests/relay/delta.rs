@@ -293,3 +293,30 @@ async fn receive_widen_leave<R: Runtime>(
     handle.disconnect(id).await.unwrap();
     (first, drain::<R>(&mut outlet).await)
 }
+
+/// A delta told to stop while a lossless subscriber that never reads holds it back, with
+/// more frames in its inlet: it gives up at its close deadline, and not before.
+pub async fn a_stopping_delta_keeps_its_close_deadline<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 8);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let delta = delta.close_deadline(50 * MS);
+    let (stop, stopped) = rt.oneshot::<()>("stop");
+    let running = rt.spawn("delta", async move {
+        delta.run_until(async { stopped.await.unwrap_or(()) }).await;
+    });
+    let stalled = handle.connect(1, keys(&[1]), Policy::Lossless, 1).await;
+    let _stalled = stalled.unwrap();
+    for value in 0..4 {
+        writes
+            .send(Inflow::Frame(frame(&[1], value)))
+            .await
+            .unwrap();
+    }
+    rt.sleep(10 * MS).await;
+    let asked = rt.now();
+    stop.send(()).expect("the delta waits for the stop");
+    running.await.expect("the delta returns");
+    let took = rt.now().saturating_duration_since(asked);
+    assert!(took >= 50 * MS, "gave up before its deadline: {took:?}");
+    assert!(took < 60 * MS, "held beyond its deadline: {took:?}");
+}

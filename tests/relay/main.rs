@@ -7,6 +7,7 @@ mod backends;
 #[macro_use]
 #[path = "../common/suite.rs"]
 mod suite;
+mod config;
 mod delta;
 mod groups;
 mod helpers;
@@ -21,6 +22,7 @@ suite_without_loom!(
     delta::control_errors_are_typed,
     delta::two_streamers_update_and_leave,
     delta::kernel_two_streamers,
+    delta::a_stopping_delta_keeps_its_close_deadline,
     node::streams_only_demanded_keys_in_order,
     node::updates_move_the_barrier,
     node::refusals_are_typed_and_starve_no_one,
@@ -32,6 +34,10 @@ suite_without_loom!(
     node::a_dropped_new_streamer_leaves_nothing,
     node::an_update_leaves_no_hole_in_a_dropped_key,
     groups::excluded_groups_get_nothing_of_their_writers,
+    config::a_zero_write_capacity_is_refused,
+    config::a_zero_streamer_capacity_is_refused,
+    config::writes_after_close_are_refused_on_every_channel_kind,
+    config::dropping_an_open_relay_leaves_nothing_running,
 );
 
 suite!(loom:
@@ -49,4 +55,27 @@ fn a_dropped_new_streamer_holds_over_ten_thousand_schedules() {
         let summary = check.run(node::a_dropped_new_streamer_leaves_nothing);
         assert_eq!(summary.iterations, 5_000);
     }
+}
+
+/// The dropped relay on tokio, where no leak check runs after a body: once the runtime is
+/// idle, no task of the relay is left.
+#[test]
+fn a_dropped_relay_leaves_no_tokio_task() {
+    use sigrelay::rt::prelude::*;
+    let rt = ::tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a runtime builds");
+    rt.block_on(async {
+        config::dropping_an_open_relay_leaves_nothing_running(sigrelay::rt::Tokio).await;
+        sigrelay::rt::Tokio
+            .sleep(std::time::Duration::from_secs(1))
+            .await;
+    });
+    assert_eq!(
+        rt.metrics().num_alive_tasks(),
+        0,
+        "tasks of the relay left running"
+    );
 }

@@ -8,6 +8,7 @@ mod backends;
 #[path = "../common/suite.rs"]
 mod suite;
 mod helpers;
+mod lifecycle;
 mod props;
 mod routines;
 mod shutdown;
@@ -34,9 +35,37 @@ suite_without_loom!(
     helpers::send_and_recv_give_up_on_cancel,
     helpers::range_consumes_until_closed,
     helpers::ticks_skip_missed_intervals,
+    lifecycle::dropping_the_last_handle_cancels_the_routines,
+    lifecycle::endings_are_bounded_and_counted,
 );
 
 suite!(loom:
     routines::failure_cancels_the_group,
     routines::panics_become_errors,
 );
+
+/// The dropped group on tokio, where no leak check runs after a body: once the runtime is
+/// idle, no task of the group is left.
+#[test]
+fn a_dropped_group_leaves_no_tokio_task() {
+    use sigrelay::rt::prelude::*;
+    let rt = ::tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a runtime builds");
+    rt.block_on(async {
+        let g = starts::group(sigrelay::rt::Tokio);
+        starts::ignores_drain(&g, "a").await;
+        starts::ignores_everything(&g, "stubborn").await;
+        drop(g);
+        sigrelay::rt::Tokio
+            .sleep(std::time::Duration::from_secs(1))
+            .await;
+    });
+    assert_eq!(
+        rt.metrics().num_alive_tasks(),
+        1,
+        "only the routine that ignores a cancel"
+    );
+}

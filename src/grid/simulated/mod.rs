@@ -242,12 +242,12 @@ impl<R: Runtime> Server<R> {
             let expiry = self.store.next_expiry().map(|at| self.origin + at);
             let request = match expiry {
                 Some(at) => crate::select! {
-                    request = inbox.recv() => request,
                     () = self.rt.sleep_until(at) => {
                         let ended = self.store.expire(self.now());
                         self.publish(ended);
                         continue;
                     }
+                    request = inbox.recv() => request,
                 },
                 None => inbox.recv().await,
             };
