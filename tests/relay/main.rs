@@ -79,3 +79,22 @@ fn a_dropped_relay_leaves_no_tokio_task() {
         "tasks of the relay left running"
     );
 }
+
+/// A relay dropped without close says so, and its group says what it cancels.
+#[test]
+fn a_dropped_relay_says_so_in_the_log() {
+    use sigrelay::check::{Recording, TurmoilCheck};
+    let body = config::dropping_an_open_relay_leaves_nothing_running;
+    let (ran, recording) = Recording::capture(|| TurmoilCheck::new(backends::SEED).try_run(body));
+    ran.expect("the body passes");
+    let lines = recording.lines();
+    for said in [
+        "a relay was dropped without close",
+        "the group's last handle was dropped while routines ran",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.contains(said)),
+            "no {said:?} in {lines:#?}"
+        );
+    }
+}
