@@ -129,7 +129,8 @@ impl<R: Runtime> fmt::Debug for Streamer<R> {
 pub(crate) enum DemandInlet<R: Runtime> {
     /// Taken when the streamer was admitted.
     Taken(R::Sender<Demand<R>>),
-    /// H1: looked up only once the routine runs.
+    /// H1: looked up only once the routine runs; a streamer that finds it gone waits for it
+    /// to come back, which it never does.
     Lazy(DemandSlot<R>),
 }
 
@@ -172,10 +173,14 @@ impl<R: Runtime> StreamerTask<R> {
         } = self;
         let demands = match demands {
             DemandInlet::Taken(demands) => demands,
-            DemandInlet::Lazy(slot) => {
-                let demands = slot.lock().await.clone();
-                demands.expect("H1: the relay closed its demand inlet under a starting streamer")
-            }
+            DemandInlet::Lazy(slot) => match slot.lock().await.clone() {
+                Some(demands) => demands,
+                None => {
+                    let returned = ctx.runtime().notify("relay:demands-returned");
+                    returned.notified().await;
+                    return Ok(());
+                }
+            },
         };
         match place.open(&demands, keys.clone()).await {
             Ok(responses) => {
