@@ -3,7 +3,8 @@
 //! [`Message`]s, the [`WireCodec`] that frames them (tokio-util's
 //! length-delimited codec, postcard inside) with a maximum message size, the versioned
 //! [`Hello`] handshake carrying cluster id, node id and a shared-secret token, the
-//! [`Transport`]s (tokio TCP, turmoil's network) with a [`ClusterMap`] of node addresses,
+//! [`Transport`]s (tokio TCP, turmoil's network, and [`MemoryNet`], in-memory pipes with
+//! bounded buffers that run under every backend) with a [`ClusterMap`] of node addresses,
 //! and [`Peers`], whose `dial` and `admit` are the two ends of an authenticated
 //! [`Connection`], with the cluster's liveness settings (beat, silence, redial backoff). The
 //! peer server and peer taps of [`crate::cluster`] and the grid speak this protocol. A connection
@@ -13,6 +14,7 @@
 
 mod codec;
 mod handshake;
+mod memory;
 mod peer;
 mod transport;
 #[cfg(feature = "rt-turmoil")]
@@ -21,6 +23,7 @@ mod wire;
 
 pub use self::codec::{WireCodec, WireError};
 pub use self::handshake::{Credentials, Hello, Refusal, VERSION};
+pub use self::memory::{MemoryListener, MemoryNet, MemoryStream};
 pub use self::peer::{PeerError, Peers};
 pub use self::transport::{ClusterMap, Connection, Listener, Stream, Tcp, Transport};
 #[cfg(feature = "rt-turmoil")]

@@ -9,6 +9,7 @@ mod cluster;
 mod config;
 mod handshake;
 mod loopback;
+mod memory;
 mod seeds;
 mod server;
 mod stalled_owner;

@@ -1,6 +1,7 @@
 //! The peer server over a real transport: a peer's key set is acknowledged by `Applied` only
 //! once applied, so a frame written right after arrives; only the peer's keys travel; and
 //! closing the relay stops the server first, which closes its streamer and the connection.
+//! The same body runs on tokio TCP, turmoil and the in-memory network under shuttle.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -92,4 +93,14 @@ fn turmoil_network() {
     on_turmoil(TurmoilCheck::new(0x5167_2e1a), |rt| async move {
         serves_a_peer(rt, TurmoilNet, "0.0.0.0:7000", "main:{port}").await;
     });
+}
+
+#[test]
+fn memory_network_under_shuttle() {
+    use sigrelay::check::{ShuttleCheck, Strategy};
+    use sigrelay::net::MemoryNet;
+    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
+        let check = ShuttleCheck::new(strategy, 100).seed(0x5167_2e1a);
+        check.run(|rt| serves_a_peer(rt, MemoryNet::new(), "memory:0", "memory:{port}"));
+    }
 }

@@ -1,5 +1,6 @@
 //! Writes across nodes and writer groups across nodes, each body written once against
-//! `R: Runtime` and `T: Transport` and run with real TCP on loopback and in turmoil: a
+//! `R: Runtime` and `T: Transport` and run with real TCP on loopback, with the in-memory
+//! network on tokio and under shuttle (random and PCT schedules), and in turmoil: a
 //! frame written on any node lands on its leaseholder and reaches streamers on every node,
 //! whole and in order; a streamer excluding a group gets nothing its writers wrote, through
 //! the gateway and through peer taps; an unreachable leaseholder is a typed error; and
@@ -259,7 +260,11 @@ fn a_write_across_a_partition_is_never_doubled() {
     on_turmoil(check, writes_across_a_partition);
 }
 
-/// One test per body with real TCP on tokio and with turmoil's network.
+/// Schedules of each body under each of shuttle's random and PCT strategies.
+const SHUTTLE_RUNS: usize = 20;
+
+/// One test per body with real TCP on tokio, with the in-memory network on tokio and under
+/// shuttle, and with turmoil's network.
 macro_rules! across_nodes {
     ($($name:ident),* $(,)?) => {
         $(
@@ -269,6 +274,23 @@ macro_rules! across_nodes {
                     super::super::cluster::on_tokio(super::$name(
                         sigrelay::rt::Tokio,
                         sigrelay::net::Tcp,
+                    ));
+                }
+                #[test]
+                fn shuttle_memory() {
+                    use sigrelay::check::{ShuttleCheck, Strategy};
+                    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
+                        let check = ShuttleCheck::new(strategy, super::SHUTTLE_RUNS);
+                        check.seed(0x3217).run(|rt| {
+                            super::$name(rt, sigrelay::net::MemoryNet::new())
+                        });
+                    }
+                }
+                #[test]
+                fn tokio_memory() {
+                    super::super::cluster::on_tokio(super::$name(
+                        sigrelay::rt::Tokio,
+                        sigrelay::net::MemoryNet::new(),
                     ));
                 }
                 #[test]
