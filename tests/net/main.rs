@@ -4,6 +4,7 @@
 //! bounded while a peer is cut off. Relays
 //! across simulated nodes under faults are the sim crate's cluster scenarios.
 
+mod admission;
 mod close;
 mod cluster;
 mod config;
