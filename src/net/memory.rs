@@ -2,18 +2,19 @@
 //! runtime's sockets, so a cluster runs under shuttle and loom as well as on tokio. Each
 //! direction of a connection is a pipe with a bounded buffer: a writer whose reader does not
 //! read waits, as on a real socket whose window is full — so a slow peer's server really
-//! has to drop frames.
+//! has to drop frames. [`MemoryNet::cut`] breaks every connection to an address and refuses
+//! new ones until [`MemoryNet::heal`]: a node cut off from its callers.
 //!
 //! # Why a std mutex guards a pipe
 //! Every operation takes the lock, changes the state and returns; nothing that can switch
 //! tasks happens while it is held, so under the checkers (one task at a time) it never
 //! contends, and on tokio it is held for a copy. Wakers are called after it is released.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -34,6 +35,9 @@ pub struct MemoryNet {
 #[derive(Default)]
 struct Net {
     listeners: BTreeMap<String, Arc<Locked<Backlog>>>,
+    /// The pipes of every connection made to each address, to break on a cut.
+    links: BTreeMap<String, Vec<Weak<Locked<Pipe>>>>,
+    cut: BTreeSet<String>,
     next_port: u32,
     next_caller: u64,
 }
@@ -92,6 +96,28 @@ impl MemoryNet {
         MemoryNet { capacity, ..self }
     }
 
+    /// Cuts `address` off: every connection made to it breaks at once (as by a reset: reads
+    /// end, writes fail) and new ones are refused, until [`heal`](MemoryNet::heal).
+    pub fn cut(&self, address: &str) {
+        let mut net = self.net();
+        net.cut.insert(address.to_string());
+        let pipes: Vec<_> = net.links.remove(address).into_iter().flatten().collect();
+        drop(net);
+        for pipe in pipes.iter().filter_map(Weak::upgrade) {
+            let mut state = pipe.lock();
+            (state.writer_gone, state.reader_gone) = (true, true);
+            state.bytes.clear();
+            let wakers = [state.reader.take(), state.writer.take()];
+            drop(state);
+            wakers.into_iter().for_each(wake);
+        }
+    }
+
+    /// Lets connections to `address` be made again.
+    pub fn heal(&self, address: &str) {
+        self.net().cut.remove(address);
+    }
+
     fn net(&self) -> MutexGuard<'_, Net> {
         self.net.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -104,12 +130,16 @@ impl Transport for MemoryNet {
     async fn connect(&self, address: &str) -> io::Result<MemoryStream> {
         let mut net = self.net();
         let backlog = net.listeners.get(address).cloned();
+        let backlog = backlog.filter(|_| !net.cut.contains(address));
         let backlog = backlog.ok_or(io::ErrorKind::ConnectionRefused)?;
         net.next_caller += 1;
         let from = format!("memory-caller-{}", net.next_caller);
-        drop(net);
         let capacity = self.capacity.unwrap_or(PIPE_CAPACITY);
         let (ours, theirs) = (pipe(capacity), pipe(capacity));
+        let links = net.links.entry(address.to_string()).or_default();
+        links.retain(|pipe| pipe.strong_count() > 0);
+        links.extend([Arc::downgrade(&ours), Arc::downgrade(&theirs)]);
+        drop(net);
         let server = MemoryStream {
             incoming: ours.clone(),
             outgoing: theirs.clone(),

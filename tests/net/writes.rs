@@ -4,13 +4,14 @@
 //! frame written on any node lands on its leaseholder and reaches streamers on every node,
 //! whole and in order; a streamer excluding a group gets nothing its writers wrote, through
 //! the gateway and through peer taps; an unreachable leaseholder is a typed error; and
-//! across a partition (turmoil) nothing is written twice and the loss is a gap marker.
+//! across a partition (turmoil) or a cut (the in-memory network, under shuttle and on
+//! tokio) nothing is written twice and the loss is a gap marker.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sigrelay::cluster::Writer;
-use sigrelay::net::{ClusterMap, Listener, Peers, Transport, TurmoilNet};
+use sigrelay::net::{ClusterMap, Listener, MemoryNet, Peers, Transport, TurmoilNet};
 use sigrelay::relay::{
     ChannelKey, Frame, NodeId, Relay, RelayConfig, Samples, Series, Streamer, StreamerConfig,
     WriteError, WriterGroup,
@@ -189,6 +190,56 @@ async fn writes_across_a_partition(rt: Turmoil) {
     let config = RelayConfig::new(GATEWAY, [leased_elsewhere(1), written_key]);
     let relay = sigrelay::cluster::open(rt.clone(), config, peers.clone(), listener).await;
     let relay = relay.expect("a valid configuration");
+    let cut = || turmoil::partition("main", "leaseholder");
+    let heal = || turmoil::repair("main", "leaseholder");
+    writes_across_a_cut(&rt, &relay, peers, written_key, cut, heal).await;
+    let report = relay.close(Duration::from_secs(1)).await.expect("closes");
+    assert!(report.is_clean(), "{report:?}");
+}
+
+/// The same over the in-memory network: node 1 writes and streams the channel node 2
+/// leases, and node 2 is cut off from its callers for 20 writes.
+pub async fn writes_across_a_memory_cut<R: Runtime>(rt: R) {
+    let net = MemoryNet::new();
+    let mut listeners = Vec::new();
+    let mut map = ClusterMap::new();
+    for n in 1..=2 {
+        let listener = net.bind("memory:0").await.expect("a free port");
+        map = map.with(NodeId(n), listener.local_address().expect("bound"));
+        listeners.push(listener);
+    }
+    let leaseholder_address = map.address(NodeId(2)).expect("mapped").to_string();
+    let mut relays = Vec::new();
+    for (n, listener) in (1..=2).zip(listeners) {
+        let config = RelayConfig::new(NodeId(n), [key(1), key(2)]);
+        let peers = Peers::new(net.clone(), map.clone(), CLUSTER, NodeId(n));
+        let relay = sigrelay::cluster::open(rt.clone(), config, peers.clone(), listener);
+        relays.push((relay.await.expect("a valid configuration"), peers));
+    }
+    let (cut, heal) = (
+        || net.cut(&leaseholder_address),
+        || net.heal(&leaseholder_address),
+    );
+    let (gateway, peers) = &relays[0];
+    writes_across_a_cut(&rt, gateway, peers.clone(), key(2), cut, heal).await;
+    for (relay, _) in &relays {
+        let report = relay.close(Duration::from_secs(1)).await.expect("closes");
+        assert!(report.is_clean(), "{report:?}");
+    }
+}
+
+/// Writes 300 frames to `written_key` from `relay`, which streams that channel too; `cut`
+/// runs before the 100th write and `heal` before the 120th. What was confirmed before the
+/// cut arrives, nothing arrives twice, out of order or unwritten, and the loss is a gap
+/// marker.
+async fn writes_across_a_cut<R: Runtime, T: Transport>(
+    rt: &R,
+    relay: &Relay<R>,
+    peers: Peers<T>,
+    written_key: ChannelKey,
+    cut: impl FnOnce(),
+    heal: impl FnOnce(),
+) {
     let config = StreamerConfig {
         capacity: 1024,
         ..StreamerConfig::default()
@@ -197,14 +248,15 @@ async fn writes_across_a_partition(rt: Turmoil) {
         .new_streamer(BTreeSet::from([written_key]), config)
         .await;
     let mut streamer = streamer.expect("a channel of the cluster");
-    let writer = Writer::new(&relay, peers);
+    let writer = Writer::new(relay, peers);
     let (mut confirmed, mut unconfirmed) = (Vec::new(), Vec::new());
+    let (mut cut, mut heal) = (Some(cut), Some(heal));
     for value in 0..300 {
         if value == 100 {
-            turmoil::partition("main", "leaseholder");
+            cut.take().expect("once")();
         }
         if value == 120 {
-            turmoil::repair("main", "leaseholder");
+            heal.take().expect("once")();
         }
         match writer.write(frame(written_key, value)).await {
             Ok(()) => confirmed.push(value),
@@ -248,8 +300,6 @@ async fn writes_across_a_partition(rt: Turmoil) {
     assert!(gaps >= 1, "the cut is a gap marker");
     assert!(confirmed.len() < 300, "the partition refused writes");
     drop(streamer.close().await);
-    let report = relay.close(Duration::from_secs(1)).await.expect("closes");
-    assert!(report.is_clean(), "{report:?}");
 }
 
 #[test]
@@ -258,6 +308,16 @@ fn a_write_across_a_partition_is_never_doubled() {
         .host("leaseholder", serving_leaseholder)
         .duration(Duration::from_secs(120));
     on_turmoil(check, writes_across_a_partition);
+}
+
+#[test]
+fn a_write_across_a_memory_cut_is_never_doubled() {
+    use sigrelay::check::{ShuttleCheck, Strategy};
+    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
+        let check = ShuttleCheck::new(strategy, SHUTTLE_RUNS).seed(0x3217c);
+        check.run(writes_across_a_memory_cut);
+    }
+    super::cluster::on_tokio(writes_across_a_memory_cut(sigrelay::rt::Tokio));
 }
 
 /// Schedules of each body under each of shuttle's random and PCT strategies.
