@@ -98,3 +98,20 @@ where
         "the body did not finish within {TOKIO_NET_DEADLINE:?} (deadlocked or stalled)"
     );
 }
+
+/// How many tasks are still alive once `body` has run on a current-thread tokio runtime with
+/// a paused clock and the runtime then sat idle for a second: tokio runs no leak check of
+/// its own after a body.
+#[allow(dead_code)]
+pub fn tokio_tasks_left_after(body: impl Future<Output = ()>) -> usize {
+    let rt = ::tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime builds");
+    rt.block_on(async {
+        body.await;
+        Tokio.sleep(std::time::Duration::from_secs(1)).await;
+    });
+    rt.metrics().num_alive_tasks()
+}

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use sigrelay::net::{
-    ClusterMap, Connection, Listener, MemoryNet, Message, PeerError, Peers, Transport,
+    ClusterMap, Connection, Listener, MemoryListener, MemoryNet, Message, PeerError, Peers,
+    Transport,
 };
 use sigrelay::relay::{ChannelKey, NodeId, RelayConfig};
 use sigrelay::rt::prelude::*;
@@ -15,16 +16,17 @@ use super::cluster::CLUSTER;
 
 const ME: NodeId = NodeId(1);
 
+/// The address `listener` has and the peers of node 1 listening there.
+fn node_one(net: &MemoryNet, listener: &MemoryListener) -> (String, Peers<MemoryNet>) {
+    let address = listener.local_address().expect("bound");
+    let map = ClusterMap::new().with(ME, &address);
+    (address, Peers::new(net.clone(), map, CLUSTER, ME))
+}
+
 pub async fn a_silent_caller_does_not_delay_close<R: Runtime>(rt: R) {
     let net = MemoryNet::new();
     let listener = net.bind("memory:0").await.expect("a free port");
-    let address = listener.local_address().expect("bound");
-    let peers = Peers::new(
-        net.clone(),
-        ClusterMap::new().with(ME, &address),
-        CLUSTER,
-        ME,
-    );
+    let (address, peers) = node_one(&net, &listener);
     let config = RelayConfig::new(ME, [ChannelKey::leased(ME, 1)]);
     let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener).await;
     let relay = relay.expect("a valid configuration");
@@ -43,13 +45,7 @@ pub async fn a_silent_caller_does_not_delay_close<R: Runtime>(rt: R) {
 pub async fn a_caller_that_never_reads_is_given_up<R: Runtime>(rt: R) {
     let net = MemoryNet::new().with_capacity(4);
     let mut listener = net.bind("memory:0").await.expect("a free port");
-    let address = listener.local_address().expect("bound");
-    let peers = Peers::new(
-        net.clone(),
-        ClusterMap::new().with(ME, &address),
-        CLUSTER,
-        ME,
-    );
+    let (address, peers) = node_one(&net, &listener);
     let caller = rt.spawn("caller", {
         let (net, address) = (net.clone(), address.clone());
         async move {
