@@ -15,6 +15,8 @@
 //! });
 //! ```
 
+#[cfg(feature = "rt-shuttle")]
+mod checker;
 #[cfg(feature = "rt-loom")]
 mod loom;
 #[cfg(feature = "rt-shuttle")]
@@ -22,6 +24,7 @@ mod shuttle;
 #[cfg(feature = "rt-turmoil")]
 mod turmoil;
 
+use std::cell::Cell;
 use std::fmt;
 
 #[cfg(feature = "rt-loom")]
@@ -57,6 +60,29 @@ macro_rules! run_settings_builders {
 }
 #[cfg(any(feature = "rt-shuttle", feature = "rt-loom"))]
 use run_settings_builders;
+
+thread_local! {
+    static CHECKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is running a check's simulation. A panic raised there is the
+/// check's to report (as a failure, with its reproducer), so a panic hook may stay silent.
+pub fn checking() -> bool {
+    CHECKING.with(Cell::get)
+}
+
+/// Runs `run` as a check's simulation (see [`checking`]).
+#[cfg(any(feature = "rt-shuttle", feature = "rt-loom", feature = "rt-turmoil"))]
+fn as_check<T>(run: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CHECKING.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(CHECKING.with(|c| c.replace(true)));
+    run()
+}
 
 /// A failed check: what went wrong and how to reproduce it.
 #[derive(Debug, Clone, PartialEq, Eq)]

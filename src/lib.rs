@@ -12,7 +12,8 @@
 //!   on the checker's locks, virtual time under the synctest rule, the event log, and the
 //!   wait-for graph of deadlock and leak reports; `rt::turmoil` runs tokio in a turmoil host,
 //!   with a census of each host's live tasks for the leak check; `rt::record` keeps what a
-//!   checked run says through `tracing`, told the running task and virtual time by `rt::sim`.
+//!   checked run says through `tracing`, told the running task and virtual time by `rt::sim`;
+//!   `rt::coverage` lets code mark the hard states a sweep must show it reached.
 //! - [`frame`]: what moves — frames of timestamped series keyed by channel, and node ids.
 //! - [`signal`]: structured task groups — named routines with drain, cancel and abort,
 //!   fatal and transient errors, panics as errors, restarts, a census and a staged shutdown.

@@ -9,9 +9,9 @@ use sigrelay::bugs::{Bug, Bugs};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
 
-use crate::scenarios;
 use crate::sweep::run_seed;
 use crate::verdict::{Expected, Kind, Observed};
+use crate::Harness;
 
 /// One catalogued bug and the scenario that catches it.
 #[derive(Debug, Clone, Copy)]
@@ -277,9 +277,11 @@ impl Hunt {
 }
 
 /// Hunts `entry`'s bug, then runs the real code over the same budget.
-pub fn hunt(entry: Entry) -> Hunt {
-    let mut hunt = hunt_with(entry, Bugs::only(entry.bug));
-    let scenario = scenarios::find(entry.scenario).expect("catalogued scenarios exist");
+pub fn hunt(harness: &Harness, entry: Entry) -> Hunt {
+    let mut hunt = hunt_with(harness, entry, Bugs::only(entry.bug));
+    let scenario = harness
+        .find(entry.scenario)
+        .expect("catalogued scenarios exist");
     let start = Tokio.now();
     let budget = 0..entry.budget;
     hunt.false_alarms = budget
@@ -291,8 +293,10 @@ pub fn hunt(entry: Entry) -> Hunt {
 
 /// Runs `entry`'s scenario with `bugs` over its budget until a seed fails the way `entry`
 /// declares; failures of any other kind are counted, not taken for a detection.
-pub fn hunt_with(entry: Entry, bugs: Bugs) -> Hunt {
-    let scenario = scenarios::find(entry.scenario).expect("catalogued scenarios exist");
+pub fn hunt_with(harness: &Harness, entry: Entry, bugs: Bugs) -> Hunt {
+    let scenario = harness
+        .find(entry.scenario)
+        .expect("catalogued scenarios exist");
     let start = Tokio.now();
     let mut hunt = Hunt {
         entry,
@@ -320,6 +324,49 @@ pub fn hunt_with(entry: Entry, bugs: Bugs) -> Hunt {
     }
     hunt.wall = start.elapsed();
     hunt
+}
+
+/// The hunts as a table, then each detection's replay and each miss.
+pub fn table(hunts: &[Hunt]) -> String {
+    let mut out = format!(
+        "{:<4} {:<22} {:>9} {:>7} {:>10} {:>12} {:>10}\n",
+        "bug", "scenario", "detected", "seeds", "wall", "false alarms", "real wall"
+    );
+    for h in hunts {
+        let detected = if h.detected_at.is_some() { "yes" } else { "NO" };
+        out += &format!(
+            "{:<4} {:<22} {:>9} {:>7} {:>10.2?} {:>6}/{:<5} {:>10.2?}\n",
+            h.entry.bug.id(),
+            h.entry.scenario,
+            detected,
+            h.seeds_until_detection,
+            h.wall,
+            h.false_alarms,
+            h.entry.budget,
+            h.clean_wall
+        );
+    }
+    for h in hunts {
+        if let Some(replay) = h.replay_command() {
+            out += &format!(
+                "\n{} ({}):\n  expected: {}\n  observed: {}\n  replay: {replay}\n",
+                h.entry.bug,
+                h.entry.symptom,
+                h.entry.expected,
+                h.message()
+            );
+        }
+    }
+    for h in hunts.iter().filter(|h| h.detected_at.is_none()) {
+        out += &format!(
+            "\n{} MISSED: expected {}; {} seed(s) failed another way, first: {}\n",
+            h.entry.bug,
+            h.entry.expected,
+            h.unmatched,
+            h.message()
+        );
+    }
+    out
 }
 
 /// The hunts as a JSON array.
@@ -360,12 +407,13 @@ pub fn to_json(hunts: &[Hunt]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios;
 
     #[test]
     fn every_catalogued_bug_is_caught_and_the_real_code_passes() {
         for entry in CATALOGUE {
             let scenario = scenarios::find(entry.scenario).expect("exists");
-            let hunt = hunt_with(*entry, Bugs::only(entry.bug));
+            let hunt = hunt_with(&Harness::sigrelay(), *entry, Bugs::only(entry.bug));
             assert!(
                 hunt.detected_at.is_some(),
                 "{} was not caught by {} as {}; observed: {:?}",
@@ -434,7 +482,7 @@ mod tests {
             .iter()
             .find(|e| e.bug == Bug::B1DisconnectThenDrain)
             .expect("catalogued");
-        let hunt = hunt_with(b1, Bugs::only(Bug::B13LostCancel));
+        let hunt = hunt_with(&Harness::sigrelay(), b1, Bugs::only(Bug::B13LostCancel));
         assert!(hunt.unmatched > 0, "B13 makes relay-churn fail: {hunt:?}");
         assert_eq!(hunt.detected_at, None, "{:?}", hunt.observed);
         let json: serde_json::Value = serde_json::from_str(&to_json(&[hunt])).expect("valid JSON");

@@ -11,18 +11,14 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::scenarios;
-use crate::sweep::{self, SeedFailure};
+use crate::failure::Failure;
+use crate::sweep;
+use crate::Harness;
 
 /// The version written into entries: schedules are tied to the harness that found them.
 pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The regressions file of this repository.
-pub fn default_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions.txt")
-}
 
 /// One stored failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,15 +88,13 @@ impl fmt::Display for Entry {
 }
 
 /// Appends the failures to the file at `path`, skipping entries it holds already.
-pub fn persist(path: &Path, failures: &[SeedFailure]) -> io::Result<usize> {
+pub fn persist(path: &Path, failures: &[Failure]) -> io::Result<usize> {
     let existing = load(path)?;
     let fresh: Vec<Entry> = failures
         .iter()
         .map(|f| Entry {
-            scenario: f.scenario.into(),
-            backend: scenarios::find(f.scenario)
-                .map_or("shuttle", |s| s.backend())
-                .into(),
+            scenario: f.scenario.name.into(),
+            backend: f.backend.into(),
             seed: f.seed,
             harness: HARNESS_VERSION.into(),
             schedule: f.schedule.clone(),
@@ -138,10 +132,11 @@ fn load(path: &Path) -> io::Result<Vec<Result<Entry, (usize, String)>>> {
         .collect())
 }
 
-/// Replays every entry of the file; the entries that did not replay cleanly.
-pub fn replay_all(path: &Path) -> io::Result<Vec<ReplayError>> {
+/// Replays every entry of the harness's regressions file; the entries that did not replay
+/// cleanly.
+pub fn replay_all(harness: &Harness) -> io::Result<Vec<ReplayError>> {
     let mut errors = Vec::new();
-    for entry in load(path)? {
+    for entry in load(harness.regressions())? {
         let entry = match entry {
             Ok(entry) => entry,
             Err((line, text)) => {
@@ -149,30 +144,36 @@ pub fn replay_all(path: &Path) -> io::Result<Vec<ReplayError>> {
                 continue;
             }
         };
-        errors.extend(replay_entry(entry));
+        errors.extend(replay_entry(harness, entry));
     }
     Ok(errors)
 }
 
 /// Re-runs one entry's seed, and replays its schedule if it has one.
-fn replay_entry(entry: Entry) -> Option<ReplayError> {
+fn replay_entry(harness: &Harness, entry: Entry) -> Option<ReplayError> {
     if entry.harness != HARNESS_VERSION {
         return Some(ReplayError::OtherHarness(entry));
     }
-    let Some(scenario) = scenarios::find(&entry.scenario).filter(|s| s.backend() == entry.backend)
+    let Some(scenario) = harness
+        .find(&entry.scenario)
+        .filter(|s| s.backend() == entry.backend)
     else {
         return Some(ReplayError::Stale(entry));
     };
+    let still_fails = |entry: Entry, message: String| {
+        let replay = harness.replay_command(&entry.scenario, entry.seed);
+        ReplayError::StillFails(entry, format!("{message}\nreplay: {replay}"))
+    };
     if let Err(failure) = sweep::run_seed(scenario, entry.seed, sigrelay::bugs::Bugs::NONE) {
-        return Some(ReplayError::StillFails(entry, failure.message));
+        return Some(still_fails(entry, failure.message));
     }
     let schedule = entry.schedule.as_deref()?;
-    match sweep::replay_schedule(scenario, entry.seed, schedule) {
-        Ok(()) => None,
+    match sweep::replay_schedule(scenario, entry.seed, sigrelay::bugs::Bugs::NONE, schedule) {
+        Ok(_) => None,
         Err(message) if SCHEDULE_DIVERGED.iter().any(|m| message.contains(m)) => {
             Some(ReplayError::ScheduleGone(entry, message))
         }
-        Err(message) => Some(ReplayError::StillFails(entry, message)),
+        Err(message) => Some(still_fails(entry, message)),
     }
 }
 
@@ -194,8 +195,7 @@ impl fmt::Display for ReplayError {
             Self::OtherHarness(e) => write!(f, "{e}: written by harness {}, this is {HARNESS_VERSION}; re-record it", e.harness),
             Self::StillFails(e, message) => write!(
                 f,
-                "{e} still fails:\n{message}\nreplay: cargo run --release -p sim -- replay --scenario {} --seed {}",
-                e.scenario, e.seed
+                "{e} still fails:\n{message}",
             ),
         }
     }
@@ -204,10 +204,18 @@ impl fmt::Display for ReplayError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenarios::testing::BROKEN;
+    use crate::sweep::RunArgs;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("sim-{name}-{}.txt", std::process::id()));
+        let _ = fs::remove_file(&path);
+        path
+    }
 
     #[test]
     fn stored_regressions_replay_cleanly() {
-        let errors = replay_all(&default_path()).expect("the regressions file is readable");
+        let errors = replay_all(&Harness::sigrelay()).expect("the regressions file is readable");
         let report: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(
             errors.is_empty(),
@@ -218,45 +226,37 @@ mod tests {
 
     #[test]
     fn a_broken_scenario_is_recorded_and_then_fails_its_replay() {
-        let path =
-            std::env::temp_dir().join(format!("sim-regressions-broken-{}.txt", std::process::id()));
-        let _ = fs::remove_file(&path);
-        let broken = vec![crate::scenarios::find("broken").expect("the test scenario exists")];
-        let args = crate::cli::RunArgs {
-            scenarios: broken,
+        let path = scratch("regressions-broken");
+        let harness = Harness::new(BROKEN).regressions_at(&path);
+        let args = RunArgs {
             seeds: 0..2,
             seeds_given: true,
-            shard: crate::cli::Shard::ALL,
-            check_determinism: false,
+            ..RunArgs::all(&harness)
         };
-        let (_, failures) = sweep::sweep(&args, |_, _, _| {});
-        assert_eq!(persist(&path, &failures).expect("written"), 2);
+        let swept = sweep::sweep(&harness, &args, &mut |_| {});
+        assert_eq!(persist(&path, &swept.failures).expect("written"), 2);
         let stored = fs::read_to_string(&path).expect("readable");
         assert!(
             stored.lines().all(|l| l.contains(" schedule=91")),
             "each entry keeps its shuttle schedule: {stored}"
         );
         assert_eq!(
-            persist(&path, &failures).expect("written"),
+            persist(&path, &swept.failures).expect("written"),
             0,
             "entries are not duplicated"
         );
-        let errors = replay_all(&path).expect("readable");
+        let errors = replay_all(&harness).expect("readable");
         let _ = fs::remove_file(&path);
         assert_eq!(errors.len(), 2);
+        let first = errors[0].to_string();
         assert!(
-            errors[0]
-                .to_string()
-                .contains("scenario=broken backend=shuttle seed=0"),
-            "{}",
-            errors[0]
+            first.contains("scenario=broken backend=shuttle seed=0"),
+            "{first}"
         );
+        assert!(first.contains("deadlock: every task is blocked"), "{first}");
         assert!(
-            errors[0]
-                .to_string()
-                .contains("deadlock: every task is blocked"),
-            "{}",
-            errors[0]
+            first.contains("replay: cargo run --release -- replay --scenario broken --seed 0"),
+            "{first}"
         );
     }
 
@@ -270,14 +270,13 @@ mod tests {
             schedule: Some("9101".into()),
         };
         assert_eq!(Entry::parse(&entry.to_string()), Some(entry));
-        let path =
-            std::env::temp_dir().join(format!("sim-regressions-bad-{}.txt", std::process::id()));
+        let path = scratch("regressions-bad");
         fs::write(
             &path,
             "scenario=fan-in seed=x\nscenario=gone backend=shuttle seed=1 harness=0.1.0\n",
         )
         .expect("write");
-        let errors = replay_all(&path).expect("readable");
+        let errors = replay_all(&Harness::sigrelay().regressions_at(&path)).expect("readable");
         let _ = fs::remove_file(&path);
         assert!(matches!(errors[0], ReplayError::Unreadable { line: 1, .. }));
         assert!(matches!(&errors[1], ReplayError::Stale(e) if e.scenario == "gone"));
@@ -288,8 +287,8 @@ mod tests {
     /// same seed without a schedule replays cleanly.
     #[test]
     fn stale_schedules_and_other_harnesses_are_reported() {
-        let broken = crate::scenarios::find("broken").expect("the test scenario exists");
-        let failure = sweep::run_seed(broken, 0, sigrelay::bugs::Bugs::NONE).expect_err("broken");
+        let failure =
+            sweep::run_seed(&BROKEN[0], 0, sigrelay::bugs::Bugs::NONE).expect_err("broken");
         let schedule = sweep::schedule_of(&failure).expect("a schedule");
         let entry = |harness: &str, schedule: Option<&str>| Entry {
             scenario: "fan-in".into(),
@@ -298,13 +297,14 @@ mod tests {
             harness: harness.into(),
             schedule: schedule.map(str::to_string),
         };
-        assert!(replay_entry(entry(HARNESS_VERSION, None)).is_none());
-        let gone = replay_entry(entry(HARNESS_VERSION, Some(&schedule)));
+        let harness = Harness::sigrelay();
+        assert!(replay_entry(&harness, entry(HARNESS_VERSION, None)).is_none());
+        let gone = replay_entry(&harness, entry(HARNESS_VERSION, Some(&schedule)));
         assert!(
             matches!(gone, Some(ReplayError::ScheduleGone(..))),
             "{gone:?}"
         );
-        let other = replay_entry(entry("0.0.0", None));
+        let other = replay_entry(&harness, entry("0.0.0", None));
         assert!(
             matches!(other, Some(ReplayError::OtherHarness(_))),
             "{other:?}"

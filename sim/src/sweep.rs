@@ -1,303 +1,331 @@
-//! Seed sweeps: each seed of a scenario is one shuttle schedule with that seed, on virtual
-//! time; a failure is reported with the command that replays it.
+//! Seed sweeps on every core: each seed of a scenario is one run ([`run`]); seeds are
+//! handed to `jobs` worker threads one at a time, and their results put back in seed order,
+//! so a sweep's rows, failures and regression entries are the same whatever the job count.
 //!
-//! Even seeds take a random walk (each step picks any runnable task); odd seeds schedule by
-//! random task priorities (PCT's first execution: the highest-priority runnable task always
-//! runs). Walks mix tasks finely; priorities starve one task for as long as others can run,
-//! which is what exposes a narrow window such as an acknowledgement sent before the work it
-//! acknowledges (B6).
+//! Each run is a whole simulation on its worker's thread — shuttle and turmoil keep their
+//! state per thread — so runs share nothing but the results they send back.
 
+mod run;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use sigrelay::bugs::Bugs;
-use sigrelay::check::{EventLog, Failure, Recording, ShuttleCheck, Strategy};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
 
-use crate::cli::RunArgs;
-use crate::scenarios::{Body, Scenario};
+pub use self::run::{
+    record_seed, replay_schedule, replay_seed, run_seed, schedule_of, strategy, witness, RunLog,
+    Witness,
+};
+use crate::failure::Failure;
+use crate::scenario::Scenario;
+use crate::Harness;
 
-/// One row of the summary table.
+/// The seeds swept when `--seeds` is not given.
+pub const DEFAULT_SEEDS: Range<u64> = 0..1000;
+
+/// A worker thread's stack: a turmoil simulation runs its hosts' futures on it.
+const WORKER_STACK: usize = 16 << 20;
+
+/// What to sweep.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    /// Which scenarios.
+    pub scenarios: Vec<&'static Scenario>,
+    /// Which seeds, before sharding.
+    pub seeds: Range<u64>,
+    /// Whether `--seeds` was given: if not, scenarios with their own default run that.
+    pub seeds_given: bool,
+    /// Which part of the seeds this process runs.
+    pub shard: Shard,
+    /// Run each seed twice and compare event logs.
+    pub check_determinism: bool,
+    /// Worker threads.
+    pub jobs: usize,
+}
+
+/// Shard `index` (1-based) of `count`: the seeds whose offset in the range is
+/// `index - 1` modulo `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based.
+    pub index: u64,
+    /// How many shards.
+    pub count: u64,
+}
+
+/// One scenario's line of the summary.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// The scenario's name.
-    pub scenario: &'static str,
-    /// The backend it ran on.
-    pub backend: &'static str,
+    /// The scenario.
+    pub scenario: &'static Scenario,
     /// Seeds run.
     pub seeds: u64,
     /// Seeds that failed.
     pub failures: u64,
     /// The longest virtual time of a run.
     pub virtual_time: Duration,
-    /// Wall time of the whole sweep of this scenario.
+    /// Each declared hard state and how many seeds reached it.
+    pub reached: Vec<(&'static str, u64)>,
+    /// Wall time spent in this scenario's seeds, summed over the workers.
+    pub busy: Duration,
+}
+
+/// What a sweep found.
+#[derive(Debug)]
+pub struct Sweep {
+    /// One row per scenario, in the order asked.
+    pub rows: Vec<Row>,
+    /// Every failed seed, by scenario then seed.
+    pub failures: Vec<Failure>,
+    /// Wall time of the whole sweep.
     pub wall: Duration,
 }
 
-/// What went wrong with one seed.
-#[derive(Debug)]
-pub struct SeedFailure {
-    /// The scenario.
-    pub scenario: &'static str,
-    /// The seed.
-    pub seed: u64,
-    /// What the check said.
-    pub message: String,
-    /// The shuttle schedule that failed, if the backend has one.
-    pub schedule: Option<String>,
+/// A sweep's progress after each seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Tick<'a> {
+    /// The scenario of the seed just done.
+    pub scenario: &'a Scenario,
+    /// Its seeds done so far, and in all.
+    pub done: u64,
+    /// Its seeds in all.
+    pub of: u64,
+    /// Its seeds failed so far.
+    pub failed: u64,
 }
 
-/// What a run left to look at: shuttle's event log of tasks and messages, or what a turmoil
-/// run said through `tracing`.
-#[derive(Debug)]
-pub enum RunLog {
-    /// From a shuttle scenario: the runtime's log of tasks and messages, and what the run
-    /// said through `tracing`.
-    Shuttle(EventLog, Recording),
-    /// From a turmoil scenario.
-    Turmoil(Recording),
-}
-
-impl RunLog {
-    /// The log, one event per line.
-    pub fn lines(&self) -> Vec<String> {
-        match self {
-            RunLog::Shuttle(log, said) => [log.lines().to_vec(), said.lines()].concat(),
-            RunLog::Turmoil(recording) => recording.lines(),
+impl RunArgs {
+    /// Every scenario of `harness` over the default seeds, on every core.
+    pub fn all(harness: &Harness) -> Self {
+        RunArgs {
+            scenarios: harness.scenarios().iter().collect(),
+            seeds: DEFAULT_SEEDS,
+            seeds_given: false,
+            shard: Shard::ALL,
+            check_determinism: false,
+            jobs: available_jobs(),
         }
     }
 
-    /// A hash of the whole log.
-    pub fn hash(&self) -> u64 {
-        match self {
-            RunLog::Shuttle(log, said) => log.hash() ^ said.hash().rotate_left(1),
-            RunLog::Turmoil(recording) => recording.hash(),
-        }
-    }
-
-    /// The run as a Chrome trace-event file.
-    pub fn chrome_trace(&self) -> String {
-        match self {
-            RunLog::Shuttle(log, said) => log.chrome_trace_with(said),
-            RunLog::Turmoil(recording) => recording.chrome_trace(),
-        }
-    }
-
-    /// The first line where two logs differ (1-based), and each side's line there.
-    pub fn first_difference(&self, other: &RunLog) -> Option<(usize, String, String)> {
-        let (a, b) = (self.lines(), other.lines());
-        let end = "<end of log>".to_string();
-        (0..a.len().max(b.len()))
-            .find(|&i| a.get(i) != b.get(i))
-            .map(|i| {
-                let side = |lines: &[String]| lines.get(i).unwrap_or(&end).clone();
-                (i + 1, side(&a), side(&b))
-            })
-    }
-}
-
-/// Runs one seed once; the log and virtual time of the run, or the failure. What a shuttle
-/// run says through `tracing` is left out: [`record_seed`] keeps it.
-pub fn run_seed(scenario: &Scenario, seed: u64, bugs: Bugs) -> Result<(RunLog, Duration), Failure> {
-    run_with(scenario, seed, bugs, false)
-}
-
-/// As [`run_seed`], with what a shuttle run says through `tracing` in its log: for replays
-/// and determinism checks, at the cost of recording every event.
-pub fn record_seed(
-    scenario: &Scenario,
-    seed: u64,
-    bugs: Bugs,
-) -> Result<(RunLog, Duration), Failure> {
-    run_with(scenario, seed, bugs, true)
-}
-
-fn run_with(
-    scenario: &Scenario,
-    seed: u64,
-    bugs: Bugs,
-    record: bool,
-) -> Result<(RunLog, Duration), Failure> {
-    let (log, outcome) = witness_seed(scenario, seed, bugs, record);
-    let virtual_time = outcome?;
-    Ok((log.expect("a passing run leaves its log"), virtual_time))
-}
-
-/// Runs one seed with every event recorded, as [`record_seed`], and keeps the log even when
-/// the seed fails: what the run did up to its failure, for `sim replay`.
-pub fn replay_seed(
-    scenario: &Scenario,
-    seed: u64,
-    bugs: Bugs,
-) -> (Option<RunLog>, Result<Duration, Failure>) {
-    witness_seed(scenario, seed, bugs, true)
-}
-
-fn witness_seed(
-    scenario: &Scenario,
-    seed: u64,
-    bugs: Bugs,
-    record: bool,
-) -> (Option<RunLog>, Result<Duration, Failure>) {
-    match scenario.body {
-        Body::Shuttle(run) => {
-            let check = ShuttleCheck::new(strategy(seed), schedules(seed)).seed(seed);
-            let run = || check.try_run(move |rt| run(rt, bugs));
-            let (summary, said) = match record {
-                true => Recording::capture(run),
-                false => (run(), Recording::default()),
-            };
-            let last = match &summary {
-                Ok(summary) => summary.last.clone(),
-                Err(failure) => failure.record.as_deref().cloned(),
-            };
-            let virtual_time = last.as_ref().map(|r| r.virtual_time);
-            let log = last.map(|r| RunLog::Shuttle(r.log, said));
-            (log, summary.map(|_| virtual_time.unwrap_or_default()))
-        }
-        Body::Turmoil(run) => {
-            let (ran, recording) = Recording::capture(|| run(seed, bugs));
-            let failed = |message| Failure {
-                backend: "turmoil",
-                message,
-                reproducer: format!("seed {seed}"),
-                replay: replay_command(scenario.name, seed),
-                record: None,
-            };
-            (Some(RunLog::Turmoil(recording)), ran.map_err(failed))
+    /// The seeds `scenario` is swept over, before sharding: the given range, or without
+    /// `--seeds` the scenario's own default if it has one.
+    pub fn seeds_of(&self, scenario: &Scenario) -> Range<u64> {
+        match (self.seeds_given, scenario.default_seeds) {
+            (false, Some(n)) => self.seeds.start..self.seeds.start + n,
+            _ => self.seeds.clone(),
         }
     }
 }
 
-/// The schedule family of `seed`: random walks for even seeds, random priorities for odd.
-pub fn strategy(seed: u64) -> Strategy {
-    match seed % 2 {
-        0 => Strategy::Random,
-        _ => Strategy::Pct { depth: 3 },
+/// The cores of this machine.
+pub fn available_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+impl Shard {
+    /// The whole range.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// Whether `seed` of `range` belongs to this shard.
+    pub fn owns(&self, range: &Range<u64>, seed: u64) -> bool {
+        (seed - range.start) % self.count == self.index - 1
     }
-}
-
-/// Schedules per seed: one random walk; or, for priorities, a first execution that measures
-/// the run's length and a second that changes priorities at points drawn within it.
-fn schedules(seed: u64) -> usize {
-    match seed % 2 {
-        0 => 1,
-        _ => 2,
-    }
-}
-
-/// Runs one seed, twice if `twice`, comparing the event logs; a failure's message and, for
-/// shuttle, its schedule.
-fn check_seed(
-    scenario: &Scenario,
-    seed: u64,
-    twice: bool,
-) -> Result<Duration, (String, Option<String>)> {
-    let run = if twice { record_seed } else { run_seed };
-    let failed = |f: Failure| {
-        let schedule = schedule_of(&f);
-        (f.message, schedule)
-    };
-    let (log, virtual_time) = run(scenario, seed, Bugs::NONE).map_err(failed)?;
-    if twice {
-        let (again, _) = run(scenario, seed, Bugs::NONE).map_err(failed)?;
-        if let Some((line, first, second)) = log.first_difference(&again) {
-            return Err((format!(
-                "nondeterminism: event {line} differs between two runs of one seed\n  first:  {first}\n  second: {second}"
-            ), None));
-        }
-    }
-    Ok(virtual_time)
-}
-
-/// The shuttle schedule a failure's reproducer names, on one line.
-pub fn schedule_of(failure: &Failure) -> Option<String> {
-    let schedule = failure.reproducer.split("schedule ").nth(1)?;
-    Some(schedule.replace('\n', ""))
-}
-
-/// Replays one stored shuttle `schedule` of `scenario`, with `seed` for the runtime's RNG.
-pub fn replay_schedule(scenario: &Scenario, seed: u64, schedule: &str) -> Result<(), String> {
-    let Body::Shuttle(run) = scenario.body else {
-        return Err(format!("{} has no shuttle schedules", scenario.name));
-    };
-    let check = ShuttleCheck::new(Strategy::Replay(schedule.into()), 1).seed(seed);
-    check
-        .try_run(move |rt| run(rt, Bugs::NONE))
-        .map(drop)
-        .map_err(|f| f.message)
-}
-
-/// The seeds `args` sweep `scenario` over, before sharding: the given range, or without
-/// `--seeds` the scenario's own default if it has one.
-pub fn seeds_of(args: &RunArgs, scenario: &Scenario) -> std::ops::Range<u64> {
-    match (args.seeds_given, scenario.default_seeds) {
-        (false, Some(n)) => args.seeds.start..args.seeds.start + n,
-        _ => args.seeds.clone(),
-    }
-}
-
-/// Sweeps every scenario of `args` over its shard of the seeds.
-pub fn sweep(
-    args: &RunArgs,
-    mut progress: impl FnMut(&str, u64, u64),
-) -> (Vec<Row>, Vec<SeedFailure>) {
-    let mut rows = Vec::new();
-    let mut failures = Vec::new();
-    for scenario in &args.scenarios {
-        let range = seeds_of(args, scenario);
-        let seeds: Vec<u64> = range
-            .clone()
-            .filter(|s| args.shard.owns(&range, *s))
-            .collect();
-        let start = Tokio.now();
-        let mut row = Row {
-            scenario: scenario.name,
-            backend: scenario.backend(),
-            seeds: 0,
-            failures: 0,
-            virtual_time: Duration::ZERO,
-            wall: Duration::ZERO,
-        };
-        for (done, seed) in seeds.iter().enumerate() {
-            progress(scenario.name, done as u64, seeds.len() as u64);
-            row.seeds += 1;
-            match check_seed(scenario, *seed, args.check_determinism) {
-                Ok(virtual_time) => row.virtual_time = row.virtual_time.max(virtual_time),
-                Err((message, schedule)) => {
-                    row.failures += 1;
-                    failures.push(SeedFailure {
-                        scenario: scenario.name,
-                        seed: *seed,
-                        message,
-                        schedule,
-                    });
-                }
-            }
-        }
-        row.wall = start.elapsed();
-        rows.push(row);
-    }
-    (rows, failures)
 }
 
 impl Row {
-    /// Schedules run per second of wall time.
+    /// Seeds run per second of worker time.
     pub fn rate(&self) -> f64 {
-        self.seeds as f64 / self.wall.as_secs_f64().max(1e-9)
+        self.seeds as f64 / self.busy.as_secs_f64().max(1e-9)
+    }
+
+    /// The declared hard states no seed reached.
+    pub fn unreached(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.reached
+            .iter()
+            .filter(|(_, n)| *n == 0)
+            .map(|(s, _)| *s)
     }
 }
 
-impl SeedFailure {
-    /// The one command that replays this failure.
-    pub fn replay_command(&self) -> String {
-        replay_command(self.scenario, self.seed)
+impl Sweep {
+    /// Whether every seed passed and every declared hard state was reached.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty() && self.rows.iter().all(|r| r.unreached().next().is_none())
     }
 }
 
-/// The one command that replays `seed` of `scenario`.
-pub fn replay_command(scenario: &str, seed: u64) -> String {
-    format!("cargo run --release -p sim -- replay --scenario {scenario} --seed {seed}")
+/// A seed's virtual time, or its failure's message and shuttle schedule.
+type SeedOutcome = Result<Duration, (String, Option<String>)>;
+
+/// What one seed gave back to the sweep.
+struct Ran {
+    item: usize,
+    outcome: SeedOutcome,
+    reached: Vec<&'static str>,
+    busy: Duration,
+}
+
+/// Sweeps every scenario of `args` over its shard of the seeds on `args.jobs` threads,
+/// telling `progress` after each seed.
+pub fn sweep(harness: &Harness, args: &RunArgs, progress: &mut dyn FnMut(Tick<'_>)) -> Sweep {
+    let start = Tokio.now();
+    let items: Vec<(usize, u64)> = args
+        .scenarios
+        .iter()
+        .enumerate()
+        .flat_map(|(i, scenario)| {
+            let range = args.seeds_of(scenario);
+            let owned: Vec<u64> = range
+                .clone()
+                .filter(|s| args.shard.owns(&range, *s))
+                .collect();
+            owned.into_iter().map(move |seed| (i, seed))
+        })
+        .collect();
+    let mut rows: Vec<Row> = args.scenarios.iter().map(|s| empty_row(s)).collect();
+    let totals: Vec<u64> = (0..rows.len())
+        .map(|i| items.iter().filter(|(s, _)| *s == i).count() as u64)
+        .collect();
+    let mut outcomes = BTreeMap::new();
+    let next = AtomicUsize::new(0);
+    let (done_tx, done_rx) = mpsc::channel::<Ran>();
+    std::thread::scope(|scope| {
+        for worker in 0..args.jobs.max(1) {
+            let (items, next, done_tx) = (&items, &next, done_tx.clone());
+            let check = args.check_determinism;
+            std::thread::Builder::new()
+                .name(format!("sim-worker-{worker}"))
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(scope, move || {
+                    run_items(args, items, next, check, &done_tx);
+                })
+                .expect("a worker thread starts");
+        }
+        drop(done_tx);
+        for ran in done_rx {
+            let (scenario, seed) = items[ran.item];
+            let row = &mut rows[scenario];
+            row.seeds += 1;
+            row.busy += ran.busy;
+            for (state, count) in &mut row.reached {
+                *count += u64::from(ran.reached.contains(state));
+            }
+            match &ran.outcome {
+                Ok(virtual_time) => row.virtual_time = row.virtual_time.max(*virtual_time),
+                Err(_) => row.failures += 1,
+            }
+            progress(Tick {
+                scenario: row.scenario,
+                done: row.seeds,
+                of: totals[scenario],
+                failed: row.failures,
+            });
+            outcomes.insert((scenario, seed), ran.outcome);
+        }
+    });
+    let failures = outcomes
+        .into_iter()
+        .filter_map(|((scenario, seed), outcome)| {
+            let (message, schedule) = outcome.err()?;
+            Some(failure_of(
+                harness,
+                args.scenarios[scenario],
+                seed,
+                message,
+                schedule,
+            ))
+        })
+        .collect();
+    Sweep {
+        rows,
+        failures,
+        wall: start.elapsed(),
+    }
+}
+
+fn empty_row(scenario: &'static Scenario) -> Row {
+    Row {
+        scenario,
+        seeds: 0,
+        failures: 0,
+        virtual_time: Duration::ZERO,
+        reached: scenario.hard_states.iter().map(|s| (*s, 0)).collect(),
+        busy: Duration::ZERO,
+    }
+}
+
+fn run_items(
+    args: &RunArgs,
+    items: &[(usize, u64)],
+    next: &AtomicUsize,
+    check: bool,
+    done: &mpsc::Sender<Ran>,
+) {
+    loop {
+        let item = next.fetch_add(1, Ordering::Relaxed);
+        let Some((scenario, seed)) = items.get(item) else {
+            return;
+        };
+        let start = Tokio.now();
+        let (outcome, reached) = check_seed(args.scenarios[*scenario], *seed, check);
+        let ran = Ran {
+            item,
+            outcome,
+            reached,
+            busy: start.elapsed(),
+        };
+        if done.send(ran).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs one seed, twice if `twice`, comparing the event logs; its virtual time or its
+/// failure's message and shuttle schedule, and the hard states it reached.
+fn check_seed(scenario: &Scenario, seed: u64, twice: bool) -> (SeedOutcome, Vec<&'static str>) {
+    let first = witness(scenario, seed, Bugs::NONE, twice);
+    let reached = first.reached.iter().copied().collect();
+    let failed = |f: sigrelay::check::Failure| {
+        let schedule = schedule_of(&f);
+        (f.message, schedule)
+    };
+    let outcome = first.outcome.map_err(failed).and_then(|virtual_time| {
+        if !twice {
+            return Ok(virtual_time);
+        }
+        let again = witness(scenario, seed, Bugs::NONE, true);
+        let (Some(log), Some(again_log)) = (&first.log, &again.log) else {
+            return Ok(virtual_time);
+        };
+        again.outcome.map_err(failed)?;
+        match log.first_difference(again_log) {
+            None => Ok(virtual_time),
+            Some((line, first, second)) => Err((format!(
+                "nondeterminism: event {line} differs between two runs of one seed\n  first:  {first}\n  second: {second}"
+            ), None)),
+        }
+    });
+    (outcome, reached)
+}
+
+/// The failure of a seed, with the event log of a recorded rerun up to its failure.
+fn failure_of(
+    harness: &Harness,
+    scenario: &'static Scenario,
+    seed: u64,
+    message: String,
+    schedule: Option<String>,
+) -> Failure {
+    let replay = harness.replay_command(scenario.name, seed);
+    let mut failure = Failure::new(scenario, seed, Bugs::NONE, message, schedule, replay);
+    let (log, _) = replay_seed(scenario, seed, Bugs::NONE);
+    failure.log = log.map(|l| l.lines()).unwrap_or_default();
+    failure
 }
 
 #[cfg(test)]

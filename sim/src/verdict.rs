@@ -5,7 +5,8 @@
 use std::fmt;
 
 /// The kinds of failure the harness reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Every task blocked, no timer pending: a wait-for graph.
     Deadlock,
@@ -15,6 +16,10 @@ pub enum Kind {
     Violation,
     /// A routine panicked and its group reported it.
     Panic,
+    /// A simulation ran out of time with work still pending (turmoil).
+    Stall,
+    /// Two runs of one seed logged different events.
+    Nondeterminism,
 }
 
 impl Kind {
@@ -25,6 +30,8 @@ impl Kind {
             Kind::Leak => "leak",
             Kind::Violation => "violation",
             Kind::Panic => "panic",
+            Kind::Stall => "stall",
+            Kind::Nondeterminism => "nondeterminism",
         }
     }
 }
@@ -59,6 +66,10 @@ impl Observed {
             Kind::Leak
         } else if report.contains("cause: Panicked") {
             Kind::Panic
+        } else if report.starts_with("nondeterminism:") {
+            Kind::Nondeterminism
+        } else if report.contains("without completing") {
+            Kind::Stall
         } else {
             Kind::Violation
         };

@@ -65,9 +65,11 @@ impl LoomCheck {
             body_site,
             ..self.settings
         };
-        let explored = catch_unwind(AssertUnwindSafe(|| {
-            builder.check(move || sim::run(settings, &body).0)
-        }));
+        let explored = super::as_check(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                builder.check(move || sim::run(settings, &body).0)
+            }))
+        });
         explored.map_err(|payload| Failure {
             backend: "loom",
             message: panic_message(payload.as_ref()),

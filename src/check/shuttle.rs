@@ -11,10 +11,10 @@ use ::shuttle::{Config, Runner};
 use shuttle_engine::runtime::execution::CurrentSchedule;
 use shuttle_engine::scheduler::serialization::serialize_schedule;
 
-use super::Failure;
-use crate::rt::panic_message;
+use super::{as_check, Failure};
 use crate::rt::sim::{self, RunRecord, RunSettings};
 use crate::rt::Shuttle;
+use crate::rt::{coverage, panic_message};
 
 /// The panic of shuttle's PCT scheduler for a body with one task.
 const PCT_NEEDS_TASKS: &str = "did not exercise any concurrency";
@@ -130,53 +130,56 @@ impl ShuttleCheck {
         }
     }
 
-    /// Runs the schedules on a thread of their own. Shuttle keeps per-thread state that a
-    /// failed execution can leave behind (parked continuations of tasks that never
-    /// finished); a fresh thread per check keeps one failure from leaking into the next.
-    /// The caller's `tracing` subscriber goes along.
+    /// Runs the schedules on the checker thread (see [`checker`](super::checker)). The
+    /// caller's `tracing` subscriber goes along, and the hard states the schedules reached
+    /// come back (see [`coverage`]).
     fn isolated(&self, test: impl Fn() + Send + Sync + 'static) -> Result<usize, Failure> {
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
-        std::thread::scope(|scope| {
-            let checker = scope.spawn(|| {
-                let _default = tracing::dispatcher::set_default(&dispatch);
-                let outcome = catch_unwind(AssertUnwindSafe(|| self.runner(test)));
-                outcome.map_err(|payload| self.failure(panic_message(payload.as_ref())))
+        let (strategy, seed, n) = (self.strategy.clone(), self.settings.seed, self.iterations);
+        let (outcome, reached) = super::checker::on_checker(move || {
+            let _default = tracing::dispatcher::set_default(&dispatch);
+            let (outcome, reached) = as_check(|| {
+                coverage::collect(|| {
+                    catch_unwind(AssertUnwindSafe(|| runner(&strategy, seed, n, test)))
+                })
             });
-            checker
-                .join()
-                .expect("the checker thread catches its panics")
-        })
+            let outcome = outcome
+                .map_err(|payload| failure(&strategy, seed, panic_message(payload.as_ref())));
+            let clean = outcome.is_ok();
+            ((outcome, reached), clean)
+        });
+        coverage::reached_all(reached);
+        outcome
     }
+}
 
-    fn runner(&self, test: impl Fn() + Send + Sync + 'static) -> usize {
-        let (seed, n) = (self.settings.seed, self.iterations);
-        match &self.strategy {
-            Strategy::Random => run_with(RandomScheduler::new_from_seed(seed, n), test),
-            Strategy::Pct { depth } => run_with(PctScheduler::new_from_seed(seed, *depth, n), test),
-            Strategy::Dfs => run_with(DfsScheduler::new(Some(n), false), test),
-            Strategy::Replay(schedule) => {
-                run_with(ReplayScheduler::new_from_encoded(schedule), test)
-            }
-        }
+fn runner(
+    strategy: &Strategy,
+    seed: u64,
+    n: usize,
+    test: impl Fn() + Send + Sync + 'static,
+) -> usize {
+    match strategy {
+        Strategy::Random => run_with(RandomScheduler::new_from_seed(seed, n), test),
+        Strategy::Pct { depth } => run_with(PctScheduler::new_from_seed(seed, *depth, n), test),
+        Strategy::Dfs => run_with(DfsScheduler::new(Some(n), false), test),
+        Strategy::Replay(schedule) => run_with(ReplayScheduler::new_from_encoded(schedule), test),
     }
+}
 
-    fn failure(&self, message: String) -> Failure {
-        let schedule = serialize_schedule(&CurrentSchedule::get_schedule());
-        let replay = format!(
-            "sigrelay::check::ShuttleCheck::new(Strategy::Replay({schedule:?}.into()), 1).seed({}).run(body)",
-            self.settings.seed
-        );
-        let reproducer = format!(
-            "{:?}, seed {}, schedule {schedule}",
-            self.strategy, self.settings.seed
-        );
-        Failure {
-            backend: "shuttle",
-            message,
-            reproducer,
-            replay,
-            record: None,
-        }
+/// The failure of a check: the message, and the schedule the checker thread just ran.
+fn failure(strategy: &Strategy, seed: u64, message: String) -> Failure {
+    let schedule = serialize_schedule(&CurrentSchedule::get_schedule());
+    let replay = format!(
+        "sigrelay::check::ShuttleCheck::new(Strategy::Replay({schedule:?}.into()), 1).seed({seed}).run(body)"
+    );
+    let reproducer = format!("{strategy:?}, seed {seed}, schedule {schedule}");
+    Failure {
+        backend: "shuttle",
+        message,
+        reproducer,
+        replay,
+        record: None,
     }
 }
 

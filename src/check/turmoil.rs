@@ -178,7 +178,7 @@ impl TurmoilCheck {
             census.drained().await;
             Ok(())
         });
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.run(&mut sim)));
+        let outcome = super::as_check(|| catch_unwind(AssertUnwindSafe(|| self.run(&mut sim))));
         let message = match outcome {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => e.to_string(),

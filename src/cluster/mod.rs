@@ -35,6 +35,15 @@ use crate::signal::Context;
 pub use self::node::{open, serve};
 pub use self::writer::Writer;
 
+/// A peer server forwarded a gap marker: its streamer missed frames a slow peer could not
+/// take (a hard state, see [`coverage`](crate::rt::coverage)).
+pub const SERVER_FORWARDED_GAP: &str =
+    "cluster: a peer server forwarded a gap marker for frames its slow peer missed";
+
+/// A peer tap dropped a frame its node's delta had no room for (a hard state).
+pub const TAP_DROPPED_FRAME: &str =
+    "cluster: a peer tap dropped a frame its node's delta had no room for";
+
 /// How long a frame may wait for room on its way between nodes — in a server streamer's
 /// outlet, or in the delta's inlet at the receiving tap — before it is dropped and a gap
 /// owed.

@@ -41,8 +41,9 @@ fn check<T>(config: &RelayConfig, peers: &Peers<T>) -> Result<(), ConfigError> {
     if peers.silence <= peers.beat {
         return Err(ConfigError::SilenceWithinBeat);
     }
-    match peers.max_message {
-        0 => Err(ConfigError::ZeroMaxMessage),
+    match (peers.max_message, peers.peer_buffer) {
+        (0, _) => Err(ConfigError::ZeroMaxMessage),
+        (_, 0) => Err(ConfigError::ZeroPeerBuffer),
         _ => Ok(()),
     }
 }

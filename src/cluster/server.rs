@@ -22,6 +22,7 @@ use crate::bugs::Bug;
 use crate::frame::Frame;
 use crate::net::{Connection, Listener, Message, Peers, Stream, Transport};
 use crate::relay::{Delivery, Policy, Relay, RelayError, Streamer, StreamerConfig, WeakRelay};
+use crate::rt::coverage;
 use crate::rt::prelude::*;
 use crate::signal::{Context, Fault};
 
@@ -126,7 +127,7 @@ async fn tap<R: Runtime, T, S: Stream>(
 ) -> Result<(), String> {
     let config = StreamerConfig {
         policy: Policy::Lossy { patience: PATIENCE },
-        capacity: 64,
+        capacity: peers.peer_buffer,
         ..StreamerConfig::default()
     };
     let opened = relay.new_streamer(BTreeSet::new(), config).await;
@@ -227,6 +228,7 @@ async fn forward<R: Runtime, T, S: Stream>(
     delivery: &Delivery,
 ) -> Result<bool, String> {
     if delivery.follows_gap() {
+        coverage::reached(super::SERVER_FORWARDED_GAP);
         let gap = Message::Gap(delivery.missed());
         send(ctx, peers, connection, &gap).await?;
     }

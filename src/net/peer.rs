@@ -75,12 +75,17 @@ pub struct Peers<T> {
     pub backoff: Duration,
     /// The longest wait between two dials.
     pub max_backoff: Duration,
+    /// Deliveries this node's peer server holds for one peer while the connection to it is
+    /// full; beyond them, frames wait at most the cluster's patience and are then dropped
+    /// for that peer, who is sent a gap marker.
+    pub peer_buffer: usize,
 }
 
 impl<T: Transport> Peers<T> {
     /// Node `me` of the cluster `credentials` name, reaching the nodes of `map` over
     /// `transport`, with default limits: 16 MiB messages, a 1 s handshake, a beat every 100 ms,
-    /// a link silent for 500 ms taken for broken, redials from 50 ms up to 1 s apart.
+    /// a link silent for 500 ms taken for broken, redials from 50 ms up to 1 s apart, 64
+    /// deliveries held for a slow peer.
     pub fn new(transport: T, map: ClusterMap, credentials: Credentials, me: NodeId) -> Self {
         Peers {
             transport,
@@ -93,6 +98,7 @@ impl<T: Transport> Peers<T> {
             silence: Duration::from_millis(500),
             backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
+            peer_buffer: 64,
         }
     }
 }

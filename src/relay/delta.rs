@@ -23,10 +23,11 @@ use std::time::Duration;
 use std::sync::Arc;
 
 pub use super::delivery::{Delivery, Inflow, Policy};
+use super::reached;
 use crate::bugs::{Bug, Bugs};
 use crate::frame::{ChannelKey, Frame, WriterGroup};
 use crate::rt::prelude::*;
-use crate::rt::{Tokio, TrySendError};
+use crate::rt::{coverage, Tokio, TrySendError};
 
 /// Frames the delta fans out in one go before it looks at its control channel again.
 const BATCH: usize = 32;
@@ -315,10 +316,12 @@ impl<R: Runtime> Delta<R> {
                 () = sleep_until(&self.rt, deadline) => break,
             }
             if !self.subscribers.contains_key(&id) {
+                coverage::reached(reached::DISCONNECT_WHILE_OUTLET_FULL);
                 return false;
             }
         }
         if let Some(subscriber) = self.subscribers.get_mut(&id) {
+            coverage::reached(reached::LOSSY_PATIENCE_RAN_OUT);
             subscriber.missed += 1;
         }
         true

@@ -41,6 +41,8 @@ pub enum ConfigError {
     SilenceWithinBeat,
     /// The peers' `max_message` is zero: no message fits.
     ZeroMaxMessage,
+    /// The peers' `peer_buffer` is zero: a peer server could hold no delivery.
+    ZeroPeerBuffer,
 }
 
 impl fmt::Display for ConfigError {
@@ -56,6 +58,7 @@ impl fmt::Display for ConfigError {
                 f.write_str("the peers' silence is not longer than their beat")
             }
             ConfigError::ZeroMaxMessage => f.write_str("the peers' maximum message is zero"),
+            ConfigError::ZeroPeerBuffer => f.write_str("the peers' peer buffer is zero"),
         }
     }
 }

@@ -54,6 +54,7 @@ mod delivery;
 mod delta;
 mod error;
 mod node;
+pub mod reached;
 pub(crate) mod remote;
 mod storage;
 mod streamer;

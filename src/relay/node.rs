@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::delta::{Delta, DeltaHandle, Inflow};
 use super::error::{CloseError, CloseReport, ConfigError, RelayError};
+use super::reached;
 use super::remote::StartTap;
 use super::storage::Storage;
 use super::streamer::{
@@ -27,7 +28,7 @@ use super::writer::Writer;
 use crate::bugs::{Bug, Bugs};
 use crate::frame::{ChannelKey, NodeId};
 use crate::rt::prelude::*;
-use crate::rt::Tokio;
+use crate::rt::{coverage, Tokio};
 use crate::signal::{Census, FailurePolicy, Group};
 
 /// What a relay serves and how large its buffers are.
@@ -168,16 +169,13 @@ impl<R: Runtime> Relay<R> {
             return Err(RelayError::Config(ConfigError::ZeroStreamerCapacity));
         }
         inner.demandable.check(&keys)?;
+        let raced = || {
+            coverage::reached(reached::CLOSE_RACED_STARTING_STREAMER);
+            RelayError::Closed
+        };
         let demands = match inner.bugs.has(Bug::H1CloseRacesStartingStreamer) {
             true => DemandInlet::Lazy(inner.demands.clone()),
-            false => DemandInlet::Taken(
-                inner
-                    .demands
-                    .lock()
-                    .await
-                    .clone()
-                    .ok_or(RelayError::Closed)?,
-            ),
+            false => DemandInlet::Taken(inner.demands.lock().await.clone().ok_or_else(raced)?),
         };
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (requests, requests_rx) = inner.rt.channel(&format!("streamer-{id}:requests"), 4);
@@ -201,8 +199,8 @@ impl<R: Runtime> Relay<R> {
         let started = routine
             .on_failure(FailurePolicy::Isolate)
             .go(|ctx| task.run(ctx));
-        started.await.map_err(|_| RelayError::Closed)?;
-        let responses = opened_rx.await.map_err(|_| RelayError::Closed)??;
+        started.await.map_err(|_| raced())?;
+        let responses = opened_rx.await.map_err(|_| raced())??;
         Ok(Streamer {
             id,
             rt: inner.rt.clone(),

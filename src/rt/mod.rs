@@ -19,6 +19,7 @@
 //! Core code selects with [`select!`](crate::select), which is always biased: an unbiased
 //! select draws from a thread-local RNG that no checker controls.
 
+pub mod coverage;
 mod error;
 mod handles;
 mod rng;

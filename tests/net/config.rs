@@ -57,3 +57,12 @@ fn a_zero_maximum_message_is_refused() {
         assert_eq!(opened(other, |p| p.max_message = 0).await, refused);
     });
 }
+
+#[test]
+fn a_zero_peer_buffer_is_refused() {
+    on_tokio(async {
+        let other = ChannelKey::free(1);
+        let refused = Err(ConfigError::ZeroPeerBuffer);
+        assert_eq!(opened(other, |p| p.peer_buffer = 0).await, refused);
+    });
+}

@@ -1,5 +1,6 @@
-//! The scenarios the harness sweeps: async bodies written against `R: Runtime` and run
-//! under shuttle, and whole simulated clusters run under turmoil.
+//! sigrelay's own scenarios: async bodies written against `R: Runtime` and run under
+//! shuttle, and whole simulated clusters run under turmoil. [`ALL`] is the table the `sim`
+//! binary sweeps.
 
 mod cluster;
 mod grid;
@@ -9,46 +10,10 @@ mod signal;
 
 use std::time::Duration;
 
-use sigrelay::bugs::Bugs;
+use sigrelay::relay::reached;
 use sigrelay::rt::prelude::*;
 
-/// The future of one scenario run, boxed so that scenarios fit in one table.
-pub type BoxedBody = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
-/// How a scenario runs one seed, with the bugs to reintroduce.
-#[derive(Debug, Clone, Copy)]
-pub enum Body {
-    /// An async body run under shuttle: the seed picks the schedule.
-    Shuttle(fn(sigrelay::rt::Shuttle, Bugs) -> BoxedBody),
-    /// A whole turmoil simulation: the seed picks the cluster, its faults and every random
-    /// choice; returns the simulated time, or what went wrong.
-    Turmoil(fn(u64, Bugs) -> Result<Duration, String>),
-}
-
-/// A named scenario and the body it runs.
-#[derive(Debug, Clone, Copy)]
-pub struct Scenario {
-    /// The name given to `--scenario`.
-    pub name: &'static str,
-    /// What a passing run shows.
-    pub proves: &'static str,
-    /// How it runs.
-    pub body: Body,
-    /// Seeds a sweep runs when `--seeds` is not given, instead of the default range: fewer
-    /// for turmoil (a seed simulates seconds of a whole cluster), more for the relay's
-    /// churn, whose rarest interleavings need tens of thousands of seeds.
-    pub default_seeds: Option<u64>,
-}
-
-impl Scenario {
-    /// The backend its body runs on.
-    pub fn backend(&self) -> &'static str {
-        match self.body {
-            Body::Shuttle(_) => "shuttle",
-            Body::Turmoil(_) => "turmoil",
-        }
-    }
-}
+use crate::scenario::{Body, Scenario};
 
 /// Every scenario, in the order `list` prints them.
 pub const ALL: &[Scenario] = &[
@@ -57,143 +22,185 @@ pub const ALL: &[Scenario] = &[
         proves: "a three-stage bounded pipeline with a slow stage delivers every value and ends",
         body: Body::Shuttle(|rt, _| Box::pin(pipeline(rt))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "fan-in",
         proves: "four producers with seeded jitter feed one consumer through a small buffer without loss",
         body: Body::Shuttle(|rt, _| Box::pin(fan_in(rt))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "relay-churn",
         proves: "writer, lossy, updating, early-closing and racing streamers, relay close: only demanded keys, in order, complete after each ack, exact gap counts, nothing left running",
         body: Body::Shuttle(|rt, bugs| Box::pin(relay::churn(rt, bugs))),
         default_seeds: Some(20_000),
+        hard_states: &[
+            reached::DISCONNECT_WHILE_OUTLET_FULL,
+            reached::LOSSY_PATIENCE_RAN_OUT,
+            reached::CLOSE_RACED_STARTING_STREAMER,
+        ],
     },
     Scenario {
         name: "relay-open-ack",
         proves: "the open-ack is a delivery barrier: three streamers opening at once each receive the frame they write right after their ack (B6)",
         body: Body::Shuttle(|rt, bugs| Box::pin(relay::open_ack(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "signal-shutdown",
         proves: "drain, then cancel, then abort: the report names exactly the routines that had to be stopped, and none is left",
         body: Body::Shuttle(|rt, bugs| Box::pin(signal::shutdown_order(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "signal-first-failure",
         proves: "a group's first real failure is returned, never a sibling's cancellation (B7)",
         body: Body::Shuttle(|rt, bugs| Box::pin(signal::first_failure(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "signal-restart-cancel",
         proves: "a restarting routine cancelled at any moment ends with its panic (B8)",
         body: Body::Shuttle(|rt, bugs| Box::pin(signal::restart_under_cancel(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "signal-restart-return",
         proves: "a restartable routine that returns normally runs once (B9)",
         body: Body::Shuttle(|rt, bugs| Box::pin(signal::restart_after_return(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "patterns-pipeline",
         proves: "a pipeline of random widths with failing items, a backend that loses requests and a random budget: every item ends exactly once, ordered runs match the model, the budget stops the run exactly when exceeded (P1, P2)",
         body: Body::Shuttle(|rt, bugs| Box::pin(patterns::pipeline_with_failures(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "patterns-heartbeat",
         proves: "a worker's interval heartbeat never holds its work up and beats exactly once per tick (P3)",
         body: Body::Shuttle(|rt, bugs| Box::pin(patterns::interval_heartbeat(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "patterns-steward",
         proves: "wards that hang at random are stopped exactly one timeout after their last beat, aborted after the grace if deaf, restarted one backoff later, never two at once, one output stream (P4)",
         body: Body::Shuttle(|rt, bugs| Box::pin(patterns::hung_wards(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "patterns-replicas",
         proves: "replicated requests, at once or hedged, with random latencies, failures and hangs: the earliest success wins at its time and every loser has ended one grace later (P5)",
         body: Body::Shuttle(|rt, bugs| Box::pin(patterns::replicated_requests(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "patterns-ratelimit",
         proves: "clients sharing a limiter of one or two quotas, some giving up: every admission conforms to every quota, FIFO, none before its request",
         body: Body::Shuttle(|rt, bugs| Box::pin(patterns::rate_limited_clients(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "grid-leader",
         proves: "three candidates, the leader cut off from the coordinator at random: terms never overlap, fences grow, no stale write reaches the fenced ledger, a new leader within one lease of the cut (G3)",
         body: Body::Shuttle(|rt, bugs| Box::pin(grid::leader_under_partitions(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "grid-names",
         proves: "three nodes start one actor name at random instants, claims racing cuts of their links: never two actors of the name at once, a live name is taken, a lost answer is settled by re-reading (G1)",
         body: Body::Shuttle(|rt, bugs| Box::pin(grid::unique_names_under_cuts(rt, bugs))),
         default_seeds: None,
+        hard_states: &[],
     },
     Scenario {
         name: "grid-actors",
         proves: "3–5 turmoil nodes start two singleton names at random, mostly on their home nodes, while nodes are cut from the coordinator and healed: never two actors of one name, requests answered or failed with a typed error and never left to time out (G1, G2)",
         body: Body::Turmoil(grid::names_across_nodes),
         default_seeds: Some(40),
+        hard_states: &[],
     },
     Scenario {
         name: "grid-failover",
         proves: "3–5 turmoil nodes elect a leader that starts a worker on every peer and pings them with its fence; the leader's host crashes, it is cut from the coordinator (then another node too), or cut from its peers: no worker accepts a fence after its candidacy ended, terms never overlap, fences grow, a new leader within one lease (G3)",
         body: Body::Turmoil(grid::leader_failover),
         default_seeds: Some(30),
+        hard_states: &[],
     },
     Scenario {
         name: "grid-broadcast",
         proves: "3–5 turmoil nodes' members with delays drawn from the seed, one answering with errors, the caller partitioned from one node for a while: fastest returns the quickest answer promptly and cancels the rest, all + resend reaches every member after the partition heals, an application error is never re-sent (G4, G5)",
         body: Body::Turmoil(grid::broadcasts),
         default_seeds: Some(30),
+        hard_states: &[],
     },
     Scenario {
         name: "cluster-partition",
         proves: "3–5 nodes stream each other's channels through partitions (both ways, one way, a node cut from all), holds and latency surges: order, no duplicates, gap markers across each fault and none without, the open-ack barrier across nodes, resumption within 2.5 s of the repair, clean close",
         body: Body::Turmoil(cluster::partitions),
         default_seeds: Some(40),
+        hard_states: &[],
+    },
+    Scenario {
+        name: "cluster-slow-peer",
+        proves: "three relays over the in-memory network under shuttle, one reading slowly so its tap drops frames and the writer's peer server drops them too: on both readers values in order, never twice, every loss announced by a gap marker; every node closes clean",
+        body: Body::Shuttle(|rt, bugs| Box::pin(cluster::slow_peer(rt, bugs))),
+        default_seeds: None,
+        hard_states: &[
+            sigrelay::cluster::TAP_DROPPED_FRAME,
+            sigrelay::cluster::SERVER_FORWARDED_GAP,
+        ],
     },
     Scenario {
         name: "cluster-crash",
         proves: "a node crashes and restarts under 3–5 node streaming: the others mark the gap, redial and resume; the restarted node streams again; every node closes with nothing left running",
         body: Body::Turmoil(cluster::crash),
         default_seeds: Some(40),
+        hard_states: &[],
     },
 ];
 
-/// Looks a scenario up by name.
+/// Looks one of sigrelay's scenarios up by name.
 pub fn find(name: &str) -> Option<&'static Scenario> {
-    ALL.iter().chain(testing::BROKEN).find(|s| s.name == name)
+    ALL.iter().find(|s| s.name == name)
 }
 
-/// Scenarios that fail on purpose, for the harness's own tests; empty outside them.
+/// Scenarios for the harness's own tests; empty outside them.
 pub mod testing {
     use super::*;
 
-    /// The deliberately broken scenarios.
+    /// A scenario that deadlocks on every seed.
     #[cfg(test)]
-    pub const BROKEN: &[Scenario] = &[Scenario {
-        name: "broken",
-        proves: "that failures are caught",
-        body: Body::Shuttle(|rt, _| Box::pin(deadlocks(rt))),
-        default_seeds: None,
-    }];
-    /// The deliberately broken scenarios.
+    pub const BROKEN: &[Scenario] = &[Scenario::shuttle(
+        "broken",
+        "that failures are caught",
+        |rt, _| Box::pin(deadlocks(rt)),
+    )];
+    /// A scenario that deadlocks on every seed.
     #[cfg(not(test))]
     pub const BROKEN: &[Scenario] = &[];
+
+    /// A passing scenario that reaches one of its hard states on about half the seeds and
+    /// the other never, and the broken one: for sweeps that must fail on either.
+    #[cfg(test)]
+    pub const MIXED: &[Scenario] = &[
+        Scenario::shuttle("coin", "a coin is tossed", |rt, _| Box::pin(coin(rt)))
+            .reaching(&["heads", "the coin lands on its edge"]),
+        BROKEN[0],
+    ];
 
     /// Two tasks that each wait for the other first.
     #[cfg(test)]
@@ -207,6 +214,16 @@ pub mod testing {
         let _ = b_rx.recv().await;
         let _ = a_tx.send(1).await;
         let _ = first.await;
+    }
+
+    /// A task tosses a coin from the run's RNG; heads is a hard state.
+    #[cfg(test)]
+    pub async fn coin<R: Runtime>(rt: R) {
+        let mut rng = rt.rng();
+        let toss = rt.spawn("toss", async move { rng.below(2) == 0 });
+        if toss.await.expect("the toss ends") {
+            sigrelay::rt::coverage::reached("heads");
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use crate::frame::Frame;
 use crate::net::{Connection, Message, Peers, Stream};
 use crate::relay::Inflow;
 use crate::rt::prelude::*;
-use crate::rt::TrySendError;
+use crate::rt::{coverage, TrySendError};
 
 impl<R: Runtime> PeerTap<R> {
     /// Streams over `connection` until the tap is closed or the connection is lost.
@@ -143,7 +143,10 @@ impl<R: Runtime> PeerTap<R> {
         }
         let taken = push(rt, &self.inlet, Inflow::Frame(frame), patience).await;
         self.stalled = !taken;
-        self.owes_gap |= !taken;
+        if !taken {
+            coverage::reached(crate::cluster::TAP_DROPPED_FRAME);
+            self.owes_gap = true;
+        }
     }
 }
 

@@ -11,6 +11,9 @@
 
 mod journal;
 mod node;
+mod slow;
+
+pub use self::slow::slow_peer;
 
 use std::cell::RefCell;
 use std::rc::Rc;
