@@ -1,7 +1,7 @@
 //! The sigrelay harness as a library: sweep, replay, persist and determinism-check
 //! scenarios — sigrelay's own or a user's — from a `#[test]` or from a small binary.
 //!
-//! ```no_run
+//! ```ignore
 //! use sim::{Harness, Scenario};
 //! use sigrelay::rt::prelude::*;
 //!
@@ -26,6 +26,9 @@
 //!     Harness::new(MINE).regressions_at("regressions.txt").main()
 //! }
 //! ```
+//!
+//! (This is the walk-through crate of the workspace, `walkthrough/`, in brief; its tests
+//! run it.)
 //!
 //! # Map of the code
 //! - [`scenario`]: what a scenario is — a body, what it proves, its hard states.

@@ -2,24 +2,36 @@
 //! runtime's sockets, so a cluster runs under shuttle and loom as well as on tokio. Each
 //! direction of a connection is a pipe with a bounded buffer: a writer whose reader does not
 //! read waits, as on a real socket whose window is full — so a slow peer's server really
-//! has to drop frames. [`MemoryNet::cut`] breaks every connection to an address and refuses
-//! new ones until [`MemoryNet::heal`]: a node cut off from its callers.
+//! has to drop frames. Faults:
+//! - [`MemoryNet::cut`] breaks every connection to an address and refuses new ones until
+//!   [`MemoryNet::heal`]: a node that crashed, or was cut off from its callers (a reset).
+//! - [`MemoryNet::hold`] silences every connection to an address, both ways, until
+//!   [`MemoryNet::release`]: bytes stay in their pipes, readers see nothing, writers fill
+//!   the buffers and wait (a partition that drops no connection).
+//! - [`MemoryNet::with_latency`] delays every write by a time drawn from the run's RNG,
+//!   kept in order per direction, on the runtime's clock (virtual under the checkers).
 //!
 //! # Why a std mutex guards a pipe
 //! Every operation takes the lock, changes the state and returns; nothing that can switch
 //! tasks happens while it is held, so under the checkers (one task at a time) it never
 //! contends, and on tokio it is held for a copy. Wakers are called after it is released.
 
+mod stream;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Poll, Waker};
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
+pub use self::stream::MemoryStream;
+use self::stream::{pipe, Pipe};
 use super::transport::{Listener, Transport};
+use crate::rt::prelude::*;
+use crate::rt::Rng;
 
 /// How many bytes each direction of a connection buffers, by default.
 const PIPE_CAPACITY: usize = 64 * 1024;
@@ -30,6 +42,7 @@ const PIPE_CAPACITY: usize = 64 * 1024;
 pub struct MemoryNet {
     net: Arc<Mutex<Net>>,
     capacity: Option<usize>,
+    latency: Option<Latency>,
 }
 
 #[derive(Default)]
@@ -38,6 +51,7 @@ struct Net {
     /// The pipes of every connection made to each address, to break on a cut.
     links: BTreeMap<String, Vec<Weak<Locked<Pipe>>>>,
     cut: BTreeSet<String>,
+    held: BTreeSet<String>,
     next_port: u32,
     next_caller: u64,
 }
@@ -52,28 +66,37 @@ impl<T> Locked<T> {
     }
 }
 
+/// A timer future of the runtime the latency runs on.
+type Timer = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Write delays: drawn from a seeded RNG between `min` and `max`, on a runtime's clock.
+#[derive(Clone)]
+struct Latency {
+    /// Time since the network was made, on the runtime's clock.
+    clock: Arc<dyn Fn() -> Duration + Send + Sync>,
+    /// A timer of the runtime.
+    timer: Arc<dyn Fn(Duration) -> Timer + Send + Sync>,
+    rng: Arc<Locked<Rng>>,
+    min: Duration,
+    spread: u64,
+}
+
+impl Latency {
+    /// The delay of the next write.
+    fn draw(&self) -> Duration {
+        let extra = match self.spread {
+            0 => 0,
+            spread => self.rng.lock().below(spread + 1),
+        };
+        self.min + Duration::from_nanos(extra)
+    }
+}
+
 /// Connections waiting to be accepted.
 #[derive(Default)]
 struct Backlog {
     waiting: VecDeque<(MemoryStream, String)>,
     acceptor: Option<Waker>,
-}
-
-/// One direction of a connection.
-#[derive(Default)]
-struct Pipe {
-    bytes: VecDeque<u8>,
-    capacity: usize,
-    reader: Option<Waker>,
-    writer: Option<Waker>,
-    writer_gone: bool,
-    reader_gone: bool,
-}
-
-/// One end of an in-memory connection.
-pub struct MemoryStream {
-    incoming: Arc<Locked<Pipe>>,
-    outgoing: Arc<Locked<Pipe>>,
 }
 
 /// A bound in-memory listener; dropping it unbinds its address.
@@ -96,6 +119,25 @@ impl MemoryNet {
         MemoryNet { capacity, ..self }
     }
 
+    /// The same network with every write on connections made from now on delayed by a time
+    /// between `min` and `max` (inclusive), drawn from `rt`'s RNG — so the seed picks the
+    /// delays — and kept on `rt`'s clock and timers. Bytes of one direction still arrive
+    /// in the order written.
+    pub fn with_latency<R: Runtime>(self, rt: &R, min: Duration, max: Duration) -> Self {
+        let (clock_rt, timer_rt, start) = (rt.clone(), rt.clone(), rt.now());
+        let latency = Latency {
+            clock: Arc::new(move || clock_rt.now().saturating_duration_since(start)),
+            timer: Arc::new(move |d| Box::pin(timer_rt.sleep(d))),
+            rng: Arc::new(Locked(Mutex::new(rt.rng()))),
+            min,
+            spread: max.saturating_sub(min).as_nanos() as u64,
+        };
+        MemoryNet {
+            latency: Some(latency),
+            ..self
+        }
+    }
+
     /// Cuts `address` off: every connection made to it breaks at once (as by a reset: reads
     /// end, writes fail) and new ones are refused, until [`heal`](MemoryNet::heal).
     pub fn cut(&self, address: &str) {
@@ -103,19 +145,46 @@ impl MemoryNet {
         net.cut.insert(address.to_string());
         let pipes: Vec<_> = net.links.remove(address).into_iter().flatten().collect();
         drop(net);
-        for pipe in pipes.iter().filter_map(Weak::upgrade) {
-            let mut state = pipe.lock();
-            (state.writer_gone, state.reader_gone) = (true, true);
-            state.bytes.clear();
-            let wakers = [state.reader.take(), state.writer.take()];
-            drop(state);
-            wakers.into_iter().for_each(wake);
-        }
+        pipes
+            .iter()
+            .filter_map(Weak::upgrade)
+            .for_each(|p| p.lock().break_off());
     }
 
     /// Lets connections to `address` be made again.
     pub fn heal(&self, address: &str) {
         self.net().cut.remove(address);
+    }
+
+    /// Silences every connection to `address`, both ways, and those made to it from now on,
+    /// until [`release`](MemoryNet::release): nothing breaks, nothing arrives.
+    pub fn hold(&self, address: &str) {
+        self.set_held(address, true);
+    }
+
+    /// Lets the connections to `address` deliver again what they hold.
+    pub fn release(&self, address: &str) {
+        self.set_held(address, false);
+    }
+
+    fn set_held(&self, address: &str, held: bool) {
+        let mut net = self.net();
+        match held {
+            true => net.held.insert(address.to_string()),
+            false => net.held.remove(address),
+        };
+        let pipes: Vec<_> = net
+            .links
+            .get(address)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        drop(net);
+        pipes
+            .iter()
+            .filter_map(Weak::upgrade)
+            .for_each(|p| p.lock().hold(held));
     }
 
     fn net(&self) -> MutexGuard<'_, Net> {
@@ -135,24 +204,19 @@ impl Transport for MemoryNet {
         net.next_caller += 1;
         let from = format!("memory-caller-{}", net.next_caller);
         let capacity = self.capacity.unwrap_or(PIPE_CAPACITY);
-        let (ours, theirs) = (pipe(capacity), pipe(capacity));
+        let held = net.held.contains(address);
+        let (ours, theirs) = (pipe(capacity, held), pipe(capacity, held));
         let links = net.links.entry(address.to_string()).or_default();
         links.retain(|pipe| pipe.strong_count() > 0);
         links.extend([Arc::downgrade(&ours), Arc::downgrade(&theirs)]);
         drop(net);
-        let server = MemoryStream {
-            incoming: ours.clone(),
-            outgoing: theirs.clone(),
-        };
+        let server = MemoryStream::new(ours.clone(), theirs.clone(), self.latency.clone());
         let mut waiting = backlog.lock();
         waiting.waiting.push_back((server, from));
         let acceptor = waiting.acceptor.take();
         drop(waiting);
         wake(acceptor);
-        Ok(MemoryStream {
-            incoming: theirs,
-            outgoing: ours,
-        })
+        Ok(MemoryStream::new(theirs, ours, self.latency.clone()))
     }
 
     async fn bind(&self, address: &str) -> io::Result<MemoryListener> {
@@ -176,14 +240,6 @@ impl Transport for MemoryNet {
             net,
         })
     }
-}
-
-fn pipe(capacity: usize) -> Arc<Locked<Pipe>> {
-    let pipe = Pipe {
-        capacity,
-        ..Pipe::default()
-    };
-    Arc::new(Locked(Mutex::new(pipe)))
 }
 
 fn wake(waker: Option<Waker>) {
@@ -222,100 +278,13 @@ impl Drop for MemoryListener {
     }
 }
 
-impl AsyncRead for MemoryStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let mut pipe = self.incoming.lock();
-        if pipe.bytes.is_empty() {
-            if !pipe.writer_gone {
-                pipe.reader = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        let n = pipe.bytes.len().min(buf.remaining());
-        let (front, back) = pipe.bytes.as_slices();
-        let from_front = n.min(front.len());
-        buf.put_slice(&front[..from_front]);
-        buf.put_slice(&back[..n - from_front]);
-        pipe.bytes.drain(..n);
-        let writer = pipe.writer.take();
-        drop(pipe);
-        wake(writer);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for MemoryStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut pipe = self.outgoing.lock();
-        if pipe.reader_gone {
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-        }
-        let room = pipe.capacity - pipe.bytes.len();
-        if room == 0 {
-            pipe.writer = Some(cx.waker().clone());
-            return Poll::Pending;
-        }
-        let n = room.min(data.len());
-        pipe.bytes.extend(&data[..n]);
-        let reader = pipe.reader.take();
-        drop(pipe);
-        wake(reader);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.close_writing();
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl MemoryStream {
-    fn close_writing(&self) {
-        let mut pipe = self.outgoing.lock();
-        pipe.writer_gone = true;
-        let reader = pipe.reader.take();
-        drop(pipe);
-        wake(reader);
-    }
-}
-
-impl Drop for MemoryStream {
-    fn drop(&mut self) {
-        self.close_writing();
-        let mut pipe = self.incoming.lock();
-        pipe.reader_gone = true;
-        pipe.bytes.clear();
-        let writer = pipe.writer.take();
-        drop(pipe);
-        wake(writer);
-    }
-}
-
 impl fmt::Debug for MemoryNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let listeners: Vec<String> = self.net().listeners.keys().cloned().collect();
         f.debug_struct("MemoryNet")
             .field("listeners", &listeners)
+            .field("latency", &self.latency.as_ref().map(|l| l.min))
             .finish()
-    }
-}
-
-impl fmt::Debug for MemoryStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MemoryStream")
     }
 }
 
