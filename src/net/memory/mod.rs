@@ -16,22 +16,20 @@
 //! tasks happens while it is held, so under the checkers (one task at a time) it never
 //! contends, and on tokio it is held for a copy. Wakers are called after it is released.
 
+mod pipe;
 mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+use self::pipe::{pipe, wake, Latency, Locked, Pipe};
 pub use self::stream::MemoryStream;
-use self::stream::{pipe, Pipe};
 use super::transport::{Listener, Transport};
 use crate::rt::prelude::*;
-use crate::rt::Rng;
 
 /// How many bytes each direction of a connection buffers, by default.
 const PIPE_CAPACITY: usize = 64 * 1024;
@@ -54,42 +52,6 @@ struct Net {
     held: BTreeSet<String>,
     next_port: u32,
     next_caller: u64,
-}
-
-/// A value behind a std mutex that a poisoned lock does not hide.
-#[derive(Default)]
-struct Locked<T>(Mutex<T>);
-
-impl<T> Locked<T> {
-    fn lock(&self) -> MutexGuard<'_, T> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// A timer future of the runtime the latency runs on.
-type Timer = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// Write delays: drawn from a seeded RNG between `min` and `max`, on a runtime's clock.
-#[derive(Clone)]
-struct Latency {
-    /// Time since the network was made, on the runtime's clock.
-    clock: Arc<dyn Fn() -> Duration + Send + Sync>,
-    /// A timer of the runtime.
-    timer: Arc<dyn Fn(Duration) -> Timer + Send + Sync>,
-    rng: Arc<Locked<Rng>>,
-    min: Duration,
-    spread: u64,
-}
-
-impl Latency {
-    /// The delay of the next write.
-    fn draw(&self) -> Duration {
-        let extra = match self.spread {
-            0 => 0,
-            spread => self.rng.lock().below(spread + 1),
-        };
-        self.min + Duration::from_nanos(extra)
-    }
 }
 
 /// Connections waiting to be accepted.
@@ -239,12 +201,6 @@ impl Transport for MemoryNet {
             backlog,
             net,
         })
-    }
-}
-
-fn wake(waker: Option<Waker>) {
-    if let Some(waker) = waker {
-        waker.wake();
     }
 }
 

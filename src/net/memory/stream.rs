@@ -1,97 +1,16 @@
 //! One in-memory connection: a pipe each way, with a bounded buffer, an optional delay per
 //! write, and a hold that silences it.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{wake, Latency, Locked, Timer};
-
-/// One direction of a connection.
-#[derive(Default)]
-pub(super) struct Pipe {
-    bytes: VecDeque<u8>,
-    /// With latency: when each write's bytes arrive, and how many there are, oldest first.
-    arrivals: VecDeque<(Duration, usize)>,
-    /// When the last write arrives: later writes never overtake it.
-    last_arrival: Duration,
-    capacity: usize,
-    reader: Option<std::task::Waker>,
-    writer: Option<std::task::Waker>,
-    writer_gone: bool,
-    reader_gone: bool,
-    held: bool,
-}
-
-/// A pipe of `capacity` bytes, held from the start if `held`.
-pub(super) fn pipe(capacity: usize, held: bool) -> Arc<Locked<Pipe>> {
-    let pipe = Pipe {
-        capacity,
-        held,
-        ..Pipe::default()
-    };
-    Arc::new(Locked(Mutex::new(pipe)))
-}
-
-impl Pipe {
-    /// Breaks the pipe as a reset does: both ends gone, what it held lost.
-    pub(super) fn break_off(&mut self) {
-        (self.writer_gone, self.reader_gone) = (true, true);
-        self.bytes.clear();
-        self.arrivals.clear();
-        self.wake_both();
-    }
-
-    /// Holds what the pipe carries, or lets it go.
-    pub(super) fn hold(&mut self, held: bool) {
-        self.held = held;
-        self.wake_both();
-    }
-
-    fn wake_both(&mut self) {
-        let wakers = [self.reader.take(), self.writer.take()];
-        wakers.into_iter().for_each(wake);
-    }
-
-    /// Bytes that have arrived by `now` (all of them without latency).
-    fn arrived(&self, now: Option<Duration>) -> usize {
-        match now {
-            None => self.bytes.len(),
-            Some(now) => self
-                .arrivals
-                .iter()
-                .take_while(|(at, _)| *at <= now)
-                .map(|(_, n)| n)
-                .sum(),
-        }
-    }
-
-    /// Removes the first `n` bytes, into `buf`.
-    fn take_into(&mut self, n: usize, buf: &mut ReadBuf<'_>) {
-        let (front, back) = self.bytes.as_slices();
-        let from_front = n.min(front.len());
-        buf.put_slice(&front[..from_front]);
-        buf.put_slice(&back[..n - from_front]);
-        self.bytes.drain(..n);
-        let mut left = n;
-        while left > 0 {
-            let Some((_, len)) = self.arrivals.front_mut() else {
-                break;
-            };
-            let taken = left.min(*len);
-            (*len, left) = (*len - taken, left - taken);
-            if *len == 0 {
-                self.arrivals.pop_front();
-            }
-        }
-    }
-}
+use super::pipe::{wake, Latency, Locked, Pipe, Timer};
 
 /// One end of an in-memory connection.
 pub struct MemoryStream {

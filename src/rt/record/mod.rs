@@ -21,7 +21,7 @@ use tracing::{Event, Level, Metadata, Subscriber};
 
 pub(crate) mod chrome;
 
-use self::chrome::{json_string, micros};
+use self::chrome::{Args, TraceEvent};
 
 /// The target of the event that starts a new execution.
 pub(crate) const EXECUTION: &str = "sigrelay::execution";
@@ -123,31 +123,24 @@ impl Recording {
         tracks.sort_unstable();
         tracks.dedup();
         let tid = |track: &str| tracks.binary_search(&track).unwrap_or(0);
-        let mut out = Vec::new();
-        for (tid, name) in tracks.iter().enumerate() {
-            out.push(format!(
-                r#"{{"ph":"M","name":"thread_name","pid":1,"tid":{tid},"args":{{"name":{}}}}}"#,
-                json_string(name)
-            ));
-        }
-        out.extend(self.instants(tid));
-        format!("{{\"traceEvents\":[\n{}\n]}}\n", out.join(",\n"))
+        let mut events: Vec<TraceEvent> = (tracks.iter().enumerate())
+            .map(|(tid, name)| TraceEvent::track(tid, name))
+            .collect();
+        events.extend(self.instants(tid));
+        chrome::file(&events, false)
     }
 }
 
 impl Recording {
     /// Each event as a trace-event instant on the track `tid` gives its track's name.
-    pub(crate) fn instants(&self, tid: impl Fn(&str) -> usize) -> Vec<String> {
-        let instant = |e: &Entry| {
-            format!(
-                r#"{{"ph":"i","s":"t","name":{},"cat":{},"pid":1,"tid":{},"ts":{},"args":{{"level":"{}","fields":{}}}}}"#,
-                json_string(&e.message),
-                json_string(&e.target),
-                tid(&e.track),
-                micros(e.at),
-                e.level,
-                json_string(&e.fields)
-            )
+    pub(crate) fn instants(&self, tid: impl Fn(&str) -> usize) -> Vec<TraceEvent> {
+        let instant = |e: &Entry| TraceEvent {
+            cat: Some(e.target.clone()),
+            args: Some(Args::Said {
+                level: e.level.to_string(),
+                fields: e.fields.clone(),
+            }),
+            ..TraceEvent::instant(tid(&e.track), e.message.clone(), e.at)
         };
         self.entries.iter().map(instant).collect()
     }

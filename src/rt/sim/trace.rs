@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::log::{EventKind, EventLog};
-use crate::rt::record::chrome::{json_string, micros};
+use crate::rt::record::chrome::{self, micros, Args, TraceEvent};
 use crate::rt::record::Recording;
 
 impl EventLog {
@@ -19,26 +19,19 @@ impl EventLog {
     /// The run in Chrome's trace-event format, with what it said through `tracing` as
     /// instants on the tracks of the tasks that said it.
     pub fn chrome_trace_with(&self, said: &Recording) -> String {
-        let mut out = Vec::new();
-        for (tid, name) in self.tasks.iter().enumerate() {
-            out.push(format!(
-                r#"{{"ph":"M","name":"thread_name","pid":1,"tid":{tid},"args":{{"name":{}}}}}"#,
-                json_string(name)
-            ));
-        }
+        let mut out: Vec<TraceEvent> = (self.tasks.iter().enumerate())
+            .map(|(tid, name)| TraceEvent::track(tid, name))
+            .collect();
         self.lifetimes(&mut out);
         self.messages(&mut out);
         out.extend(said.instants(|track| {
             let tid = self.tasks.iter().position(|name| &**name == track);
             tid.unwrap_or(0)
         }));
-        format!(
-            "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n{}\n]}}\n",
-            out.join(",\n")
-        )
+        chrome::file(&out, true)
     }
 
-    fn lifetimes(&self, out: &mut Vec<String>) {
+    fn lifetimes(&self, out: &mut Vec<TraceEvent>) {
         let mut start = vec![Duration::ZERO; self.tasks.len()];
         let mut end = vec![None; self.tasks.len()];
         for e in &self.events {
@@ -51,16 +44,20 @@ impl EventLog {
         let last = self.events.last().map_or(Duration::ZERO, |e| e.at);
         for (tid, name) in self.tasks.iter().enumerate() {
             let (stop, how) = end[tid].unwrap_or((last, "still alive"));
-            out.push(format!(
-                r#"{{"ph":"X","name":{},"pid":1,"tid":{tid},"ts":{},"dur":{},"args":{{"end":"{how}"}}}}"#,
-                json_string(name),
-                micros(start[tid]),
-                micros(stop.saturating_sub(start[tid]))
-            ));
+            out.push(TraceEvent {
+                ph: "X",
+                name: name.to_string(),
+                pid: 1,
+                tid,
+                ts: Some(micros(start[tid])),
+                dur: Some(micros(stop.saturating_sub(start[tid]))),
+                args: Some(Args::End { end: how }),
+                ..TraceEvent::default()
+            });
         }
     }
 
-    fn messages(&self, out: &mut Vec<String>) {
+    fn messages(&self, out: &mut Vec<TraceEvent>) {
         let mut pending: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
         let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
         let mut next_flow = 0u64;
@@ -70,20 +67,16 @@ impl EventLog {
                 EventKind::Send(r) => ("send", r),
                 EventKind::Recv(r) => ("recv", r),
                 EventKind::Advance => {
-                    out.push(format!(
-                        r#"{{"ph":"i","s":"g","name":"clock advances","pid":1,"tid":0,"ts":{}}}"#,
-                        micros(e.at)
-                    ));
+                    out.push(TraceEvent {
+                        s: Some("g"),
+                        ..TraceEvent::instant(0, "clock advances".into(), e.at)
+                    });
                     continue;
                 }
                 _ => continue,
             };
             let (kind, label) = &self.resources[resource];
-            let ts = micros(e.at);
-            let name = json_string(&format!("{verb} {label}"));
-            out.push(format!(
-                r#"{{"ph":"i","s":"t","name":{name},"pid":1,"tid":{tid},"ts":{ts}}}"#
-            ));
+            out.push(TraceEvent::instant(tid, format!("{verb} {label}"), e.at));
             if !matches!(*kind, "channel" | "oneshot") {
                 continue;
             }
@@ -101,10 +94,14 @@ impl EventLog {
                 }
             };
             if let Some((ph, id)) = flow {
-                out.push(format!(
-                    r#"{{"ph":"{ph}","bp":"e","cat":"message","name":{},"id":{id},"pid":1,"tid":{tid},"ts":{ts}}}"#,
-                    json_string(label)
-                ));
+                out.push(TraceEvent {
+                    ph,
+                    bp: Some("e"),
+                    cat: Some("message".into()),
+                    id: Some(id),
+                    s: None,
+                    ..TraceEvent::instant(tid, label.to_string(), e.at)
+                });
             }
         }
     }
