@@ -156,7 +156,7 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         name: "cluster-slow-peer",
-        proves: "three relays over the in-memory network under shuttle, one reading slowly so its tap drops frames and the writer's peer server drops them too: on both readers values in order, never twice, every loss announced by a gap marker; every node closes clean",
+        proves: "three relays over the in-memory network under shuttle, writes delayed up to 2 ms by the seed, one reading slowly so its tap drops frames and the writer's peer server drops them too: on both readers values in order, never twice, every loss announced by a gap marker; every node closes clean",
         body: Body::Shuttle(|rt, bugs| Box::pin(cluster::slow_peer(rt, bugs))),
         default_seeds: None,
         hard_states: &[

@@ -1,4 +1,5 @@
-//! Three relays over the in-memory network under shuttle, one of them a slow reader: node 1
+//! Three relays over the in-memory network under shuttle — every write delayed by up to
+//! 2 ms, drawn from the seed — one of them a slow reader: node 1
 //! writes its channel in bursts; node 2 streams it and reads slowly, so its delta, its peer
 //! tap and the connection from node 1 fill up, and node 1's peer server, whose streamer is
 //! lossy, drops frames for it; node 3 streams it and reads at once. On both readers the
@@ -22,6 +23,8 @@ const BURST: i64 = 40;
 /// Bytes each way on a connection: a few frames, so a reader that stops soon holds its
 /// server up.
 const PIPE: usize = 256;
+/// The longest delay of a write on the network; each is drawn from the seed.
+const MAX_LATENCY: Duration = Duration::from_millis(2);
 /// Deliveries a peer server holds for a slow peer.
 const PEER_BUFFER: usize = 2;
 /// Longer than the cluster's patience, so the slow node's tap drops frames.
@@ -104,7 +107,8 @@ async fn read<R: Runtime>(rt: R, node: u16, mut streamer: Streamer<R>, pause: Du
 
 /// The scenario's body (see the module doc).
 pub async fn slow_peer<R: Runtime>(rt: R, _bugs: Bugs) {
-    let relays = cluster(&rt, MemoryNet::new().with_capacity(PIPE)).await;
+    let net = MemoryNet::new().with_capacity(PIPE);
+    let relays = cluster(&rt, net.with_latency(&rt, Duration::ZERO, MAX_LATENCY)).await;
     let mut readers = Vec::new();
     for (node, pause) in [(2, SLOW_READ), (3, Duration::ZERO)] {
         let config = StreamerConfig {
