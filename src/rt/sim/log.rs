@@ -1,10 +1,11 @@
 //! The event log of a run: what each task did, in order, at which virtual time.
 //!
-//! Events are kept compact while the run goes and rendered once at the end. The hash covers
-//! every event, so two runs of one seed agree on it exactly when their logs are identical.
+//! Events are kept compact while the run goes, and rendered only when someone reads the log
+//! (a sweep of thousands of seeds reads almost none). The hash covers every rendered line,
+//! so two runs of one seed agree on it exactly when their logs are identical.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::report::{Resource, TaskId};
@@ -37,11 +38,10 @@ pub(crate) struct Events {
     events: Vec<Event>,
 }
 
-/// The rendered event log of one run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The event log of one run, rendered on first read.
+#[derive(Debug, Clone)]
 pub struct EventLog {
-    lines: Vec<String>,
-    hash: u64,
+    rendered: OnceLock<Rendered>,
     pub(crate) events: Vec<Event>,
     pub(crate) tasks: Vec<Arc<str>>,
     /// `(kind, label)` of each resource, by id.
@@ -53,18 +53,10 @@ impl Events {
         self.events.push(Event { at, task, kind });
     }
 
-    pub(crate) fn render(&self, names: &[Arc<str>], resources: &[Arc<Resource>]) -> EventLog {
-        let lines: Vec<String> = self
-            .events
-            .iter()
-            .map(|e| e.render(names, resources))
-            .collect();
-        let hash = lines
-            .iter()
-            .fold(FNV_OFFSET, |h, l| fnv1a(fnv1a(h, l.as_bytes()), b"\n"));
+    /// The log of these events, with the names of the tasks and resources they refer to.
+    pub(crate) fn log(&self, names: &[Arc<str>], resources: &[Arc<Resource>]) -> EventLog {
         EventLog {
-            lines,
-            hash,
+            rendered: OnceLock::new(),
             events: self.events.clone(),
             tasks: names.to_vec(),
             resources: resources.iter().map(|r| (r.kind(), r.label())).collect(),
@@ -72,15 +64,22 @@ impl Events {
     }
 }
 
+/// A log's lines and their hash.
+#[derive(Debug, Clone)]
+struct Rendered {
+    lines: Vec<String>,
+    hash: u64,
+}
+
 impl Event {
-    fn render(&self, names: &[Arc<str>], resources: &[Arc<Resource>]) -> String {
+    fn render(&self, names: &[Arc<str>], resources: &[(&'static str, String)]) -> String {
         let mut out = format!("{:>12?} ", self.at);
         let who = self.task.map_or("-", |t| &*names[t]);
         let _ = match self.kind {
             EventKind::Spawn(child) => write!(out, "{who} spawns {}", names[child]),
             EventKind::Exit(how) => write!(out, "{who} exits {how}"),
-            EventKind::Send(r) => write!(out, "{who} sends on {}", resources[r].label()),
-            EventKind::Recv(r) => write!(out, "{who} receives from {}", resources[r].label()),
+            EventKind::Send(r) => write!(out, "{who} sends on {}", resources[r].1),
+            EventKind::Recv(r) => write!(out, "{who} receives from {}", resources[r].1),
             EventKind::Advance => write!(out, "clock advances"),
         };
         out
@@ -98,14 +97,24 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 }
 
 impl EventLog {
+    fn rendered(&self) -> &Rendered {
+        self.rendered.get_or_init(|| {
+            let lines: Vec<String> = (self.events.iter())
+                .map(|e| e.render(&self.tasks, &self.resources))
+                .collect();
+            let hash = (lines.iter()).fold(FNV_OFFSET, |h, l| fnv1a(fnv1a(h, l.as_bytes()), b"\n"));
+            Rendered { lines, hash }
+        })
+    }
+
     /// One line per event: virtual time, task, what it did.
     pub fn lines(&self) -> &[String] {
-        &self.lines
+        &self.rendered().lines
     }
 
     /// A hash of every line, equal for two runs exactly when their logs are.
     pub fn hash(&self) -> u64 {
-        self.hash
+        self.rendered().hash
     }
 
     /// The first line where two logs differ, with both versions.
@@ -113,15 +122,24 @@ impl EventLog {
         &'a self,
         other: &'a EventLog,
     ) -> Option<(usize, Option<&'a str>, Option<&'a str>)> {
-        let n = self.lines.len().max(other.lines.len());
+        let (ours, theirs) = (self.lines(), other.lines());
+        let n = ours.len().max(theirs.len());
         (0..n)
             .map(|i| {
                 (
                     i,
-                    self.lines.get(i).map(String::as_str),
-                    other.lines.get(i).map(String::as_str),
+                    ours.get(i).map(String::as_str),
+                    theirs.get(i).map(String::as_str),
                 )
             })
             .find(|(_, a, b)| a != b)
     }
 }
+
+impl PartialEq for EventLog {
+    fn eq(&self, other: &Self) -> bool {
+        self.lines() == other.lines()
+    }
+}
+
+impl Eq for EventLog {}

@@ -273,10 +273,10 @@ impl World {
         self.lock().rng.next_u64()
     }
 
-    /// The event log so far, rendered.
+    /// The event log so far.
     pub(crate) fn log(&self) -> EventLog {
         let s = self.lock();
-        s.events.render(&s.names, &s.resources)
+        s.events.log(&s.names, &s.resources)
     }
 
     /// How many tasks the run has spawned so far, the body included.
