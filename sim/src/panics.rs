@@ -36,3 +36,32 @@ impl Drop for Restore {
         IN_RUN.with(|flag| flag.set(self.0));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        static PRINTED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// A panic inside a run reaches no earlier hook; one outside a run does. The hook is
+    /// process-wide, so the test counts on its own thread only and puts the default back.
+    #[test]
+    fn only_panics_inside_a_run_are_silenced() {
+        std::panic::set_hook(Box::new(|_| PRINTED.with(|n| n.set(n.get() + 1))));
+        quiet_inside_runs();
+        let before = PRINTED.with(Cell::get);
+        let inside = inside_run(|| std::panic::catch_unwind(|| panic!("inside a run")));
+        let after_inside = PRINTED.with(Cell::get);
+        let outside = std::panic::catch_unwind(|| panic!("the harness's own"));
+        let after_outside = PRINTED.with(Cell::get);
+        drop(std::panic::take_hook());
+        assert!(inside.is_err() && outside.is_err());
+        assert_eq!(
+            after_inside, before,
+            "a panic inside a run is the harness's to report"
+        );
+        assert_eq!(after_outside, before + 1, "any other panic prints");
+    }
+}
