@@ -86,16 +86,8 @@ fn run(harness: &Harness, flags: &RunFlags) -> Result<ExitCode, CliError> {
 
 /// Sweeps `args` with a progress bar on stderr.
 pub fn sweep_with_progress(harness: &Harness, args: &RunArgs) -> Sweep {
-    let total = args
-        .scenarios
-        .iter()
-        .map(|s| {
-            let range = args.seeds_of(s);
-            range
-                .clone()
-                .filter(|seed| args.shard.owns(&range, *seed))
-                .count() as u64
-        })
+    let total = (args.scenarios.iter())
+        .map(|s| args.owned_seeds(s).count() as u64)
         .sum();
     let progress = Progress::new(total);
     let sweep = sweep::sweep(harness, args, &mut |tick| progress.tick(tick));
@@ -198,11 +190,9 @@ fn check(scenario: &Scenario, strategy: Strategy, iterations: usize, seed: u64) 
     };
     let start = Tokio.now();
     let spinner = Progress::spinner(&format!("{} {strategy:?}", scenario.name));
-    let outcome = panics::inside_run(|| {
-        ShuttleCheck::new(strategy.clone(), iterations)
-            .seed(seed)
-            .try_run(move |rt| run(rt, Bugs::NONE))
-    });
+    let outcome = ShuttleCheck::new(strategy.clone(), iterations)
+        .seed(seed)
+        .try_run(move |rt| run(rt, Bugs::NONE));
     spinner.finish();
     match outcome {
         Ok(summary) => {

@@ -68,18 +68,28 @@ impl Failure {
         schedule: Option<String>,
         replay_command: String,
     ) -> Self {
-        let observed = Observed::of(&message);
         Failure {
             scenario,
             backend: scenario.backend(),
             seed,
             bugs,
-            kind: observed.kind,
-            graph: WaitGraph::of(&message),
-            message,
+            kind: Kind::Violation,
+            graph: None,
+            message: String::new(),
             schedule,
             log: Vec::new(),
             replay_command,
+        }
+        .reported(message)
+    }
+
+    /// This failure with `report` as its report, and the kind and graph read off it.
+    fn reported(self, report: String) -> Self {
+        Failure {
+            kind: Observed::of(&report).kind,
+            graph: WaitGraph::of(&report),
+            message: report,
+            ..self
         }
     }
 
@@ -92,14 +102,7 @@ impl Failure {
                 .map(|(_, virtual_time)| virtual_time)
                 .map_err(|f| f.message),
         };
-        outcome.map_err(|message| {
-            Box::new(Failure {
-                kind: Observed::of(&message).kind,
-                graph: WaitGraph::of(&message),
-                message,
-                ..self.clone()
-            })
-        })
+        outcome.map_err(|message| Box::new(self.clone().reported(message)))
     }
 
     /// The failure as one JSON object.

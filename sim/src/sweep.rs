@@ -120,6 +120,12 @@ impl RunArgs {
             _ => self.seeds.clone(),
         }
     }
+
+    /// The seeds of `scenario` this shard runs.
+    pub fn owned_seeds(&self, scenario: &Scenario) -> impl Iterator<Item = u64> + '_ {
+        let range = self.seeds_of(scenario);
+        range.clone().filter(move |s| self.shard.owns(&range, *s))
+    }
 }
 
 /// The cores of this machine.
@@ -178,32 +184,22 @@ pub fn sweep(harness: &Harness, args: &RunArgs, progress: &mut dyn FnMut(Tick<'_
         .scenarios
         .iter()
         .enumerate()
-        .flat_map(|(i, scenario)| {
-            let range = args.seeds_of(scenario);
-            let owned: Vec<u64> = range
-                .clone()
-                .filter(|s| args.shard.owns(&range, *s))
-                .collect();
-            owned.into_iter().map(move |seed| (i, seed))
-        })
+        .flat_map(|(i, scenario)| args.owned_seeds(scenario).map(move |seed| (i, seed)))
         .collect();
     let mut rows: Vec<Row> = args.scenarios.iter().map(|s| empty_row(s)).collect();
     let totals: Vec<u64> = (0..rows.len())
         .map(|i| items.iter().filter(|(s, _)| *s == i).count() as u64)
         .collect();
-    let mut outcomes = BTreeMap::new();
+    let mut failed = BTreeMap::new();
     let next = AtomicUsize::new(0);
     let (done_tx, done_rx) = mpsc::channel::<Ran>();
     std::thread::scope(|scope| {
         for worker in 0..args.jobs.max(1) {
             let (items, next, done_tx) = (&items, &next, done_tx.clone());
-            let check = args.check_determinism;
             std::thread::Builder::new()
                 .name(format!("sim-worker-{worker}"))
                 .stack_size(WORKER_STACK)
-                .spawn_scoped(scope, move || {
-                    run_items(args, items, next, check, &done_tx);
-                })
+                .spawn_scoped(scope, move || run_items(args, items, next, &done_tx))
                 .expect("a worker thread starts");
         }
         drop(done_tx);
@@ -215,9 +211,12 @@ pub fn sweep(harness: &Harness, args: &RunArgs, progress: &mut dyn FnMut(Tick<'_
             for (state, count) in &mut row.reached {
                 *count += u64::from(ran.reached.contains(state));
             }
-            match &ran.outcome {
-                Ok(virtual_time) => row.virtual_time = row.virtual_time.max(*virtual_time),
-                Err(_) => row.failures += 1,
+            match ran.outcome {
+                Ok(virtual_time) => row.virtual_time = row.virtual_time.max(virtual_time),
+                Err(why) => {
+                    row.failures += 1;
+                    failed.insert((scenario, seed), why);
+                }
             }
             progress(Tick {
                 scenario: row.scenario,
@@ -225,20 +224,12 @@ pub fn sweep(harness: &Harness, args: &RunArgs, progress: &mut dyn FnMut(Tick<'_
                 of: totals[scenario],
                 failed: row.failures,
             });
-            outcomes.insert((scenario, seed), ran.outcome);
         }
     });
-    let failures = outcomes
+    let failures = failed
         .into_iter()
-        .filter_map(|((scenario, seed), outcome)| {
-            let (message, schedule) = outcome.err()?;
-            Some(failure_of(
-                harness,
-                args.scenarios[scenario],
-                seed,
-                message,
-                schedule,
-            ))
+        .map(|((scenario, seed), (message, schedule))| {
+            failure_of(harness, args.scenarios[scenario], seed, message, schedule)
         })
         .collect();
     Sweep {
@@ -259,20 +250,15 @@ fn empty_row(scenario: &'static Scenario) -> Row {
     }
 }
 
-fn run_items(
-    args: &RunArgs,
-    items: &[(usize, u64)],
-    next: &AtomicUsize,
-    check: bool,
-    done: &mpsc::Sender<Ran>,
-) {
+fn run_items(args: &RunArgs, items: &[(usize, u64)], next: &AtomicUsize, done: &mpsc::Sender<Ran>) {
     loop {
         let item = next.fetch_add(1, Ordering::Relaxed);
         let Some((scenario, seed)) = items.get(item) else {
             return;
         };
         let start = Tokio.now();
-        let (outcome, reached) = check_seed(args.scenarios[*scenario], *seed, check);
+        let twice = args.check_determinism;
+        let (outcome, reached) = check_seed(args.scenarios[*scenario], *seed, twice);
         let ran = Ran {
             item,
             outcome,

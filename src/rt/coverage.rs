@@ -4,9 +4,10 @@
 //! Code marks a state where it happens with [`reached`]; a harness runs one simulated run
 //! inside [`collect`] and learns which states that run reached. Marking is a thread-local
 //! look-up when nothing collects, and changes nothing the run does, so it is free to leave
-//! in production code. Shuttle, loom and turmoil run a whole simulation on the thread that
-//! started it, so everything a run marks is collected; on a multi-threaded tokio runtime,
-//! marks made on other threads are not.
+//! in production code. Loom and turmoil run a whole simulation on the thread that started
+//! it, and a shuttle check hands what its checker thread collected back to the thread that
+//! started it, so everything a simulated run marks is collected; on a multi-threaded tokio
+//! runtime, marks made on other threads are not.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -36,36 +37,24 @@ pub fn collect<T>(run: impl FnOnce() -> T) -> (T, BTreeSet<&'static str>) {
     let outer = REACHED.with(|reached| reached.borrow_mut().replace(BTreeSet::new()));
     let restore = Restore(outer);
     let value = run();
-    let seen = restore.finish();
+    let seen = REACHED.with(|reached| reached.borrow().clone().unwrap_or_default());
+    drop(restore);
     (value, seen)
 }
 
-/// Puts the outer collection back, with the inner one's states added, even when the run
+/// Puts the outer collection back, with the inner one's states added — also when the run
 /// panics.
 struct Restore(Option<BTreeSet<&'static str>>);
 
-impl Restore {
-    fn finish(mut self) -> BTreeSet<&'static str> {
-        let seen = REACHED.with(|reached| reached.borrow_mut().take().unwrap_or_default());
-        if let Some(outer) = self.0.as_mut() {
-            outer.extend(seen.iter().copied());
-        }
-        seen
-    }
-}
-
 impl Drop for Restore {
     fn drop(&mut self) {
-        let outer = self.0.take();
+        let mut outer = self.0.take();
         REACHED.with(|reached| {
-            let inner = reached.borrow_mut().take();
-            *reached.borrow_mut() = match (outer, inner) {
-                (Some(mut outer), Some(inner)) => {
-                    outer.extend(inner);
-                    Some(outer)
-                }
-                (outer, _) => outer,
-            };
+            let inner = reached.borrow_mut().take().unwrap_or_default();
+            if let Some(outer) = outer.as_mut() {
+                outer.extend(inner);
+            }
+            *reached.borrow_mut() = outer;
         });
     }
 }

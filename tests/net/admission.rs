@@ -70,13 +70,8 @@ pub async fn a_caller_that_never_reads_is_given_up<R: Runtime>(rt: R) {
 
 #[test]
 fn under_shuttle() {
-    use sigrelay::check::{ShuttleCheck, Strategy};
-    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
-        let check = ShuttleCheck::new(strategy.clone(), 50).seed(0xad17);
-        check.run(a_silent_caller_does_not_delay_close);
-        let check = ShuttleCheck::new(strategy, 50).seed(0xad17);
-        check.run(a_caller_that_never_reads_is_given_up);
-    }
+    super::cluster::on_shuttle(50, 0xad17, a_silent_caller_does_not_delay_close);
+    super::cluster::on_shuttle(50, 0xad17, a_caller_that_never_reads_is_given_up);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! What the network tests share: the server node, the cluster's credentials, how a node's
-//! peers are set up, the two transports' runners, and a two-node turmoil cluster whose
+//! peers are set up, the runners of each backend, and a two-node turmoil cluster whose
 //! leaseholder host writes without end.
 
 use std::future::Future;
@@ -37,6 +37,22 @@ pub fn on_tokio(body: impl Future<Output = ()>) {
         .enable_all()
         .build();
     rt.expect("a runtime builds").block_on(body);
+}
+
+/// Runs `body` under `runs` random and `runs` PCT shuttle schedules from `seed`. Reports
+/// say the body was spawned where this is called.
+#[track_caller]
+pub fn on_shuttle<F, Fut>(runs: usize, seed: u64, body: F)
+where
+    F: Fn(sigrelay::rt::Shuttle) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()>,
+{
+    use sigrelay::check::{ShuttleCheck, Strategy};
+    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
+        ShuttleCheck::new(strategy, runs)
+            .seed(seed)
+            .run(body.clone());
+    }
 }
 
 /// Runs `body` as turmoil's client "main" beside the hosts of `check`.

@@ -99,11 +99,6 @@ fn on_tokio() {
 
 #[test]
 fn under_shuttle() {
-    use sigrelay::check::{ShuttleCheck, Strategy};
-    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
-        let check = ShuttleCheck::new(strategy.clone(), 200).seed(0x3e3);
-        check.run(pipes_are_bounded_ordered_and_closable);
-        let check = ShuttleCheck::new(strategy, 200).seed(0x3e4);
-        check.run(latency_delays_and_a_hold_silences);
-    }
+    super::cluster::on_shuttle(200, 0x3e3, pipes_are_bounded_ordered_and_closable);
+    super::cluster::on_shuttle(200, 0x3e4, latency_delays_and_a_hold_silences);
 }

@@ -97,10 +97,8 @@ fn turmoil_network() {
 
 #[test]
 fn memory_network_under_shuttle() {
-    use sigrelay::check::{ShuttleCheck, Strategy};
     use sigrelay::net::MemoryNet;
-    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
-        let check = ShuttleCheck::new(strategy, 100).seed(0x5167_2e1a);
-        check.run(|rt| serves_a_peer(rt, MemoryNet::new(), "memory:0", "memory:{port}"));
-    }
+    super::cluster::on_shuttle(100, 0x5167_2e1a, |rt| {
+        serves_a_peer(rt, MemoryNet::new(), "memory:0", "memory:{port}")
+    });
 }

@@ -312,11 +312,7 @@ fn a_write_across_a_partition_is_never_doubled() {
 
 #[test]
 fn a_write_across_a_memory_cut_is_never_doubled() {
-    use sigrelay::check::{ShuttleCheck, Strategy};
-    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
-        let check = ShuttleCheck::new(strategy, SHUTTLE_RUNS).seed(0x3217c);
-        check.run(writes_across_a_memory_cut);
-    }
+    super::cluster::on_shuttle(SHUTTLE_RUNS, 0x3217c, writes_across_a_memory_cut);
     super::cluster::on_tokio(writes_across_a_memory_cut(sigrelay::rt::Tokio));
 }
 
@@ -338,13 +334,9 @@ macro_rules! across_nodes {
                 }
                 #[test]
                 fn shuttle_memory() {
-                    use sigrelay::check::{ShuttleCheck, Strategy};
-                    for strategy in [Strategy::Random, Strategy::Pct { depth: 3 }] {
-                        let check = ShuttleCheck::new(strategy, super::SHUTTLE_RUNS);
-                        check.seed(0x3217).run(|rt| {
-                            super::$name(rt, sigrelay::net::MemoryNet::new())
-                        });
-                    }
+                    super::super::cluster::on_shuttle(super::SHUTTLE_RUNS, 0x3217, |rt| {
+                        super::$name(rt, sigrelay::net::MemoryNet::new())
+                    });
                 }
                 #[test]
                 fn tokio_memory() {

@@ -15,7 +15,6 @@ use sigrelay::bugs::Bugs;
 use sigrelay::check::{EventLog, Failure, Recording, ShuttleCheck, Strategy};
 use sigrelay::rt::coverage;
 
-use crate::panics::inside_run;
 use crate::scenario::{Body, Scenario};
 
 /// What a run left to look at: shuttle's event log of tasks and messages, or what a turmoil
@@ -116,8 +115,7 @@ pub fn replay_seed(
 
 /// Runs one seed, recording every event if `record`, and keeps all it left.
 pub fn witness(scenario: &Scenario, seed: u64, bugs: Bugs, record: bool) -> Witness {
-    let ((log, outcome), reached) =
-        coverage::collect(|| inside_run(|| run_once(scenario, seed, bugs, record)));
+    let ((log, outcome), reached) = coverage::collect(|| run_once(scenario, seed, bugs, record));
     Witness {
         log,
         outcome,
@@ -195,7 +193,8 @@ pub fn replay_schedule(
         return Err(format!("{} has no shuttle schedules", scenario.name));
     };
     let check = ShuttleCheck::new(Strategy::Replay(schedule.into()), 1).seed(seed);
-    inside_run(|| check.try_run(move |rt| run(rt, bugs)))
+    check
+        .try_run(move |rt| run(rt, bugs))
         .map(|summary| summary.last.map_or(Duration::ZERO, |r| r.virtual_time))
         .map_err(|f| f.message)
 }
