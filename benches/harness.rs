@@ -2,14 +2,19 @@
 //! blocking primitives) and as async bodies through sigrelay's `Shuttle` backend (named
 //! tasks, the event log, wait-for bookkeeping, the leak check), explored side by side in
 //! one process, round by round so machine noise hits both alike. Prints schedules per
-//! second of each and the ratio backend / raw (target: at least 0.5).
+//! second of each and the ratio backend / raw (target: at least 0.5). With
+//! `-- --instructions` it counts instructions per schedule of each side under callgrind
+//! instead, a measure this noisy machine does not move.
 //!
 //! The models are the fixed forms of classic bugs, so every schedule runs to its end: two
 //! tasks taking two locks in one order (the lock-order inversion, fixed), a token passed
 //! around a ring of bounded channels, and four producers feeding one consumer through a
 //! small buffer (the fan-in).
 //!
-//! Run with `cargo bench --bench harness --features rt-shuttle`.
+//! Run with `cargo bench --bench harness --features rt-shuttle [-- --instructions]`.
+
+#[path = "support/callgrind.rs"]
+mod callgrind;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,8 +23,10 @@ use sigrelay::check::{ShuttleCheck, Strategy};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Shuttle;
 
-const SCHEDULES: usize = 2_000;
-const ROUNDS: usize = 5;
+const SCHEDULES: usize = 1_000;
+const ROUNDS: usize = 9;
+/// Schedules per side under callgrind.
+const COUNTED: usize = 500;
 const RING: usize = 3;
 const LAPS: u64 = 4;
 const PRODUCERS: u64 = 4;
@@ -156,11 +163,11 @@ async fn fan_in(rt: Shuttle) {
     assert_eq!(n, PRODUCERS * VALUES);
 }
 
-/// Schedules per second of `explore`, which runs [`SCHEDULES`] of them.
-fn rate(explore: impl FnOnce()) -> f64 {
+/// Schedules per second of `explore`, which runs `n` of them.
+fn rate(n: usize, explore: impl FnOnce()) -> f64 {
     let start = Instant::now();
     explore();
-    SCHEDULES as f64 / start.elapsed().as_secs_f64()
+    n as f64 / start.elapsed().as_secs_f64()
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -174,43 +181,124 @@ struct Model {
     backend: fn(Shuttle) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
 }
 
-fn main() {
-    let models = [
-        Model {
-            name: "lock order",
-            raw: raw_lock_order,
-            backend: |rt| Box::pin(lock_order(rt)),
-        },
-        Model {
-            name: "bounded ring",
-            raw: raw_ring,
-            backend: |rt| Box::pin(ring(rt)),
-        },
-        Model {
-            name: "fan-in",
-            raw: raw_fan_in,
-            backend: |rt| Box::pin(fan_in(rt)),
-        },
-    ];
+const MODELS: [Model; 3] = [
+    Model {
+        name: "lock-order",
+        raw: raw_lock_order,
+        backend: |rt| Box::pin(lock_order(rt)),
+    },
+    Model {
+        name: "bounded-ring",
+        raw: raw_ring,
+        backend: |rt| Box::pin(ring(rt)),
+    },
+    Model {
+        name: "fan-in",
+        raw: raw_fan_in,
+        backend: |rt| Box::pin(fan_in(rt)),
+    },
+];
+
+/// Which side of a model runs.
+#[derive(Clone, Copy)]
+enum Side {
+    Raw,
+    Backend,
+}
+
+impl Model {
+    fn explore(&self, side: Side, n: usize) {
+        match side {
+            Side::Raw => shuttle::check_random(self.raw, n),
+            Side::Backend => {
+                ShuttleCheck::new(Strategy::Random, n).run(self.backend);
+            }
+        }
+    }
+}
+
+/// Wall clock: rounds of both sides back to back, so noise hits both alike; the ratio is
+/// the median of the rounds' own ratios.
+fn wall_clock() {
     println!(
         "{:<14} {:>14} {:>14} {:>8}",
         "model", "raw shuttle/s", "backend/s", "ratio"
     );
-    for model in &models {
-        let (mut raw, mut ours) = (Vec::new(), Vec::new());
+    for model in &MODELS {
+        let (mut raw, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
-            let body = model.raw;
-            raw.push(rate(|| shuttle::check_random(body, SCHEDULES)));
-            let backend = model.backend;
-            ours.push(rate(|| {
-                ShuttleCheck::new(Strategy::Random, SCHEDULES).run(backend);
-            }));
+            let r = rate(SCHEDULES, || model.explore(Side::Raw, SCHEDULES));
+            let o = rate(SCHEDULES, || model.explore(Side::Backend, SCHEDULES));
+            raw.push(r);
+            ours.push(o);
+            ratios.push(o / r);
         }
-        let (raw, ours) = (median(raw), median(ours));
+        let (raw, ours, ratio) = (median(raw), median(ours), median(ratios));
+        println!("{:<14} {raw:>14.0} {ours:>14.0} {ratio:>8.2}", model.name);
+    }
+}
+
+/// Instructions per schedule of each side under callgrind; the ratio is raw / backend, the
+/// backend's speed as a share of raw shuttle's.
+fn instruction_counts() -> Result<(), String> {
+    println!(
+        "{:<14} {:>16} {:>16} {:>8}",
+        "model", "raw instr/sched", "backend instr/s.", "ratio"
+    );
+    for model in &MODELS {
+        let run = |side: &'static str| {
+            move |n: usize| {
+                ["--one", model.name, side, &n.to_string()]
+                    .map(String::from)
+                    .to_vec()
+            }
+        };
+        let raw = callgrind::per_repetition(run("raw"), COUNTED)?;
+        let ours = callgrind::per_repetition(run("backend"), COUNTED)?;
         println!(
-            "{:<14} {raw:>14.0} {ours:>14.0} {:>8.2}",
+            "{:<14} {raw:>16.0} {ours:>16.0} {:>8.2}",
             model.name,
-            ours / raw
+            raw / ours
         );
+    }
+    Ok(())
+}
+
+/// `--one MODEL raw|backend N`: explores N schedules of one side, for callgrind.
+fn one(args: &[String]) -> Result<(), String> {
+    let [name, side, n] = args else {
+        return Err(format!("--one takes MODEL raw|backend N, not {args:?}"));
+    };
+    let model = MODELS
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| format!("no model {name:?}"))?;
+    let side = match side.as_str() {
+        "raw" => Side::Raw,
+        "backend" => Side::Backend,
+        other => return Err(format!("side {other:?} is neither raw nor backend")),
+    };
+    let n = n.parse().map_err(|e| format!("schedules {n:?}: {e}"))?;
+    model.explore(side, n);
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("--one") => one(&args[1..]),
+        Some("--instructions") => instruction_counts(),
+        None => {
+            wall_clock();
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown argument {other:?}; try --instructions")),
+    };
+    if let Err(error) = outcome {
+        eprintln!("harness bench: {error}");
+        std::process::exit(2);
     }
 }

@@ -1,9 +1,28 @@
-//! The shuttle backend: tasks are `shuttle::future` tasks, primitives sit on shuttle's locks.
+//! The shuttle backend: tasks are `shuttle::future` tasks; the primitives' state sits behind
+//! plain locks, with one shuttle scheduling point before each operation.
 //!
 //! Shuttle has no time of its own; [`Shuttle`] runs on the virtual clock of
 //! [`sim`](super::sim), which moves only when every task is blocked.
+//!
+//! # Why one scheduling point per operation is enough
+//!
+//! Shuttle runs one task at a time, so a primitive's state needs no checker lock, only a
+//! point where shuttle may switch tasks *before* each operation that another task can see
+//! (shuttle's own rule: then every order of two tasks' operations is one that some schedule
+//! runs). A shuttle mutex would add a second point on release, which no other operation can
+//! tell from the point before the next one, and would double every step of the search.
+//!
+//! The point is left out when the task was scheduled and has done nothing visible since: the
+//! scheduler's choice to resume it was a scheduling point right before this operation. The
+//! count of shuttle's scheduling points (`current::context_switches`) tells: any switch in
+//! between, by any primitive of shuttle's or ours, moves it. A task woken from a blocked
+//! operation thus retries it in the step the scheduler gave it, as a thread that shuttle
+//! unblocks does. Cloning an end has no point at all: no other task can see it, as the
+//! count of ends cannot reach zero while the cloning task holds one.
 
+use std::cell::Cell;
 use std::future::Future;
+use std::sync::Mutex;
 
 use super::sim::{Model, Sim};
 
@@ -14,17 +33,40 @@ pub struct ShuttleModel;
 /// The runtime handle of a shuttle run.
 pub type Shuttle = Sim<ShuttleModel>;
 
+thread_local! {
+    /// The count of scheduling points when shuttle resumed the running task, if it has done
+    /// nothing visible since. Shuttle's tasks share the checker's thread, and while the count
+    /// stays no other task can have run.
+    static QUIET: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The count of shuttle's scheduling points so far in this execution.
+fn now() -> usize {
+    ::shuttle::current::context_switches()
+}
+
 impl Model for ShuttleModel {
     const NAME: &'static str = "shuttle";
     const MAX_TASKS: Option<usize> = None;
-    type Lock<T: Send> = ::shuttle::sync::Mutex<T>;
+    type Lock<T: Send> = Mutex<T>;
 
     fn new_lock<T: Send>(value: T) -> Self::Lock<T> {
-        ::shuttle::sync::Mutex::new(value)
+        Mutex::new(value)
     }
 
     fn with<T: Send, R>(lock: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        if QUIET.replace(None) != Some(now()) {
+            shuttle_engine::runtime::thread::switch();
+        }
         f(&mut lock.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn with_commuting<T: Send, R>(lock: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut lock.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn resumed() {
+        QUIET.set(Some(now()));
     }
 
     fn spawn(_id: usize, task: impl Future<Output = ()> + Send + 'static) {

@@ -6,6 +6,7 @@
 mod backends;
 mod bodies;
 mod cancel;
+mod explore;
 mod flow;
 
 use bodies::*;

@@ -59,8 +59,9 @@ impl<M: Model, T: Send> handles::OneshotSender<T> for SimOneshotSender<M, T> {
             s.value = Some(value);
             Ok(s.receiver.take())
         })?;
-        once.anchor.sent();
-        once.anchor.record(EventKind::Send);
+        let me = once.anchor.me();
+        once.anchor.sent(me);
+        once.anchor.record(me, EventKind::Send);
         woken.into_iter().for_each(Waker::wake);
         Ok(())
     }
@@ -73,7 +74,8 @@ impl<M: Model, T: Send> handles::OneshotSender<T> for SimOneshotSender<M, T> {
 impl<M: Model, T: Send> SimOneshotReceiver<M, T> {
     fn take(&mut self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
         let once = &self.0;
-        once.anchor.touch(1, Side::Rx);
+        let me = once.anchor.me();
+        once.anchor.touch(me, 1, Side::Rx);
         let value = M::with(&once.state, |s| match s.value.take() {
             Some(v) => Ok(v),
             None if !s.sender_alive => Err(TryRecvError::Closed),
@@ -82,8 +84,8 @@ impl<M: Model, T: Send> SimOneshotReceiver<M, T> {
                 Err(TryRecvError::Empty)
             }
         })?;
-        once.anchor.received();
-        once.anchor.record(EventKind::Recv);
+        once.anchor.received(me);
+        once.anchor.record(me, EventKind::Recv);
         Ok(value)
     }
 }
@@ -97,7 +99,8 @@ impl<M: Model, T: Send> Future for SimOneshotReceiver<M, T> {
             Ok(v) => Poll::Ready(Ok(v)),
             Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError)),
             Err(TryRecvError::Empty) => {
-                this.0.anchor.wait(WaitOp::Recv);
+                let me = this.0.anchor.me();
+                this.0.anchor.wait(me, WaitOp::Recv);
                 Poll::Pending
             }
         }
@@ -188,7 +191,8 @@ impl<M: Model, T: Clone + Send + Sync> handles::WatchSender<T> for SimWatchSende
 
     fn send(&self, value: T) -> Result<(), SendError<T>> {
         let watch = &self.0;
-        watch.anchor.touch(0, Side::Tx);
+        let me = watch.anchor.me();
+        watch.anchor.touch(me, 0, Side::Tx);
         let (old, woken) = M::with(&watch.state, |s| {
             if s.receivers == 0 {
                 return Err(SendError(value));
@@ -200,13 +204,14 @@ impl<M: Model, T: Clone + Send + Sync> handles::WatchSender<T> for SimWatchSende
             ))
         })?;
         drop(old);
-        watch.anchor.record(EventKind::Send);
+        watch.anchor.record(me, EventKind::Send);
         woken.into_values().for_each(Waker::wake);
         Ok(())
     }
 
     fn subscribe(&self) -> SimWatchReceiver<M, T> {
-        self.0.anchor.touch(0, Side::Tx);
+        let me = self.0.anchor.me();
+        self.0.anchor.touch(me, 0, Side::Tx);
         let seen = M::with(&self.0.state, |s| {
             s.receivers += 1;
             s.version
@@ -227,7 +232,8 @@ impl<M: Model, T: Clone + Send + Sync> handles::WatchSender<T> for SimWatchSende
 impl<M: Model, T: Clone + Send + Sync> SimWatchReceiver<M, T> {
     fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RecvError>> {
         let watch = &self.watch;
-        watch.anchor.touch(self.endpoint, Side::Rx);
+        let me = watch.anchor.me();
+        watch.anchor.touch(me, self.endpoint, Side::Rx);
         let (seen, endpoint) = (self.seen, self.endpoint);
         let polled = M::with(&watch.state, |s| {
             if s.version != seen {
@@ -247,7 +253,7 @@ impl<M: Model, T: Clone + Send + Sync> SimWatchReceiver<M, T> {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                watch.anchor.wait(WaitOp::Changed);
+                watch.anchor.wait(me, WaitOp::Changed);
                 Poll::Pending
             }
         }
@@ -268,7 +274,7 @@ impl<M: Model, T: Clone + Send + Sync> handles::WatchReceiver<T> for SimWatchRec
 
 impl<M: Model, T: Send> Clone for SimWatchReceiver<M, T> {
     fn clone(&self) -> Self {
-        M::with(&self.watch.state, |s| s.receivers += 1);
+        M::with_commuting(&self.watch.state, |s| s.receivers += 1);
         let endpoint = self.watch.anchor.endpoint(Side::Rx);
         Self {
             watch: self.watch.clone(),

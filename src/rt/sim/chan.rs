@@ -2,7 +2,10 @@
 //!
 //! Senders wait in FIFO order, as with tokio's semaphore: a sender that finds others queued
 //! queues behind them even if a slot is free, so no sender starves. Each freed slot wakes the
-//! head of the queue; a queued send that is dropped passes its turn on.
+//! head of the queue; a queued send that is dropped passes its turn on. The sending side
+//! is in [`send`]; the state, the receiver and the ends' bookkeeping are here.
+
+mod send;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -14,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 use super::log::EventKind;
 use super::report::{Side, WaitOp};
 use super::{Anchor, Model};
-use crate::rt::{handles, SendError, TryRecvError, TrySendError};
+use crate::rt::{handles, TryRecvError};
 
 struct State<T> {
     buffer: VecDeque<T>,
@@ -92,225 +95,48 @@ impl<T> State<T> {
         self.queue.retain(|(t, _)| *t != ticket);
     }
 
+    /// The turn of the sender holding `ticket`: it may take a slot if the receiver is open,
+    /// no sender is queued ahead of it and there is room; otherwise it queues (once, with
+    /// `waker`). A sender that is done with the queue leaves it and gives its ticket up.
+    fn turn(&mut self, ticket: &mut Option<u64>, waker: &Waker) -> Turn {
+        let my_turn = self.queue.front().is_none_or(|(t, _)| Some(*t) == *ticket);
+        if !self.receiver_open || (my_turn && self.has_room()) {
+            ticket.take().inspect(|t| self.leave_queue(*t));
+            return if self.receiver_open {
+                Turn::Mine
+            } else {
+                Turn::Closed
+            };
+        }
+        let ticket = *ticket.get_or_insert_with(|| self.ticket());
+        match self.queue.iter_mut().find(|(t, _)| *t == ticket) {
+            Some(entry) => entry.1 = waker.clone(),
+            None => self.queue.push_back((ticket, waker.clone())),
+        }
+        Turn::Queued
+    }
+
+    /// Buffers `value`; returns the receiver to wake.
+    fn push(&mut self, value: T, anchor: &Anchor<impl Model>) -> Option<Waker> {
+        self.buffer.push_back(value);
+        anchor.resource.set_len(self.buffer.len());
+        self.receiver.take()
+    }
+
     fn ticket(&mut self) -> u64 {
         self.next_ticket += 1;
         self.next_ticket
     }
 }
 
-/// The future of [`closed`](handles::Sender::closed); leaves the watch list when dropped.
-#[must_use = "futures do nothing unless awaited"]
-struct ClosedFut<'a, M: Model, T: Send> {
-    tx: &'a SimSender<M, T>,
-    ticket: Option<u64>,
-}
-
-impl<M: Model, T: Send> Future for ClosedFut<'_, M, T> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        let chan = &this.tx.chan;
-        chan.anchor.touch(this.tx.endpoint, Side::Tx);
-        let closed = M::with(&chan.state, |s| {
-            if !s.receiver_open {
-                return true;
-            }
-            let ticket = *this.ticket.get_or_insert_with(|| s.ticket());
-            match s.watching.iter_mut().find(|(t, _)| *t == ticket) {
-                Some(entry) => entry.1 = cx.waker().clone(),
-                None => s.watching.push((ticket, cx.waker().clone())),
-            }
-            false
-        });
-        if closed {
-            this.ticket = None;
-            return Poll::Ready(());
-        }
-        chan.anchor.wait(WaitOp::Closed);
-        Poll::Pending
-    }
-}
-
-impl<M: Model, T: Send> Drop for ClosedFut<'_, M, T> {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            let gone = M::with(&self.tx.chan.state, |s| {
-                let at = s.watching.iter().position(|(t, _)| *t == ticket);
-                at.map(|i| s.watching.swap_remove(i))
-            });
-            drop(gone);
-        }
-    }
-}
-
-/// The future of a reservation: queues for a free slot and holds it once granted.
-struct ReserveFut<'a, M: Model, T: Send> {
-    tx: &'a SimSender<M, T>,
-    ticket: Option<u64>,
-}
-
-impl<'a, M: Model, T: Send> Future for ReserveFut<'a, M, T> {
-    type Output = Result<SimPermit<'a, M, T>, SendError<()>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let chan = &this.tx.chan;
-        chan.anchor.touch(this.tx.endpoint, Side::Tx);
-        let ticket = this.ticket;
-        let outcome = M::with(&chan.state, |s| {
-            if !s.receiver_open {
-                ticket.inspect(|t| s.leave_queue(*t));
-                return Some(Err(()));
-            }
-            let my_turn = s.queue.front().is_none_or(|(t, _)| Some(*t) == ticket);
-            if my_turn && s.has_room() {
-                ticket.inspect(|t| s.leave_queue(*t));
-                s.reserved += 1;
-                return Some(Ok(s.next_sender()));
-            }
-            let ticket = *this.ticket.get_or_insert_with(|| s.ticket());
-            match s.queue.iter_mut().find(|(t, _)| *t == ticket) {
-                Some(entry) => entry.1 = cx.waker().clone(),
-                None => s.queue.push_back((ticket, cx.waker().clone())),
-            }
-            None
-        });
-        match outcome {
-            None => {
-                chan.anchor.wait(WaitOp::Send);
-                Poll::Pending
-            }
-            Some(Err(())) => {
-                this.ticket = None;
-                Poll::Ready(Err(SendError(())))
-            }
-            Some(Ok(next)) => {
-                this.ticket = None;
-                next.into_iter().for_each(Waker::wake);
-                let tx = this.tx;
-                Poll::Ready(Ok(SimPermit { tx, sent: false }))
-            }
-        }
-    }
-}
-
-impl<M: Model, T: Send> Drop for ReserveFut<'_, M, T> {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            let next = M::with(&self.tx.chan.state, |s| {
-                s.leave_queue(ticket);
-                s.next_sender()
-            });
-            next.into_iter().for_each(Waker::wake);
-        }
-    }
-}
-
-/// A reserved slot of a simulated channel.
-pub struct SimPermit<'a, M: Model, T: Send> {
-    tx: &'a SimSender<M, T>,
-    sent: bool,
-}
-
-impl<M: Model, T: Send> handles::Permit<T> for SimPermit<'_, M, T> {
-    fn send(mut self, value: T) {
-        self.sent = true;
-        let chan = &self.tx.chan;
-        chan.anchor.touch(self.tx.endpoint, Side::Tx);
-        let delivered = M::with(&chan.state, |s| {
-            s.reserved -= 1;
-            if !s.receiver_open {
-                return Err(value);
-            }
-            s.buffer.push_back(value);
-            chan.anchor.resource.set_len(s.buffer.len());
-            Ok(s.receiver.take())
-        });
-        match delivered {
-            Ok(receiver) => {
-                chan.anchor.sent();
-                chan.anchor.record(EventKind::Send);
-                receiver.into_iter().for_each(Waker::wake);
-            }
-            Err(undeliverable) => drop(undeliverable),
-        }
-    }
-}
-
-impl<M: Model, T: Send> Drop for SimPermit<'_, M, T> {
-    fn drop(&mut self) {
-        if !self.sent {
-            let next = M::with(&self.tx.chan.state, |s| {
-                s.reserved -= 1;
-                s.next_sender()
-            });
-            next.into_iter().for_each(Waker::wake);
-        }
-    }
-}
-
-impl<M: Model, T: Send> fmt::Debug for SimPermit<'_, M, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SimPermit")
-            .field(&self.tx.chan.anchor)
-            .finish()
-    }
-}
-
-impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
-    type Permit<'a>
-        = SimPermit<'a, M, T>
-    where
-        Self: 'a;
-
-    fn reserve(&self) -> impl Future<Output = Result<SimPermit<'_, M, T>, SendError<()>>> + Send {
-        ReserveFut {
-            tx: self,
-            ticket: None,
-        }
-    }
-
-    async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        match self.reserve().await {
-            Ok(permit) => {
-                handles::Permit::send(permit, value);
-                Ok(())
-            }
-            Err(SendError(())) => Err(SendError(value)),
-        }
-    }
-
-    fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let chan = &self.chan;
-        chan.anchor.touch(self.endpoint, Side::Tx);
-        let woken = M::with(&chan.state, |s| {
-            if !s.receiver_open {
-                return Err(TrySendError::Closed(value));
-            }
-            if !s.queue.is_empty() || !s.has_room() {
-                return Err(TrySendError::Full(value));
-            }
-            s.buffer.push_back(value);
-            chan.anchor.resource.set_len(s.buffer.len());
-            Ok(s.receiver.take())
-        })?;
-        chan.anchor.sent();
-        chan.anchor.record(EventKind::Send);
-        woken.into_iter().for_each(Waker::wake);
-        Ok(())
-    }
-
-    fn is_closed(&self) -> bool {
-        M::with(&self.chan.state, |s| !s.receiver_open)
-    }
-
-    fn closed(&self) -> impl Future<Output = ()> + Send + '_ {
-        ClosedFut {
-            tx: self,
-            ticket: None,
-        }
-    }
+/// What [`State::turn`] found.
+enum Turn {
+    /// The receiver is gone.
+    Closed,
+    /// A slot is the sender's to take now.
+    Mine,
+    /// The sender waits in the queue.
+    Queued,
 }
 
 impl<M: Model, T: Send> SimReceiver<M, T> {
@@ -319,7 +145,8 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
             Ok(v) => Poll::Ready(Some(v)),
             Err(TryRecvError::Closed) => Poll::Ready(None),
             Err(TryRecvError::Empty) => {
-                self.chan.anchor.wait(WaitOp::Recv);
+                let me = self.chan.anchor.me();
+                self.chan.anchor.wait(me, WaitOp::Recv);
                 Poll::Pending
             }
         }
@@ -328,7 +155,8 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
     /// Takes the next value, registering `waker` if there is none yet.
     fn take(&mut self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
         let chan = &self.chan;
-        chan.anchor.touch(self.endpoint, Side::Rx);
+        let me = chan.anchor.me();
+        chan.anchor.touch(me, self.endpoint, Side::Rx);
         let (value, next) = M::with(&chan.state, |s| match s.buffer.pop_front() {
             Some(v) => {
                 chan.anchor.resource.set_len(s.buffer.len());
@@ -340,8 +168,8 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
                 Err(TryRecvError::Empty)
             }
         })?;
-        chan.anchor.received();
-        chan.anchor.record(EventKind::Recv);
+        chan.anchor.received(me);
+        chan.anchor.record(me, EventKind::Recv);
         next.into_iter().for_each(Waker::wake);
         Ok(value)
     }
@@ -387,32 +215,6 @@ impl<M: Model, T: Send> futures_core::Stream for SimReceiver<M, T> {
     }
 }
 
-impl<M: Model, T: Send> Clone for SimSender<M, T> {
-    fn clone(&self) -> Self {
-        M::with(&self.chan.state, |s| s.senders += 1);
-        let endpoint = self.chan.anchor.endpoint(Side::Tx);
-        Self {
-            chan: self.chan.clone(),
-            endpoint,
-        }
-    }
-}
-
-impl<M: Model, T: Send> Drop for SimSender<M, T> {
-    fn drop(&mut self) {
-        self.chan.anchor.resource.release(self.endpoint);
-        let receiver = M::with(&self.chan.state, |s| {
-            s.senders -= 1;
-            if s.senders == 0 {
-                s.receiver.take()
-            } else {
-                None
-            }
-        });
-        receiver.into_iter().for_each(Waker::wake);
-    }
-}
-
 impl<M: Model, T: Send> Drop for SimReceiver<M, T> {
     fn drop(&mut self) {
         self.chan.anchor.resource.release(self.endpoint);
@@ -420,12 +222,6 @@ impl<M: Model, T: Send> Drop for SimReceiver<M, T> {
         self.chan.anchor.resource.discarded();
         senders.into_iter().for_each(Waker::wake);
         drop(discarded);
-    }
-}
-
-impl<M: Model, T: Send> fmt::Debug for SimSender<M, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SimSender").field(&self.chan.anchor).finish()
     }
 }
 

@@ -17,11 +17,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::report::{Holder, Resource, RunState, Side, TaskEntry, TaskId, Wait, WaitOp};
+use super::live::Live;
+use super::report::{Holder, Resource, RunState, Side, TaskId, Wait, WaitOp};
 
 /// What the graph is drawn from.
 pub(crate) struct Tasks<'a> {
-    pub(crate) live: &'a BTreeMap<TaskId, TaskEntry>,
+    pub(crate) live: &'a Live,
     pub(crate) names: &'a [Arc<str>],
     pub(crate) parents: &'a [Option<TaskId>],
     pub(crate) resources: &'a [Arc<Resource>],
@@ -39,7 +40,7 @@ impl Tasks<'_> {
         };
         let spawned: Vec<TaskId> = (since..self.parents.len())
             .filter(|t| {
-                self.parents[*t] == Some(holder.task) && *t != waiter && self.live.contains_key(t)
+                self.parents[*t] == Some(holder.task) && *t != waiter && self.live.contains(*t)
             })
             .collect();
         let maker = self.name(holder.task);
@@ -67,7 +68,7 @@ impl Tasks<'_> {
 pub(crate) fn wait_for_graph(tasks: &Tasks<'_>) -> String {
     let mut out = String::from("wait-for graph:\n");
     let mut edges: BTreeMap<TaskId, BTreeSet<TaskId>> = BTreeMap::new();
-    for (&id, task) in tasks.live {
+    for (id, task) in tasks.live.iter() {
         let state = if task.state == RunState::Blocked {
             "blocked"
         } else {
@@ -90,7 +91,7 @@ pub(crate) fn wait_for_graph(tasks: &Tasks<'_>) -> String {
             let _ = writeln!(out, "    {line}");
             let live = unblockers
                 .into_iter()
-                .filter(|t| tasks.live.contains_key(t) && *t != id);
+                .filter(|t| tasks.live.contains(*t) && *t != id);
             edges.entry(id).or_default().extend(live);
         }
     }

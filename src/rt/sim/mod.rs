@@ -11,6 +11,7 @@
 mod cell;
 mod chan;
 mod graph;
+mod live;
 mod log;
 mod model;
 mod report;
@@ -182,6 +183,7 @@ impl<M: Model> Anchor<M> {
         }
     }
 
+    /// The running task, for the calls below: one look-up per operation.
     fn me(&self) -> Option<TaskId> {
         self.world.current(M::native_id())
     }
@@ -191,24 +193,24 @@ impl<M: Model> Anchor<M> {
         self.resource.endpoint(side, self.me(), tasks, stamp)
     }
 
-    fn touch(&self, endpoint: u64, side: Side) {
+    fn touch(&self, me: Option<TaskId>, endpoint: u64, side: Side) {
         let stamp = self.world.stamp();
-        self.resource.touch(endpoint, side, self.me(), stamp);
+        self.resource.touch(endpoint, side, me, stamp);
     }
 
     /// A value entered the buffer: channel ends inside it travel with it.
-    fn sent(&self) {
-        self.resource.sent(self.me(), self.world.stamp());
+    fn sent(&self, me: Option<TaskId>) {
+        self.resource.sent(me, self.world.stamp());
     }
 
     /// The running task took the oldest buffered value out.
-    fn received(&self) {
-        self.resource.received(self.me());
+    fn received(&self, me: Option<TaskId>) {
+        self.resource.received(me);
     }
 
-    fn wait(&self, op: WaitOp) {
+    fn wait(&self, me: Option<TaskId>, op: WaitOp) {
         self.world.wait_on(
-            self.me(),
+            me,
             Wait {
                 resource: Some(self.resource.clone()),
                 op,
@@ -216,8 +218,8 @@ impl<M: Model> Anchor<M> {
         );
     }
 
-    fn record(&self, kind: fn(usize) -> EventKind) {
-        self.world.record(self.me(), kind(self.resource.id));
+    fn record(&self, me: Option<TaskId>, kind: fn(usize) -> EventKind) {
+        self.world.record(me, kind(self.resource.id));
     }
 }
 

@@ -11,12 +11,20 @@ pub trait Model: fmt::Debug + Send + Sync + 'static {
     const NAME: &'static str;
     /// How many tasks besides the body the checker can run at once, if it is limited.
     const MAX_TASKS: Option<usize>;
-    /// The checker's lock; taking it is a scheduling point.
+    /// The lock around a primitive's state.
     type Lock<T: Send>: Send + Sync;
     /// A new lock around `value`.
     fn new_lock<T: Send>(value: T) -> Self::Lock<T>;
-    /// Runs `f` with the lock held. `f` never blocks.
+    /// Runs `f` with the lock held, after a point where the checker may switch tasks. `f`
+    /// never blocks.
     fn with<T: Send, R>(lock: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R;
+    /// As [`with`](Self::with), for an operation that commutes with every other on the same
+    /// state, so that no schedule needs a switch before it: cloning an end while holding one.
+    fn with_commuting<T: Send, R>(lock: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        Self::with(lock, f)
+    }
+    /// The checker resumed the running task: called at the start of each poll of a task.
+    fn resumed() {}
     /// Starts a task that the checker schedules; `id` is its id in the run.
     fn spawn(id: usize, task: impl Future<Output = ()> + Send + 'static);
     /// Drives the body of a run to completion on the checker's main thread.

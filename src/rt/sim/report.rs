@@ -1,7 +1,7 @@
 //! Named resources, who holds their endpoints, and what blocked tasks wait on: the facts
 //! the wait-for graph of a report (see [`graph`](super::graph)) is drawn from.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -50,7 +50,8 @@ pub(crate) struct Resource {
     site: &'static Location<'static>,
     len: AtomicUsize,
     endpoints: AtomicU64,
-    holders: StdMutex<BTreeMap<u64, Holder>>,
+    /// By endpoint id; ids are handed out in order from 0.
+    holders: StdMutex<Vec<Option<Holder>>>,
     /// Who sent each buffered value, and when: a channel end sent inside a value is held
     /// by whoever holds this resource's receiving end until it is received.
     transit: StdMutex<VecDeque<Sent>>,
@@ -128,7 +129,7 @@ impl Resource {
         capacity: usize,
         site: &'static Location<'static>,
     ) -> Self {
-        let holders = StdMutex::new(BTreeMap::new());
+        let holders = StdMutex::new(Vec::new());
         let (len, endpoints) = (AtomicUsize::new(0), AtomicU64::new(0));
         Self {
             id,
@@ -192,19 +193,24 @@ impl Resource {
                 unused_since,
                 stamp,
             };
-            self.holders
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(endpoint, holder);
+            let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+            let at = usize::try_from(endpoint).expect("endpoint ids are counted from 0");
+            if holders.len() <= at {
+                holders.resize(at + 1, None);
+            }
+            holders[at] = Some(holder);
         }
     }
 
     /// Forgets a dropped endpoint.
     pub(crate) fn release(&self, endpoint: u64) {
-        self.holders
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&endpoint);
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(holder) = usize::try_from(endpoint)
+            .ok()
+            .and_then(|at| holders.get_mut(at))
+        {
+            *holder = None;
+        }
     }
 
     /// Records a value `task` put in the buffer at `stamp`.
@@ -257,7 +263,8 @@ impl Resource {
     pub(crate) fn holders_of(&self, side: Side) -> Vec<Holder> {
         let holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
         holders
-            .values()
+            .iter()
+            .flatten()
             .filter(|h| h.side == side)
             .copied()
             .collect()

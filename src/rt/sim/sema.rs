@@ -90,7 +90,8 @@ impl<M: Model> SimSemaphore<M> {
 
     fn permit(&self, count: usize) -> SimSemaphorePermit<'_, M> {
         let endpoint = self.anchor.endpoint(Side::Tx);
-        self.anchor.touch(endpoint, Side::Tx);
+        let me = self.anchor.me();
+        self.anchor.touch(me, endpoint, Side::Tx);
         SimSemaphorePermit {
             semaphore: self,
             count,
@@ -141,7 +142,8 @@ impl<'a, M: Model> Future for Acquire<'a, M> {
             this.ticket = None;
             return Poll::Ready(semaphore.permit(needed));
         }
-        semaphore.anchor.wait(WaitOp::Acquire);
+        let me = semaphore.anchor.me();
+        semaphore.anchor.wait(me, WaitOp::Acquire);
         Poll::Pending
     }
 }

@@ -83,7 +83,8 @@ impl<M: Model, T> SimMutex<M, T> {
             false
         });
         if acquired {
-            self.anchor.touch(HOLDER, Side::Tx);
+            let me = self.anchor.me();
+            self.anchor.touch(me, HOLDER, Side::Tx);
         }
         acquired
     }
@@ -96,7 +97,8 @@ impl<M: Model, T> SimMutex<M, T> {
         if self.acquire(ticket, Some(cx.waker())) {
             return Poll::Ready(SimMutexGuard { mutex: self });
         }
-        self.anchor.wait(WaitOp::Lock);
+        let me = self.anchor.me();
+        self.anchor.wait(me, WaitOp::Lock);
         Poll::Pending
     }
 
@@ -260,7 +262,8 @@ impl<M: Model> SimNotify<M> {
         if ready {
             return Poll::Ready(());
         }
-        self.anchor.wait(WaitOp::Notified);
+        let me = self.anchor.me();
+        self.anchor.wait(me, WaitOp::Notified);
         Poll::Pending
     }
 }

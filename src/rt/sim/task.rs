@@ -146,7 +146,11 @@ impl<M: Model, F: Future> Tracked<M, F> {
     }
 
     fn settle(&self) {
-        match self.world.settle() {
+        Self::act_on(self.world.settle());
+    }
+
+    fn act_on(quiescence: Quiescence) {
+        match quiescence {
             Quiescence::Busy => {}
             Quiescence::Fire(wakers) => wakers.into_iter().for_each(Waker::wake),
             Quiescence::Stuck(report) => panic!("{} {report}", M::NAME),
@@ -159,6 +163,7 @@ impl<M: Model, F: Future> Future for Tracked<M, F> {
     type Output = Option<Result<F::Output, TaskEnd>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        M::resumed();
         let this = self.get_mut();
         if !this.bound {
             this.world.bind_native(M::native_id(), this.id);
@@ -178,8 +183,7 @@ impl<M: Model, F: Future> Future for Tracked<M, F> {
         }));
         match polled {
             Ok(Poll::Pending) => {
-                this.world.blocked(this.id);
-                this.settle();
+                Self::act_on(this.world.blocked(this.id));
                 Poll::Pending
             }
             Ok(Poll::Ready(v)) => Poll::Ready(this.finish(Ok(v))),

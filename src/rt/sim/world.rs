@@ -14,6 +14,7 @@
 //! Wakers are always called, and dropped, after the lock is released: under loom, waking or
 //! dropping a waker is a scheduling point, and another task must not find the lock taken.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use super::graph::{self, Tasks};
+use super::live::Live;
 use super::log::{EventKind, EventLog, Events};
 use super::report::{Resource, RunState, TaskEntry, TaskId, Wait};
 use crate::rt::Rng;
@@ -38,8 +40,9 @@ struct State {
     rng: Rng,
     names: Vec<Arc<str>>,
     parents: Vec<Option<TaskId>>,
-    live: BTreeMap<TaskId, TaskEntry>,
-    natives: BTreeMap<usize, TaskId>,
+    live: Live,
+    /// Our task id by the checker's (both number their tasks from 0).
+    natives: Vec<Option<TaskId>>,
     now: Duration,
     /// Armed timers: the waker to fire and the task that armed it.
     timers: BTreeMap<(Duration, u64), (Waker, Option<TaskId>)>,
@@ -56,6 +59,18 @@ struct State {
 pub(crate) struct World {
     state: StdMutex<State>,
     stamps: AtomicU64,
+    /// Tells this world from every other in the process, for [`LAST_LOOKUP`].
+    serial: u64,
+}
+
+/// Numbers the worlds of the process.
+static SERIALS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The last task found by [`World::current`] on this thread: the world's serial, the
+    /// checker's id and ours. A binding never changes, so this saves the world lock on the
+    /// run of lookups one operation makes.
+    static LAST_LOOKUP: Cell<Option<(u64, usize, TaskId)>> = const { Cell::new(None) };
 }
 
 /// What the last task to block must do once the world lock is released.
@@ -75,8 +90,8 @@ impl World {
             rng: Rng::new(seed),
             names: Vec::new(),
             parents: Vec::new(),
-            live: BTreeMap::new(),
-            natives: BTreeMap::new(),
+            live: Live::default(),
+            natives: Vec::new(),
             now: Duration::ZERO,
             timers: BTreeMap::new(),
             next_timer: 0,
@@ -89,6 +104,7 @@ impl World {
         Arc::new(Self {
             state: StdMutex::new(state),
             stamps: AtomicU64::new(0),
+            serial: SERIALS.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -129,18 +145,29 @@ impl World {
 
     /// Binds the checker's id of the running task to `id`.
     pub(crate) fn bind_native(&self, native: usize, id: TaskId) {
-        self.lock().natives.insert(native, id);
+        let natives = &mut self.lock().natives;
+        if natives.len() <= native {
+            natives.resize(native + 1, None);
+        }
+        natives[native] = Some(id);
     }
 
     /// The task that is running, given the checker's id for it.
     pub(crate) fn current(&self, native: usize) -> Option<TaskId> {
-        self.lock().natives.get(&native).copied()
+        if let Some((serial, cached, id)) = LAST_LOOKUP.get() {
+            if serial == self.serial && cached == native {
+                return Some(id);
+            }
+        }
+        let id = self.lock().natives.get(native).copied().flatten()?;
+        LAST_LOOKUP.set(Some((self.serial, native, id)));
+        Some(id)
     }
 
     pub(crate) fn begin_poll(&self, id: TaskId) {
         let mut s = self.lock();
-        if let Some(t) = s.live.get_mut(&id) {
-            t.state = RunState::Polling;
+        s.live.set_state(id, |_| RunState::Polling);
+        if let Some(t) = s.live.get_mut(id) {
             t.waits.clear();
         }
     }
@@ -148,39 +175,32 @@ impl World {
     /// A waker of task `id` fired.
     pub(crate) fn wake(&self, id: TaskId) {
         let mut s = self.lock();
-        if let Some(t) = s.live.get_mut(&id) {
-            t.state = match t.state {
-                RunState::Polling | RunState::Notified => RunState::Notified,
-                RunState::Runnable | RunState::Blocked => RunState::Runnable,
-            };
-        }
+        s.live.set_state(id, |state| match state {
+            RunState::Polling | RunState::Notified => RunState::Notified,
+            RunState::Runnable | RunState::Blocked => RunState::Runnable,
+        });
     }
 
-    /// Task `id` returned pending.
-    pub(crate) fn blocked(&self, id: TaskId) {
+    /// Task `id` returned pending; then [`settle`](Self::settle).
+    pub(crate) fn blocked(&self, id: TaskId) -> Quiescence {
         let mut s = self.lock();
-        if let Some(t) = s.live.get_mut(&id) {
-            t.state = match t.state {
-                RunState::Notified => RunState::Runnable,
-                _ => RunState::Blocked,
-            };
-        }
+        s.live.set_state(id, |state| match state {
+            RunState::Notified => RunState::Runnable,
+            _ => RunState::Blocked,
+        });
+        s.settle()
     }
 
     /// Applies the synctest rule after a task blocked or exited: if no live task can run,
     /// time jumps to the earliest timer, or the run is stuck.
     pub(crate) fn settle(&self) -> Quiescence {
-        let mut s = self.lock();
-        if s.live.is_empty() || s.live.values().any(|t| t.state != RunState::Blocked) {
-            return Quiescence::Busy;
-        }
-        s.advance()
+        self.lock().settle()
     }
 
     /// Task `id` completed, panicked or was aborted.
     pub(crate) fn exited(&self, id: TaskId, outcome: &'static str) -> Option<Waker> {
         let mut s = self.lock();
-        s.live.remove(&id);
+        s.live.remove(id);
         s.record(Some(id), EventKind::Exit(outcome));
         let drained = s.body_returned && s.live.len() <= 1;
         if drained {
@@ -210,7 +230,7 @@ impl World {
     /// Records that the running task waits on `resource`.
     pub(crate) fn wait_on(&self, task: Option<TaskId>, wait: Wait) {
         let mut s = self.lock();
-        if let Some(t) = task.and_then(|id| s.live.get_mut(&id)) {
+        if let Some(t) = task.and_then(|id| s.live.get_mut(id)) {
             let same = |w: &Wait| {
                 w.op == wait.op
                     && w.resource.as_ref().map(|r| r.id) == wait.resource.as_ref().map(|r| r.id)
@@ -279,12 +299,15 @@ impl World {
         s.events.log(&s.names, &s.resources)
     }
 
-    /// How many tasks the run has spawned so far, the body included.
-    /// The next point of the run's order of endpoint uses and sends.
+    /// The next point of the run's order of endpoint uses and sends. One task runs at a
+    /// time, so a load and a store (no read-modify-write) count exactly.
     pub(crate) fn stamp(&self) -> u64 {
-        self.stamps.fetch_add(1, Ordering::Relaxed)
+        let stamp = self.stamps.load(Ordering::Relaxed);
+        self.stamps.store(stamp + 1, Ordering::Relaxed);
+        stamp
     }
 
+    /// How many tasks the run has spawned so far, the body included.
     pub(crate) fn task_count(&self) -> usize {
         self.lock().names.len()
     }
@@ -297,6 +320,13 @@ impl World {
 impl State {
     fn record(&mut self, task: Option<TaskId>, kind: EventKind) {
         self.events.push(self.now, task, kind);
+    }
+
+    fn settle(&mut self) -> Quiescence {
+        if !self.live.all_blocked() {
+            return Quiescence::Busy;
+        }
+        self.advance()
     }
 
     fn advance(&mut self) -> Quiescence {
@@ -324,9 +354,7 @@ impl State {
         // Runnable before the lock is released: a task polled before the wakes land (loom
         // may poll spuriously) must not find every task blocked and no timer left.
         for task in fired.iter().filter_map(|(_, task)| *task) {
-            if let Some(t) = self.live.get_mut(&task) {
-                t.state = RunState::Runnable;
-            }
+            self.live.set_state(task, |_| RunState::Runnable);
         }
         Quiescence::Fire(fired.into_iter().map(|(waker, _)| waker).collect())
     }
