@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sigrelay::check::{LoomCheck, ShuttleCheck, Strategy, TurmoilCheck};
 use sigrelay::rt::prelude::*;
+use sigrelay::rt::Shuttle;
 
 /// Two tasks, each waiting to receive what only the other would send next.
 async fn two_task_cycle<R: Runtime>(rt: R) {
@@ -447,4 +448,46 @@ fn turmoil_waits_for_tasks_that_end_unless_strict() {
         "{}",
         failure.message
     );
+}
+
+/// The OS thread a body runs on.
+fn checker_thread_of(check: &ShuttleCheck) -> std::thread::ThreadId {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let sink = seen.clone();
+    check.run(move |_rt: Shuttle| {
+        let sink = sink.clone();
+        async move { *sink.lock().unwrap() = Some(std::thread::current().id()) }
+    });
+    let id = seen.lock().unwrap().expect("the body ran");
+    id
+}
+
+#[test]
+fn passing_checks_share_a_checker_and_a_failure_gets_a_fresh_one() {
+    let check = ShuttleCheck::new(Strategy::Random, 3);
+    let first = checker_thread_of(&check);
+    assert_eq!(
+        checker_thread_of(&check),
+        first,
+        "a passing check keeps its checker"
+    );
+    let failed = check.try_run(|_rt: Shuttle| async { panic!("planted") });
+    assert!(failed.is_err_and(|f| f.message.contains("planted")));
+    assert_ne!(
+        checker_thread_of(&check),
+        first,
+        "a failed check's checker is given up"
+    );
+}
+
+#[test]
+fn a_bad_replay_schedule_is_a_failure_and_the_next_check_runs() {
+    let bad = ShuttleCheck::new(Strategy::Replay("not a schedule".into()), 1);
+    let failed = bad.try_run(|_rt: Shuttle| async {});
+    assert!(
+        failed.is_err(),
+        "a schedule that does not decode fails the check"
+    );
+    let summary = ShuttleCheck::new(Strategy::Random, 5).run(|_rt: Shuttle| async {});
+    assert_eq!(summary.iterations, 5);
 }

@@ -1,20 +1,17 @@
 //! Shuttle entry points: random, PCT and DFS exploration, and replay of a schedule.
 
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use ::shuttle::scheduler::{
     DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
 };
-use ::shuttle::{Config, Runner};
-use shuttle_engine::runtime::execution::CurrentSchedule;
-use shuttle_engine::scheduler::serialization::serialize_schedule;
 
-use super::{as_check, Failure};
+use super::checker::{self, Check, Failed};
+use super::Failure;
+use crate::rt::coverage;
 use crate::rt::sim::{self, RunRecord, RunSettings};
 use crate::rt::Shuttle;
-use crate::rt::{coverage, panic_message};
 
 /// The panic of shuttle's PCT scheduler for a body with one task.
 const PCT_NEEDS_TASKS: &str = "did not exercise any concurrency";
@@ -134,42 +131,32 @@ impl ShuttleCheck {
     /// caller's `tracing` subscriber goes along, and the hard states the schedules reached
     /// come back (see [`coverage`]).
     fn isolated(&self, test: impl Fn() + Send + Sync + 'static) -> Result<usize, Failure> {
-        let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let (strategy, seed, n) = (self.strategy.clone(), self.settings.seed, self.iterations);
-        let (outcome, reached) = super::checker::on_checker(move || {
-            let _default = tracing::dispatcher::set_default(&dispatch);
-            let (outcome, reached) = as_check(|| {
-                coverage::collect(|| {
-                    catch_unwind(AssertUnwindSafe(|| runner(&strategy, seed, n, test)))
-                })
-            });
-            let outcome = outcome
-                .map_err(|payload| failure(&strategy, seed, panic_message(payload.as_ref())));
-            let clean = outcome.is_ok();
-            ((outcome, reached), clean)
+        let picked = strategy.clone();
+        let verdict = checker::run(Check {
+            scheduler: Box::new(move || scheduler(&picked, seed, n)),
+            test: Arc::new(test),
+            dispatch: tracing::dispatcher::get_default(Clone::clone),
         });
-        coverage::reached_all(reached);
-        outcome
+        coverage::reached_all(verdict.reached);
+        verdict
+            .outcome
+            .map_err(|failed| failure(&strategy, seed, failed))
     }
 }
 
-fn runner(
-    strategy: &Strategy,
-    seed: u64,
-    n: usize,
-    test: impl Fn() + Send + Sync + 'static,
-) -> usize {
+fn scheduler(strategy: &Strategy, seed: u64, n: usize) -> Box<dyn Scheduler> {
     match strategy {
-        Strategy::Random => run_with(RandomScheduler::new_from_seed(seed, n), test),
-        Strategy::Pct { depth } => run_with(PctScheduler::new_from_seed(seed, *depth, n), test),
-        Strategy::Dfs => run_with(DfsScheduler::new(Some(n), false), test),
-        Strategy::Replay(schedule) => run_with(ReplayScheduler::new_from_encoded(schedule), test),
+        Strategy::Random => Box::new(RandomScheduler::new_from_seed(seed, n)),
+        Strategy::Pct { depth } => Box::new(PctScheduler::new_from_seed(seed, *depth, n)),
+        Strategy::Dfs => Box::new(DfsScheduler::new(Some(n), false)),
+        Strategy::Replay(schedule) => Box::new(ReplayScheduler::new_from_encoded(schedule)),
     }
 }
 
 /// The failure of a check: the message, and the schedule the checker thread just ran.
-fn failure(strategy: &Strategy, seed: u64, message: String) -> Failure {
-    let schedule = serialize_schedule(&CurrentSchedule::get_schedule());
+fn failure(strategy: &Strategy, seed: u64, failed: Failed) -> Failure {
+    let Failed { message, schedule } = failed;
     let replay = format!(
         "sigrelay::check::ShuttleCheck::new(Strategy::Replay({schedule:?}.into()), 1).seed({seed}).run(body)"
     );
@@ -181,12 +168,6 @@ fn failure(strategy: &Strategy, seed: u64, message: String) -> Failure {
         replay,
         record: None,
     }
-}
-
-fn run_with(scheduler: impl Scheduler + 'static, test: impl Fn() + Send + Sync + 'static) -> usize {
-    let mut config = Config::new();
-    config.max_steps = ::shuttle::MaxSteps::FailAfter(1_000_000);
-    Runner::new(scheduler, config).run(test)
 }
 
 /// Runs `body` under `iterations` random schedules (seed 0); panics on the first failure.

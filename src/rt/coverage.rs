@@ -42,6 +42,15 @@ pub fn collect<T>(run: impl FnOnce() -> T) -> (T, BTreeSet<&'static str>) {
     (value, seen)
 }
 
+/// Takes the states marked on this thread since its collection began or was last drained,
+/// leaving the collection (empty) in place: how a thread that serves run after run inside
+/// one collection hands each caller what its runs reached.
+pub(crate) fn drain() -> BTreeSet<&'static str> {
+    REACHED
+        .with(|reached| reached.borrow_mut().as_mut().map(std::mem::take))
+        .unwrap_or_default()
+}
+
 /// Puts the outer collection back, with the inner one's states added — also when the run
 /// panics.
 struct Restore(Option<BTreeSet<&'static str>>);
