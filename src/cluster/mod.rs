@@ -40,6 +40,10 @@ pub use self::writer::Writer;
 pub const SERVER_FORWARDED_GAP: &str =
     "cluster: a peer server forwarded a gap marker for frames its slow peer missed";
 
+/// A peer tap's connection broke while it streamed; it then owes its streamers a gap and
+/// redials (a hard state).
+pub const TAP_CONNECTION_BROKE: &str = "cluster: a peer tap's connection broke while it streamed";
+
 /// A peer tap dropped a frame its node's delta had no room for (a hard state).
 pub const TAP_DROPPED_FRAME: &str =
     "cluster: a peer tap dropped a frame its node's delta had no room for";

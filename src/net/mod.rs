@@ -23,7 +23,9 @@ mod wire;
 
 pub use self::codec::{WireCodec, WireError};
 pub use self::handshake::{Credentials, Hello, Refusal, VERSION};
-pub use self::memory::{MemoryListener, MemoryNet, MemoryStream};
+pub use self::memory::{
+    Chaos, ChaosError, Fault, Injected, MemoryListener, MemoryNet, MemoryStream,
+};
 pub use self::peer::{PeerError, Peers};
 pub use self::transport::{ClusterMap, Connection, Listener, Stream, Tcp, Transport};
 #[cfg(feature = "rt-turmoil")]

@@ -165,6 +165,17 @@ pub const ALL: &[Scenario] = &[
         ],
     },
     Scenario {
+        name: "cluster-chaos",
+        proves: "the slow-peer cluster with faults drawn from the seed: writes lost (each loss breaks its connection) and three crashes or partitions of the nodes' addresses while node 1 writes: on both readers values in order, never twice, every loss announced by a gap marker; every node closes clean",
+        body: Body::Shuttle(|rt, bugs| Box::pin(cluster::chaos(rt, bugs))),
+        default_seeds: None,
+        hard_states: &[
+            sigrelay::cluster::TAP_CONNECTION_BROKE,
+            sigrelay::cluster::TAP_DROPPED_FRAME,
+            sigrelay::cluster::SERVER_FORWARDED_GAP,
+        ],
+    },
+    Scenario {
         name: "cluster-crash",
         proves: "a node crashes and restarts under 3–5 node streaming: the others mark the gap, redial and resume; the restarted node streams again; every node closes with nothing left running",
         body: Body::Turmoil(cluster::crash),

@@ -272,3 +272,20 @@ fn the_shuttle_cluster_reaches_its_hard_states() {
     let swept = sweep(&harness, &args, &mut |_| {});
     assert!(swept.passed(), "{}", summary_table(&swept));
 }
+
+/// The chaos cluster's first 40 seeds pass and reach all three of its hard states: a tap's
+/// connection breaks mid-stream (and the streams resume after it), a tap drops frames,
+/// and a peer server forwards a gap.
+#[test]
+fn the_chaos_cluster_reaches_its_hard_states() {
+    let harness = Harness::sigrelay();
+    let args = RunArgs {
+        scenarios: vec![harness.find("cluster-chaos").expect("exists")],
+        seeds: 0..40,
+        seeds_given: true,
+        ..RunArgs::all(&harness)
+    };
+    let swept = sweep(&harness, &args, &mut |_| {});
+    assert!(swept.passed(), "{}", summary_table(&swept));
+    assert!(swept.rows[0].reached.iter().all(|(_, n)| *n > 0));
+}

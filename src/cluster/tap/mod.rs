@@ -39,7 +39,7 @@ use crate::net::{Connection, PeerError, Peers, Transport};
 use crate::relay::remote::{Ack, StartTap, TapCell, TapOrder};
 use crate::relay::{Inflow, RelayError};
 use crate::rt::prelude::*;
-use crate::rt::Rng;
+use crate::rt::{coverage, Rng};
 use crate::signal::{Context, Fault, Group};
 
 type Ctx<R> = Context<RelayError, R>;
@@ -105,7 +105,11 @@ impl<R: Runtime> PeerTap<R> {
                 Some(Err(e)) => Ended::Lost(e.to_string()),
                 Some(Ok(mut connection)) => {
                     tracing::debug!(peer = self.node.0, "peer tap connected");
-                    self.stream(&ctx, &peers, &mut connection).await
+                    let ended = self.stream(&ctx, &peers, &mut connection).await;
+                    if matches!(ended, Ended::Lost(_)) {
+                        coverage::reached(crate::cluster::TAP_CONNECTION_BROKE);
+                    }
+                    ended
                 }
             };
             if let Ended::Lost(why) = ended {

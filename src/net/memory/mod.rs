@@ -10,12 +10,17 @@
 //!   the buffers and wait (a partition that drops no connection).
 //! - [`MemoryNet::with_latency`] delays every write by a time drawn from the run's RNG,
 //!   kept in order per direction, on the runtime's clock (virtual under the checkers).
+//! - [`MemoryNet::with_loss`] loses writes at a rate, each loss drawn from the run's RNG;
+//!   a lost write breaks its connection, as a reset does.
+//! - [`MemoryNet::chaos`] plays a [`Chaos`] plan: crashes and partitions of the addresses
+//!   it names, each drawn from the run's RNG — which, when, for how long.
 //!
 //! # Why a std mutex guards a pipe
 //! Every operation takes the lock, changes the state and returns; nothing that can switch
 //! tasks happens while it is held, so under the checkers (one task at a time) it never
 //! contends, and on tokio it is held for a copy. Wakers are called after it is released.
 
+mod chaos;
 mod pipe;
 mod stream;
 
@@ -26,7 +31,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use self::pipe::{pipe, wake, Latency, Locked, Pipe};
+pub use self::chaos::{Chaos, ChaosError, Fault, Injected};
+use self::pipe::{pipe, wake, Latency, Locked, Loss, Pipe};
 pub use self::stream::MemoryStream;
 use super::transport::{Listener, Transport};
 use crate::rt::prelude::*;
@@ -41,6 +47,7 @@ pub struct MemoryNet {
     net: Arc<Mutex<Net>>,
     capacity: Option<usize>,
     latency: Option<Latency>,
+    loss: Option<Loss>,
 }
 
 #[derive(Default)]
@@ -100,6 +107,52 @@ impl MemoryNet {
         }
     }
 
+    /// The same network with each write on connections made from now on lost with a
+    /// chance of `per_million` in a million, drawn from `rt`'s RNG. A byte stream cannot
+    /// skip bytes, so a lost write breaks its connection as a reset does (the writer gets
+    /// `ConnectionReset`, reads on both ends end): what a TCP peer sees once the other
+    /// stops acknowledging.
+    pub fn with_loss<R: Runtime>(self, rt: &R, per_million: u32) -> Self {
+        let loss = Loss {
+            rng: Arc::new(Locked(Mutex::new(rt.rng()))),
+            per_million,
+        };
+        MemoryNet {
+            loss: Some(loss),
+            ..self
+        }
+    }
+
+    /// Plays `plan` on this network (see [`Chaos`]): each fault in turn after its gap, on
+    /// `rt`'s clock, every draw from `rt`'s RNG, so the seed picks them all. Returns what it
+    /// did, in order; a plan that cannot be played is an error before anything happens.
+    /// Dropping the future ends the fault in progress.
+    pub async fn chaos<R: Runtime>(
+        &self,
+        rt: &R,
+        plan: &Chaos,
+    ) -> Result<Vec<Injected>, ChaosError> {
+        plan.validate()?;
+        let (mut rng, start) = (rt.rng(), rt.now());
+        let mut played = Vec::with_capacity(plan.count);
+        for _ in 0..plan.count {
+            let draw = plan.draw(&mut rng);
+            rt.sleep(draw.gap).await;
+            let at = rt.now().saturating_duration_since(start);
+            let outage = Outage::begin(self, &draw.address, draw.fault);
+            rt.sleep(draw.outage).await;
+            drop(outage);
+            let ended = rt.now().saturating_duration_since(start);
+            played.push(Injected {
+                at,
+                address: draw.address,
+                fault: draw.fault,
+                outage: ended.saturating_sub(at),
+            });
+        }
+        Ok(played)
+    }
+
     /// Cuts `address` off: every connection made to it breaks at once (as by a reset: reads
     /// end, writes fail) and new ones are refused, until [`heal`](MemoryNet::heal).
     pub fn cut(&self, address: &str) {
@@ -154,6 +207,36 @@ impl MemoryNet {
     }
 }
 
+/// A fault of a [`Chaos`] plan in progress; it ends when dropped.
+struct Outage<'a> {
+    net: &'a MemoryNet,
+    address: &'a str,
+    fault: Fault,
+}
+
+impl<'a> Outage<'a> {
+    fn begin(net: &'a MemoryNet, address: &'a str, fault: Fault) -> Self {
+        match fault {
+            Fault::Crash => net.cut(address),
+            Fault::Partition => net.hold(address),
+        }
+        Outage {
+            net,
+            address,
+            fault,
+        }
+    }
+}
+
+impl Drop for Outage<'_> {
+    fn drop(&mut self) {
+        match self.fault {
+            Fault::Crash => self.net.heal(self.address),
+            Fault::Partition => self.net.release(self.address),
+        }
+    }
+}
+
 impl Transport for MemoryNet {
     type Stream = MemoryStream;
     type Listener = MemoryListener;
@@ -172,13 +255,15 @@ impl Transport for MemoryNet {
         links.retain(|pipe| pipe.strong_count() > 0);
         links.extend([Arc::downgrade(&ours), Arc::downgrade(&theirs)]);
         drop(net);
-        let server = MemoryStream::new(ours.clone(), theirs.clone(), self.latency.clone());
+        let (latency, loss) = (self.latency.clone(), self.loss.clone());
+        let server = MemoryStream::new(ours.clone(), theirs.clone(), latency, loss);
         let mut waiting = backlog.lock();
         waiting.waiting.push_back((server, from));
         let acceptor = waiting.acceptor.take();
         drop(waiting);
         wake(acceptor);
-        Ok(MemoryStream::new(theirs, ours, self.latency.clone()))
+        let (latency, loss) = (self.latency.clone(), self.loss.clone());
+        Ok(MemoryStream::new(theirs, ours, latency, loss))
     }
 
     async fn bind(&self, address: &str) -> io::Result<MemoryListener> {
@@ -240,6 +325,10 @@ impl fmt::Debug for MemoryNet {
         f.debug_struct("MemoryNet")
             .field("listeners", &listeners)
             .field("latency", &self.latency.as_ref().map(|l| l.min))
+            .field(
+                "loss_per_million",
+                &self.loss.as_ref().map(|l| l.per_million),
+            )
             .finish()
     }
 }

@@ -1,6 +1,6 @@
 //! One direction of an in-memory connection: its bounded buffer, when each write's bytes
-//! arrive (with latency), whether it is held — and the lock and delays it shares with the
-//! streams and the network.
+//! arrive (with latency), whether it is held — and the lock, delays and losses it shares
+//! with the streams and the network.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -46,6 +46,21 @@ impl Latency {
             spread => self.rng.lock().below(spread + 1),
         };
         self.min + Duration::from_nanos(extra)
+    }
+}
+
+/// Writes lost at random, each with a chance of `per_million` in a million drawn from a
+/// seeded RNG.
+#[derive(Clone)]
+pub(super) struct Loss {
+    pub(super) rng: Arc<Locked<Rng>>,
+    pub(super) per_million: u32,
+}
+
+impl Loss {
+    /// Whether the next write is lost.
+    pub(super) fn strikes(&self) -> bool {
+        self.rng.lock().below(1_000_000) < u64::from(self.per_million)
     }
 }
 

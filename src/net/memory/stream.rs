@@ -1,5 +1,6 @@
 //! One in-memory connection: a pipe each way, with a bounded buffer, an optional delay per
-//! write, and a hold that silences it.
+//! write, an optional chance of losing a write (which breaks the connection), and a hold
+//! that silences it.
 
 use std::fmt;
 use std::io;
@@ -10,13 +11,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::pipe::{wake, Latency, Locked, Pipe, Timer};
+use super::pipe::{wake, Latency, Locked, Loss, Pipe, Timer};
 
 /// One end of an in-memory connection.
 pub struct MemoryStream {
     incoming: Arc<Locked<Pipe>>,
     outgoing: Arc<Locked<Pipe>>,
     latency: Option<Latency>,
+    loss: Option<Loss>,
     /// The timer a read waits on for bytes still on their way, and when they arrive.
     arrival: Option<(Duration, Timer)>,
 }
@@ -26,11 +28,13 @@ impl MemoryStream {
         incoming: Arc<Locked<Pipe>>,
         outgoing: Arc<Locked<Pipe>>,
         latency: Option<Latency>,
+        loss: Option<Loss>,
     ) -> Self {
         MemoryStream {
             incoming,
             outgoing,
             latency,
+            loss,
             arrival: None,
         }
     }
@@ -114,6 +118,12 @@ impl AsyncWrite for MemoryStream {
         if room == 0 {
             pipe.writer = Some(cx.waker().clone());
             return Poll::Pending;
+        }
+        if self.loss.as_ref().is_some_and(Loss::strikes) {
+            pipe.break_off();
+            drop(pipe);
+            self.incoming.lock().break_off();
+            return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
         let n = room.min(data.len());
         pipe.bytes.extend(&data[..n]);

@@ -13,7 +13,7 @@ mod journal;
 mod node;
 mod slow;
 
-pub use self::slow::slow_peer;
+pub use self::slow::{chaos, slow_peer};
 
 use std::cell::RefCell;
 use std::rc::Rc;
