@@ -1,13 +1,22 @@
 //! Relay fan-out against tokio's broadcast channel, side by side in one run: one writer, 100
 //! channels, frames of 100 f64 samples per channel, and 1, 16 or 256 streamers wanting 10
-//! keys each (and 16 wanting every key). The relay path is the real one — writer, storage,
-//! gateway tap, delta, streamer outlets — with lossless streamers; the broadcast receivers
-//! filter the same frames by the same keys, through a channel as large as the run, so it
-//! never lags. Prints delivered frames/s, the ratio relay / broadcast (target at 16
-//! streamers: at least 0.8) and heap allocations per delivered frame, counted by a global
-//! allocator (target when a streamer wants every key: 0).
+//! keys each (and 16 wanting every key); in the sparse case each frame carries 10 of the 100
+//! channels and 10 streamers want disjoint tens, so each frame is for one of them. The relay
+//! path is the real one — writer, storage, gateway tap, delta, streamer outlets — with
+//! lossless streamers; the broadcast receivers filter the same frames by the same keys,
+//! through a channel as large as the run, so it never lags. Prints frames delivered to a
+//! consumer that wants them per second, the ratio relay / broadcast and heap allocations
+//! per delivered frame, counted by a global allocator.
 //!
-//! Run with `cargo bench --bench relay_fanout`.
+//! With `-- --instructions` it counts instructions per delivered frame of each side under
+//! callgrind instead (a run less a run that writes no frame), and their ratio broadcast /
+//! relay: the relay's speed as a share of broadcast's, a measure this noisy machine does
+//! not move.
+//!
+//! Run with `cargo bench --bench relay_fanout [-- --instructions]`.
+
+#[path = "support/callgrind.rs"]
+mod callgrind;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
@@ -48,24 +57,92 @@ fn key(n: u16) -> ChannelKey {
     ChannelKey::leased(NODE, n % CHANNELS + 1)
 }
 
+/// What each consumer wants, and what each frame carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Every frame carries every channel; consumer `i` wants ten consecutive ones.
+    Ten,
+    /// Every frame carries every channel; every consumer wants them all.
+    All,
+    /// Frame `i` carries the `i % 10`th ten channels; consumer `i` wants the `i`th ten.
+    Sparse,
+}
+
+/// One case of the bench.
+struct Case {
+    name: &'static str,
+    consumers: usize,
+    shape: Shape,
+    frames: usize,
+}
+
+const CASES: [Case; 5] = [
+    Case {
+        name: "1 x 10",
+        consumers: 1,
+        shape: Shape::Ten,
+        frames: 10_000,
+    },
+    Case {
+        name: "16 x 10",
+        consumers: 16,
+        shape: Shape::Ten,
+        frames: 5_000,
+    },
+    Case {
+        name: "256 x 10",
+        consumers: 256,
+        shape: Shape::Ten,
+        frames: 500,
+    },
+    Case {
+        name: "16 x all 100",
+        consumers: 16,
+        shape: Shape::All,
+        frames: 5_000,
+    },
+    Case {
+        name: "10 x 10 sparse",
+        consumers: 10,
+        shape: Shape::Sparse,
+        frames: 20_000,
+    },
+];
+
 /// Distinct frames to write, built before timing starts (a written frame is one allocation
 /// made by its writer, not by the relay).
-fn frames(n: usize) -> Vec<Frame> {
+fn frames(n: usize, shape: Shape) -> Vec<Frame> {
     let series = |ch: u16, i: usize| Series {
         key: key(ch),
         timestamps: (0..SAMPLES as i64).map(|t| t + i as i64).collect(),
         samples: Samples::F64(vec![i as f64; SAMPLES]),
     };
-    let frame = |i| Frame::new((0..CHANNELS).map(|ch| series(ch, i)).collect());
+    let channels = |i: usize| match shape {
+        Shape::Sparse => (i % 10) as u16 * 10..(i % 10) as u16 * 10 + 10,
+        Shape::Ten | Shape::All => 0..CHANNELS,
+    };
+    let frame = |i| Frame::new(channels(i).map(|ch| series(ch, i)).collect());
     (0..n).map(|i| frame(i).expect("distinct keys")).collect()
 }
 
-/// Streamer `i`'s keys: ten consecutive channels, or every channel.
-fn wanted(i: usize, all: bool) -> BTreeSet<ChannelKey> {
-    match all {
-        true => (0..CHANNELS).map(key).collect(),
-        false => (0..10).map(|k| key(i as u16 * 10 + k)).collect(),
+/// `n` frames cycling through ten distinct ones (a clone is a reference count): under
+/// callgrind, building `n` distinct frames would cost more than the relay does.
+fn cycled(n: usize, shape: Shape) -> Vec<Frame> {
+    let pool = frames(n.min(10), shape);
+    (0..n).map(|i| pool[i % pool.len()].clone()).collect()
+}
+
+/// Consumer `i`'s keys.
+fn wanted(i: usize, shape: Shape) -> BTreeSet<ChannelKey> {
+    match shape {
+        Shape::All => (0..CHANNELS).map(key).collect(),
+        Shape::Ten | Shape::Sparse => (0..10).map(|k| key(i as u16 * 10 + k)).collect(),
     }
+}
+
+/// How many of `frames` touch `keys`: what a consumer of `keys` must get.
+fn touching(frames: &[Frame], keys: &BTreeSet<ChannelKey>) -> u64 {
+    frames.iter().filter(|f| f.touches(keys)).count() as u64
 }
 
 /// What a consumer does with a frame: reads every sample of its keys.
@@ -93,7 +170,7 @@ impl Measured {
     }
 }
 
-async fn relay(streamers: usize, all: bool, frames: &[Frame]) -> Measured {
+async fn relay(streamers: usize, shape: Shape, frames: &[Frame]) -> Measured {
     let channels = (0..CHANNELS).map(key);
     let relay = Relay::open(Tokio, RelayConfig::new(NODE, channels))
         .await
@@ -104,13 +181,16 @@ async fn relay(streamers: usize, all: bool, frames: &[Frame]) -> Measured {
     };
     let mut opened: Vec<Streamer<Tokio>> = Vec::new();
     for i in 0..streamers {
-        let streamer = relay.new_streamer(wanted(i, all), config.clone()).await;
+        let streamer = relay.new_streamer(wanted(i, shape), config.clone()).await;
         opened.push(streamer.expect("known keys"));
     }
-    let expected = frames.len() as u64;
+    let mut delivered = 0;
     let readers: Vec<_> = opened
         .into_iter()
-        .map(|mut streamer| {
+        .enumerate()
+        .map(|(i, mut streamer)| {
+            let expected = touching(frames, &wanted(i, shape));
+            delivered += expected;
             tokio::spawn(async move {
                 let mut n = 0;
                 while n < expected {
@@ -134,7 +214,7 @@ async fn relay(streamers: usize, all: bool, frames: &[Frame]) -> Measured {
         streamers.push(reader.await.expect("the reader ends"));
     }
     let measured = Measured {
-        delivered: expected * streamers.len() as u64,
+        delivered,
         seconds: start.elapsed().as_secs_f64(),
         allocations: ALLOCATIONS.load(Ordering::Relaxed) - before,
     };
@@ -146,12 +226,16 @@ async fn relay(streamers: usize, all: bool, frames: &[Frame]) -> Measured {
     measured
 }
 
-async fn broadcast(receivers: usize, all: bool, frames: &[Frame]) -> Measured {
-    let (tx, _) = broadcast::channel::<Frame>(frames.len());
+async fn broadcast(receivers: usize, shape: Shape, frames: &[Frame]) -> Measured {
+    let (tx, _) = broadcast::channel::<Frame>(frames.len().max(1));
     let expected = frames.len() as u64;
     let subscribed: Vec<_> = (0..receivers)
-        .map(|i| (tx.subscribe(), wanted(i, all)))
+        .map(|i| (tx.subscribe(), wanted(i, shape)))
         .collect();
+    let delivered = subscribed
+        .iter()
+        .map(|(_, keys)| touching(frames, keys))
+        .sum();
     let readers: Vec<_> = subscribed
         .into_iter()
         .map(|(mut rx, keys)| {
@@ -175,24 +259,23 @@ async fn broadcast(receivers: usize, all: bool, frames: &[Frame]) -> Measured {
         reader.await.expect("the reader ends");
     }
     Measured {
-        delivered: expected * receivers as u64,
+        delivered,
         seconds: start.elapsed().as_secs_f64(),
         allocations: ALLOCATIONS.load(Ordering::Relaxed) - before,
     }
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("a runtime builds");
-    let cases = [
-        (1, false, 10_000),
-        (16, false, 5_000),
-        (256, false, 500),
-        (16, true, 5_000),
-    ];
+        .expect("a runtime builds")
+}
+
+/// Wall clock: both sides of each case back to back, five rounds, the median round by ratio.
+fn wall_clock() {
+    let runtime = runtime();
     println!(
         "{:<22} {:>14} {:>14} {:>7} {:>13} {:>13}",
         "streamers x keys",
@@ -202,28 +285,103 @@ fn main() {
         "relay alloc/f",
         "bcast alloc/f"
     );
-    for (streamers, all, n) in cases {
-        let frames = frames(n);
+    for case in &CASES {
+        let frames = frames(case.frames, case.shape);
         let mut rounds: Vec<(Measured, Measured)> = (0..ROUNDS)
             .map(|_| {
                 runtime.block_on(async {
-                    let relay = relay(streamers, all, &frames).await;
-                    let bcast = broadcast(streamers, all, &frames).await;
+                    let relay = relay(case.consumers, case.shape, &frames).await;
+                    let bcast = broadcast(case.consumers, case.shape, &frames).await;
                     (relay, bcast)
                 })
             })
             .collect();
         rounds.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
         let (relay, bcast) = &rounds[ROUNDS / 2];
-        let label = format!("{streamers} x {}", if all { "all 100" } else { "10" });
         println!(
-            "{label:<22} {:>14.0} {:>14.0} {:>7.2} {:>13.4} {:>13.4}",
+            "{:<22} {:>14.0} {:>14.0} {:>7.2} {:>13.4} {:>13.4}",
+            case.name,
             relay.per_second(),
             bcast.per_second(),
             ratio(&rounds[ROUNDS / 2]),
             relay.allocations_per_frame(),
             bcast.allocations_per_frame(),
         );
+    }
+}
+
+/// Instructions per delivered frame of each side of each case under callgrind, and the
+/// ratio broadcast / relay.
+fn instruction_counts() -> Result<(), String> {
+    println!(
+        "{:<22} {:>16} {:>16} {:>7}",
+        "streamers x keys", "relay instr/f", "bcast instr/f", "ratio"
+    );
+    for (at, case) in CASES.iter().enumerate() {
+        let n = case.frames / 5;
+        let delivered: u64 = {
+            let frames = cycled(n, case.shape);
+            (0..case.consumers)
+                .map(|i| touching(&frames, &wanted(i, case.shape)))
+                .sum()
+        };
+        let per_frame = |side: &'static str| {
+            let run = |n: usize| {
+                ["--one", &at.to_string(), side, &n.to_string()]
+                    .map(String::from)
+                    .to_vec()
+            };
+            let extra = callgrind::per_repetition(run, n)? * n as f64;
+            Ok::<f64, String>(extra / delivered as f64)
+        };
+        let (relay, bcast) = (per_frame("relay")?, per_frame("broadcast")?);
+        println!(
+            "{:<22} {relay:>16.0} {bcast:>16.0} {:>7.2}",
+            case.name,
+            bcast / relay
+        );
+    }
+    Ok(())
+}
+
+/// `--one CASE relay|broadcast N`: one side of case number CASE over N frames.
+fn one(args: &[String]) -> Result<(), String> {
+    let [at, side, n] = args else {
+        return Err(format!("--one takes CASE relay|broadcast N, not {args:?}"));
+    };
+    let case = at
+        .parse::<usize>()
+        .ok()
+        .and_then(|at| CASES.get(at))
+        .ok_or_else(|| format!("no case {at:?}: there are {}", CASES.len()))?;
+    let n = n.parse().map_err(|e| format!("frames {n:?}: {e}"))?;
+    let frames = cycled(n, case.shape);
+    let runtime = runtime();
+    match side.as_str() {
+        "relay" => drop(runtime.block_on(relay(case.consumers, case.shape, &frames))),
+        "broadcast" => drop(runtime.block_on(broadcast(case.consumers, case.shape, &frames))),
+        other => return Err(format!("side {other:?} is neither relay nor broadcast")),
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("--one") => one(&args[1..]),
+        Some("--instructions") => instruction_counts(),
+        None => {
+            wall_clock();
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown argument {other:?}; try --instructions")),
+    };
+    if let Err(error) = outcome {
+        eprintln!("relay_fanout bench: {error}");
+        std::process::exit(2);
     }
 }
 

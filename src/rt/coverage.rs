@@ -45,6 +45,7 @@ pub fn collect<T>(run: impl FnOnce() -> T) -> (T, BTreeSet<&'static str>) {
 /// Takes the states marked on this thread since its collection began or was last drained,
 /// leaving the collection (empty) in place: how a thread that serves run after run inside
 /// one collection hands each caller what its runs reached.
+#[cfg(feature = "rt-shuttle")]
 pub(crate) fn drain() -> BTreeSet<&'static str> {
     REACHED
         .with(|reached| reached.borrow_mut().as_mut().map(std::mem::take))
