@@ -70,11 +70,7 @@ impl<R: Runtime, T: Transport> Writer<R, T> {
     pub async fn write(&self, frame: Frame) -> Result<(), WriteError> {
         let group = self.local.group().or(frame.group());
         let frame = frame.with_group(group);
-        if let Some(series) = frame
-            .series()
-            .iter()
-            .find(|s| !self.local.channels.contains(&s.key))
-        {
+        if let Some(series) = frame.series().iter().find(|s| !self.local.knows(s.key)) {
             return Err(WriteError::UnknownChannel(series.key, frame));
         }
         for (node, part) in parts(&frame, self.peers.me) {

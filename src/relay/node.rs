@@ -83,7 +83,8 @@ pub struct Relay<R: Runtime = Tokio> {
 struct Inner<R: Runtime> {
     rt: R,
     node: NodeId,
-    channels: Arc<BTreeSet<ChannelKey>>,
+    /// The channels writers may write, in key order (see [`Writer`]).
+    channels: Arc<[ChannelKey]>,
     demandable: Arc<Demandable>,
     bugs: Bugs,
     group: Group<RelayError, R>,
@@ -133,7 +134,7 @@ impl<R: Runtime> Relay<R> {
         let servers = start_scope(&group, "servers").await;
         let demandable = demandable(config.node, config.channels, clustered);
         let inner = Inner {
-            channels: demandable.channels.clone(),
+            channels: demandable.channels.iter().copied().collect(),
             demandable,
             node: config.node,
             bugs: config.bugs,

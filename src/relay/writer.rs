@@ -2,7 +2,6 @@
 //! storage, and from there through the gateway tap to the delta; series of free channels go
 //! straight to the delta. A frame mixing both is split in two.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,7 +18,8 @@ pub struct Writer<R: Runtime = Tokio> {
     pub(crate) node: NodeId,
     pub(crate) group: Option<WriterGroup>,
     pub(crate) closing: Arc<AtomicBool>,
-    pub(crate) channels: Arc<BTreeSet<ChannelKey>>,
+    /// The channels it may write, in key order.
+    pub(crate) channels: Arc<[ChannelKey]>,
     pub(crate) storage: Storage<R>,
     pub(crate) free: R::Sender<Inflow>,
 }
@@ -60,11 +60,11 @@ impl<R: Runtime> Writer<R> {
         if self.closing.load(Ordering::Acquire) {
             return Err(WriteError::Closed(frame));
         }
+        // Free keys have leaseholder 0, so they sort before every leased one.
         let free = frame
             .series()
-            .iter()
-            .filter(|s| s.key.leaseholder().is_none());
-        match free.count() {
+            .partition_point(|s| s.key.leaseholder().is_none());
+        match free {
             0 => self.storage.write(frame).await,
             n if n == frame.series().len() => self.write_free(frame).await?,
             _ => {
@@ -81,17 +81,32 @@ impl<R: Runtime> Writer<R> {
         sent.map_err(|_| WriteError::Closed(frame))
     }
 
+    /// Whether this writer's relay serves channel `key`.
+    pub(crate) fn knows(&self, key: ChannelKey) -> bool {
+        self.channels.binary_search(&key).is_ok()
+    }
+
     /// The first series this writer may not write: its key, and its leaseholder if the
-    /// channel is known.
+    /// channel is known. A frame's series are in key order, as the channels are, so each
+    /// key is looked for past the one before: the next channel first, then by bisection.
     fn refusal(&self, frame: &Frame) -> Option<(ChannelKey, Option<NodeId>)> {
-        frame
-            .series()
-            .iter()
-            .find_map(|s| match s.key.leaseholder() {
-                _ if !self.channels.contains(&s.key) => Some((s.key, None)),
-                Some(node) if node != self.node => Some((s.key, Some(node))),
-                _ => None,
-            })
+        let mut ahead: &[ChannelKey] = &self.channels;
+        for series in frame.series() {
+            let key = series.key;
+            let found = match ahead.first() {
+                Some(next) if *next == key => Ok(0),
+                _ => ahead.binary_search(&key),
+            };
+            let Ok(at) = found else {
+                return Some((key, None));
+            };
+            ahead = &ahead[at + 1..];
+            match key.leaseholder() {
+                Some(node) if node != self.node => return Some((key, Some(node))),
+                _ => {}
+            }
+        }
+        None
     }
 }
 
