@@ -17,8 +17,9 @@
 //! count of shuttle's scheduling points (`current::context_switches`) tells: any switch in
 //! between, by any primitive of shuttle's or ours, moves it. A task woken from a blocked
 //! operation thus retries it in the step the scheduler gave it, as a thread that shuttle
-//! unblocks does. Cloning an end has no point at all: no other task can see it, as the
-//! count of ends cannot reach zero while the cloning task holds one.
+//! unblocks does. Cloning an end has no point at all, nor has dropping a sender that is not
+//! the last ([`Model::with_commuting`]): no other task can see either, as the count of ends
+//! cannot reach zero while the task holds one.
 
 use std::cell::Cell;
 use std::future::Future;
