@@ -284,21 +284,5 @@ fn one(args: &[String]) -> Result<(), String> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let outcome = match args.first().map(String::as_str) {
-        Some("--one") => one(&args[1..]),
-        Some("--instructions") => instruction_counts(),
-        None => {
-            wall_clock();
-            Ok(())
-        }
-        Some(other) => Err(format!("unknown argument {other:?}; try --instructions")),
-    };
-    if let Err(error) = outcome {
-        eprintln!("harness bench: {error}");
-        std::process::exit(2);
-    }
+    callgrind::main("harness", wall_clock, instruction_counts, one);
 }

@@ -1,4 +1,4 @@
-//! Instruction counts under callgrind, for benches whose wall-clock ratios this noisy
+//! Instruction counts under callgrind, and the command line that runs them, for benches whose wall-clock ratios this noisy
 //! machine swings by tens of per cent: the bench runs one workload in a child process of
 //! itself under `valgrind --tool=callgrind` and reads the total callgrind reports.
 
@@ -29,4 +29,33 @@ pub fn instructions(args: &[String]) -> Result<u64, String> {
 pub fn per_repetition(args: impl Fn(usize) -> Vec<String>, n: usize) -> Result<f64, String> {
     let (base, full) = (instructions(&args(0))?, instructions(&args(n))?);
     Ok(full.saturating_sub(base) as f64 / n.max(1) as f64)
+}
+
+/// The command line of a bench with an instruction-count mode: no argument runs
+/// `wall_clock`; `--instructions` runs `instructions`, which measures children of this
+/// binary run with `--one ARGS…` (handled by `one`). Cargo's `--bench` is ignored; an
+/// error ends the process with its message.
+pub fn main(
+    bench: &str,
+    wall_clock: fn(),
+    instructions: fn() -> Result<(), String>,
+    one: fn(&[String]) -> Result<(), String>,
+) {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("--one") => one(&args[1..]),
+        Some("--instructions") => instructions(),
+        None => {
+            wall_clock();
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown argument {other:?}; try --instructions")),
+    };
+    if let Err(error) = outcome {
+        eprintln!("{bench} bench: {error}");
+        std::process::exit(2);
+    }
 }
