@@ -23,7 +23,7 @@ use sigrelay::check::{ShuttleCheck, Strategy};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Shuttle;
 
-const SCHEDULES: usize = 1_000;
+const SCHEDULES: usize = 3_000;
 const ROUNDS: usize = 9;
 /// Schedules per side under callgrind.
 const COUNTED: usize = 500;

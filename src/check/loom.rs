@@ -67,7 +67,7 @@ impl LoomCheck {
         };
         let explored = super::as_check(|| {
             catch_unwind(AssertUnwindSafe(|| {
-                builder.check(move || sim::run(settings, &body).0)
+                builder.check(move || sim::run(settings, &body))
             }))
         });
         explored.map_err(|payload| Failure {

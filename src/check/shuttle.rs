@@ -1,7 +1,7 @@
 //! Shuttle entry points: random, PCT and DFS exploration, and replay of a schedule.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 
 use ::shuttle::scheduler::{
     DfsScheduler, PctScheduler, RandomScheduler, ReplayScheduler, Scheduler,
@@ -96,19 +96,16 @@ impl ShuttleCheck {
         F: Fn(Shuttle) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()>,
     {
-        let last = Arc::new(StdMutex::new(None));
-        let (sink, witness) = (last.clone(), sim::Witness::default());
+        let witness = sim::Witness::default();
         let settings = self.settings;
         let shared = body.clone();
         let watching = witness.clone();
-        let test = move || {
-            let ((), record) = sim::run_witnessed(settings, &watching, &*shared);
-            *sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
-        };
-        let outcome = self.isolated(test);
-        let last = last.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match outcome {
-            Ok(iterations) => Ok(Summary { iterations, last }),
+        let test = move || sim::run_witnessed(settings, &watching, &*shared);
+        match self.isolated(test) {
+            Ok(iterations) => Ok(Summary {
+                iterations,
+                last: witness.record(),
+            }),
             Err(failure) => {
                 if matches!(self.strategy, Strategy::Pct { .. })
                     && failure.message.contains(PCT_NEEDS_TASKS)

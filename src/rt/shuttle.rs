@@ -20,10 +20,16 @@
 //! unblocks does. Cloning an end has no point at all, nor has dropping a sender that is not
 //! the last ([`Model::with_commuting`]): no other task can see either, as the count of ends
 //! cannot reach zero while the task holds one.
+//!
+//! A woken task is polled once per wake: each poll starts by forgetting the wakes it
+//! answers, where shuttle's executor would remember the one that made the task runnable
+//! and poll it once more, in a step of its own, after its next `Pending`.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::Mutex;
+
+use shuttle_engine::runtime::execution::ExecutionState;
 
 use super::sim::{Model, Sim};
 
@@ -44,6 +50,21 @@ thread_local! {
 /// The count of shuttle's scheduling points so far in this execution.
 fn now() -> usize {
     ::shuttle::current::context_switches()
+}
+
+/// Forgets the wakes of the running task so far: the poll starting now answers them.
+///
+/// Shuttle's executor remembers a wake even when it was what made a sleeping task
+/// runnable, so the first `Pending` after every wake would not put the task to sleep: it
+/// would be polled once more, in a step of its own, finding nothing new. A wake during the
+/// poll is remembered as before. (`sleep_unless_woken` clears the flag and, if it was not
+/// set, marks the task sleeping; `unblock` marks it runnable again.)
+fn forget_wakes() {
+    ExecutionState::with(|state| {
+        let task = state.current_mut();
+        task.sleep_unless_woken();
+        task.unblock();
+    });
 }
 
 impl Model for ShuttleModel {
@@ -67,6 +88,7 @@ impl Model for ShuttleModel {
     }
 
     fn resumed() {
+        forget_wakes();
         QUIET.set(Some(now()));
     }
 

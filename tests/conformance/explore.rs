@@ -46,6 +46,86 @@ async fn a_send_then_the_last_drop<R: Runtime>(rt: R, outcomes: Outcomes) {
     outcomes.lock().unwrap().insert(format!("{seen:?}"));
 }
 
+/// `inner`, failing any poll of it that answers no wake: every poll but the first must
+/// follow a call of a waker it handed out.
+struct Woken<F> {
+    inner: std::pin::Pin<Box<F>>,
+    polls: usize,
+    wakes: Arc<Wakes>,
+}
+
+struct Wakes {
+    count: std::sync::atomic::AtomicUsize,
+    waker: Mutex<Option<std::task::Waker>>,
+}
+
+impl std::task::Wake for Wakes {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Some(waker) = self.waker.lock().unwrap().as_ref() {
+            waker.wake_by_ref();
+        }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Woken<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let wakes = self.wakes.count.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            self.polls <= wakes,
+            "poll {} answers no wake",
+            self.polls + 1
+        );
+        self.polls += 1;
+        *self.wakes.waker.lock().unwrap() = Some(cx.waker().clone());
+        let waker = std::task::Waker::from(self.wakes.clone());
+        self.inner
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(&waker))
+    }
+}
+
+/// A reader drains a channel of capacity 1 that a writer fills with three values and then
+/// closes; the reader waits, is woken, takes a value and waits again, and every poll of it
+/// must answer a wake. (Shuttle's executor remembers the wake that made a sleeping task
+/// runnable, which left one poll more, finding nothing, after each. Loom is not held to
+/// this: its `block_on` wakes spuriously on purpose, to explore futures that must bear it.)
+async fn a_reader_polled_once_per_wake<R: Runtime>(rt: R, outcomes: Outcomes) {
+    let (tx, mut rx) = rt.channel::<u8>("values", 1);
+    let wakes = Arc::new(Wakes {
+        count: Default::default(),
+        waker: Mutex::new(None),
+    });
+    let reading = async move {
+        let mut n = 0;
+        while rx.recv().await.is_some() {
+            n += 1;
+        }
+        n
+    };
+    let reader = Woken {
+        inner: Box::pin(reading),
+        polls: 0,
+        wakes,
+    };
+    let reader = rt.spawn("reader", reader);
+    for v in 0..3 {
+        tx.send(v).await.expect("the reader is alive");
+    }
+    drop(tx);
+    let n = reader.await.expect("every poll answers a wake");
+    outcomes.lock().unwrap().insert(format!("{n}"));
+}
+
 const EMPTY: &str = "Err(Empty)";
 const CLOSED: &str = "Err(Closed)";
 
@@ -124,4 +204,14 @@ fn loom_runs_every_order_of_two_sends_and_two_reads() {
 #[test]
 fn loom_runs_a_read_between_a_send_and_the_last_drop() {
     assert_eq!(on_loom(a_send_then_the_last_drop), last_drop_outcomes());
+}
+
+#[test]
+fn shuttle_polls_a_woken_task_once_per_wake() {
+    let seen = on_shuttle_dfs(a_reader_polled_once_per_wake);
+    assert_eq!(seen, expected_count(3));
+}
+
+fn expected_count(n: u8) -> BTreeSet<String> {
+    BTreeSet::from([n.to_string()])
 }

@@ -60,7 +60,7 @@ impl<M: Model, T: Send> handles::OneshotSender<T> for SimOneshotSender<M, T> {
             Ok(s.receiver.take())
         })?;
         let me = once.anchor.me();
-        once.anchor.sent(me);
+        once.anchor.sent(me, 0);
         once.anchor.record(me, EventKind::Send);
         woken.into_iter().for_each(Waker::wake);
         Ok(())
@@ -75,7 +75,6 @@ impl<M: Model, T: Send> SimOneshotReceiver<M, T> {
     fn take(&mut self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
         let once = &self.0;
         let me = once.anchor.me();
-        once.anchor.touch(me, 1, Side::Rx);
         let value = M::with(&once.state, |s| match s.value.take() {
             Some(v) => Ok(v),
             None if !s.sender_alive => Err(TryRecvError::Closed),
@@ -83,8 +82,9 @@ impl<M: Model, T: Send> SimOneshotReceiver<M, T> {
                 s.receiver = waker.cloned();
                 Err(TryRecvError::Empty)
             }
-        })?;
-        once.anchor.received(me);
+        })
+        .inspect_err(|_| once.anchor.touch(me, 1, Side::Rx))?;
+        once.anchor.received(me, 1);
         once.anchor.record(me, EventKind::Recv);
         Ok(value)
     }

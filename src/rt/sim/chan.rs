@@ -156,7 +156,6 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
     fn take(&mut self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
         let chan = &self.chan;
         let me = chan.anchor.me();
-        chan.anchor.touch(me, self.endpoint, Side::Rx);
         let (value, next) = M::with(&chan.state, |s| match s.buffer.pop_front() {
             Some(v) => {
                 chan.anchor.resource.set_len(s.buffer.len());
@@ -167,8 +166,9 @@ impl<M: Model, T: Send> SimReceiver<M, T> {
                 s.receiver = waker.cloned();
                 Err(TryRecvError::Empty)
             }
-        })?;
-        chan.anchor.received(me);
+        })
+        .inspect_err(|_| chan.anchor.touch(me, self.endpoint, Side::Rx))?;
+        chan.anchor.received(me, self.endpoint);
         chan.anchor.record(me, EventKind::Recv);
         next.into_iter().for_each(Waker::wake);
         Ok(value)

@@ -84,10 +84,7 @@ impl Default for RunSettings {
 
 /// Runs `body` as task "main" of a fresh world and then waits for every task it spawned to
 /// exit: a task left blocked fails the run as a leak. Must be called inside the checker.
-pub fn run<M: Model, T, Fut>(
-    settings: RunSettings,
-    body: impl FnOnce(Sim<M>) -> Fut,
-) -> (T, RunRecord)
+pub fn run<M: Model, T, Fut>(settings: RunSettings, body: impl FnOnce(Sim<M>) -> Fut) -> T
 where
     Fut: Future<Output = T>,
 {
@@ -114,12 +111,13 @@ impl Witness {
     }
 }
 
-/// As [`run`], leaving the run's world with `witness`.
+/// As [`run`], leaving the run's world with `witness`, whose [`record`](Witness::record)
+/// is the run's once it ended (the event log is only built when asked for).
 pub fn run_witnessed<M: Model, T, Fut>(
     settings: RunSettings,
     witness: &Witness,
     body: impl FnOnce(Sim<M>) -> Fut,
-) -> (T, RunRecord)
+) -> T
 where
     Fut: Future<Output = T>,
 {
@@ -148,13 +146,7 @@ where
         value
     };
     match M::block_on(id, Tracked::<M, _>::new(world.clone(), id, main, None)) {
-        Some(Ok(value)) => (
-            value,
-            RunRecord {
-                log: world.log(),
-                virtual_time: world.now(),
-            },
-        ),
+        Some(Ok(value)) => value,
         Some(Err(TaskEnd::Panicked(payload))) => resume_unwind(payload),
         Some(Err(TaskEnd::Aborted)) | None => unreachable!("the body of a run has no join handle"),
     }
@@ -198,14 +190,16 @@ impl<M: Model> Anchor<M> {
         self.resource.touch(endpoint, side, me, stamp);
     }
 
-    /// A value entered the buffer: channel ends inside it travel with it.
-    fn sent(&self, me: Option<TaskId>) {
-        self.resource.sent(me, self.world.stamp());
+    /// The running task put a value in the buffer through `endpoint`: channel ends inside
+    /// it travel with it.
+    fn sent(&self, me: Option<TaskId>, endpoint: u64) {
+        let used = self.world.stamp();
+        self.resource.sent(endpoint, me, used, self.world.stamp());
     }
 
-    /// The running task took the oldest buffered value out.
-    fn received(&self, me: Option<TaskId>) {
-        self.resource.received(me);
+    /// The running task took the oldest buffered value out through `endpoint`.
+    fn received(&self, me: Option<TaskId>, endpoint: u64) {
+        self.resource.received(endpoint, me, self.world.stamp());
     }
 
     fn wait(&self, me: Option<TaskId>, op: WaitOp) {

@@ -50,14 +50,42 @@ pub(crate) struct Resource {
     site: &'static Location<'static>,
     len: AtomicUsize,
     endpoints: AtomicU64,
+    /// Who holds the endpoints and what travels through the buffer, under one lock: an
+    /// operation that uses an endpoint and moves a value takes it once.
+    ledger: StdMutex<Ledger>,
+}
+
+/// The facts about a resource's endpoints and values that ownership is inferred from.
+#[derive(Debug, Default)]
+struct Ledger {
     /// By endpoint id; ids are handed out in order from 0.
-    holders: StdMutex<Vec<Option<Holder>>>,
+    holders: Vec<Option<Holder>>,
     /// Who sent each buffered value, and when: a channel end sent inside a value is held
     /// by whoever holds this resource's receiving end until it is received.
-    transit: StdMutex<VecDeque<Sent>>,
+    transit: VecDeque<Sent>,
     /// The latest values taken out, with who took each: an end sent inside one of them is
     /// held by its receiver, which may keep it without using it.
-    delivered: StdMutex<VecDeque<Delivered>>,
+    delivered: VecDeque<Delivered>,
+}
+
+impl Ledger {
+    fn hold(&mut self, endpoint: u64, holder: Holder) {
+        let at = usize::try_from(endpoint).expect("endpoint ids are counted from 0");
+        if self.holders.len() <= at {
+            self.holders.resize(at + 1, None);
+        }
+        self.holders[at] = Some(holder);
+    }
+
+    fn take_out(&mut self, by: Option<TaskId>) {
+        let sent = self.transit.pop_front();
+        if let (Some(sent), Some(by)) = (sent, by) {
+            if self.delivered.len() == DELIVERED_KEPT {
+                self.delivered.pop_front();
+            }
+            self.delivered.push_back(Delivered { sent, by });
+        }
+    }
 }
 
 /// How many taken-out values a resource remembers.
@@ -87,6 +115,18 @@ pub(crate) struct Holder {
     pub(crate) unused_since: Option<TaskId>,
     /// The world's stamp when `task` made or last used the endpoint.
     pub(crate) stamp: u64,
+}
+
+impl Holder {
+    /// `task`, which used the endpoint at `stamp`.
+    fn using(side: Side, task: TaskId, stamp: u64) -> Self {
+        Self {
+            side,
+            task,
+            unused_since: None,
+            stamp,
+        }
+    }
 }
 
 /// What a blocked task waits for.
@@ -129,7 +169,6 @@ impl Resource {
         capacity: usize,
         site: &'static Location<'static>,
     ) -> Self {
-        let holders = StdMutex::new(Vec::new());
         let (len, endpoints) = (AtomicUsize::new(0), AtomicU64::new(0));
         Self {
             id,
@@ -139,9 +178,7 @@ impl Resource {
             site,
             len,
             endpoints,
-            holders,
-            transit: StdMutex::new(VecDeque::new()),
-            delivered: StdMutex::new(VecDeque::new()),
+            ledger: StdMutex::new(Ledger::default()),
         }
     }
 
@@ -193,50 +230,46 @@ impl Resource {
                 unused_since,
                 stamp,
             };
-            let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-            let at = usize::try_from(endpoint).expect("endpoint ids are counted from 0");
-            if holders.len() <= at {
-                holders.resize(at + 1, None);
-            }
-            holders[at] = Some(holder);
+            self.ledger().hold(endpoint, holder);
         }
     }
 
     /// Forgets a dropped endpoint.
     pub(crate) fn release(&self, endpoint: u64) {
-        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ledger = self.ledger();
         if let Some(holder) = usize::try_from(endpoint)
             .ok()
-            .and_then(|at| holders.get_mut(at))
+            .and_then(|at| ledger.holders.get_mut(at))
         {
             *holder = None;
         }
     }
 
-    /// Records a value `task` put in the buffer at `stamp`.
-    pub(crate) fn sent(&self, task: Option<TaskId>, stamp: u64) {
+    /// Records that `task`, using endpoint `endpoint` (a sending end) at `used`, put a value
+    /// in the buffer at `stamp`.
+    pub(crate) fn sent(&self, endpoint: u64, task: Option<TaskId>, used: u64, stamp: u64) {
         if let Some(task) = task {
-            self.in_transit().push_back(Sent { task, stamp });
+            let mut ledger = self.ledger();
+            ledger.hold(endpoint, Holder::using(Side::Tx, task, used));
+            ledger.transit.push_back(Sent { task, stamp });
         }
     }
 
-    /// Records that `by` took the oldest buffered value out.
-    pub(crate) fn received(&self, by: Option<TaskId>) {
-        let sent = self.in_transit().pop_front();
-        if let (Some(sent), Some(by)) = (sent, by) {
-            let mut delivered = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
-            if delivered.len() == DELIVERED_KEPT {
-                delivered.pop_front();
-            }
-            delivered.push_back(Delivered { sent, by });
+    /// Records that `by`, using endpoint `endpoint` (a receiving end) at `used`, took the
+    /// oldest buffered value out.
+    pub(crate) fn received(&self, endpoint: u64, by: Option<TaskId>, used: u64) {
+        let mut ledger = self.ledger();
+        if let Some(task) = by {
+            ledger.hold(endpoint, Holder::using(Side::Rx, task, used));
         }
+        ledger.take_out(by);
     }
 
     /// The tasks other than `task` that took out a value `task` sent after `stamp`: an end
     /// `task` held then may have travelled to them inside it.
     pub(crate) fn delivered_from(&self, task: TaskId, stamp: u64) -> BTreeSet<TaskId> {
-        let delivered = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
-        delivered
+        self.ledger()
+            .delivered
             .iter()
             .filter(|d| d.sent.task == task && d.sent.stamp > stamp && d.by != task)
             .map(|d| d.by)
@@ -245,24 +278,27 @@ impl Resource {
 
     /// Records that every buffered value was dropped.
     pub(crate) fn discarded(&self) {
-        self.in_transit().clear();
+        self.ledger().transit.clear();
     }
 
     /// Whether a value `task` sent after `stamp` is still buffered: an endpoint `task` held
     /// at `stamp` may travel inside it.
     pub(crate) fn buffers_sent_by(&self, task: TaskId, stamp: u64) -> bool {
-        let transit = self.in_transit();
-        transit.iter().any(|s| s.task == task && s.stamp > stamp)
+        let ledger = self.ledger();
+        ledger
+            .transit
+            .iter()
+            .any(|s| s.task == task && s.stamp > stamp)
     }
 
-    fn in_transit(&self) -> std::sync::MutexGuard<'_, VecDeque<Sent>> {
-        self.transit.lock().unwrap_or_else(|p| p.into_inner())
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The holders of the endpoints on `side`.
     pub(crate) fn holders_of(&self, side: Side) -> Vec<Holder> {
-        let holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        holders
+        self.ledger()
+            .holders
             .iter()
             .flatten()
             .filter(|h| h.side == side)

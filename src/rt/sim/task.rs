@@ -12,6 +12,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -41,12 +42,13 @@ pub(crate) struct Tracked<M, F: Future> {
 /// What a task and its join handle share. Guarded by a std mutex for the reason the world is.
 pub(crate) struct JoinShared<T> {
     state: StdMutex<JoinState<T>>,
+    /// Read before every poll, so kept out of the lock.
+    aborted: AtomicBool,
 }
 
 struct JoinState<T> {
     result: Option<Result<T, JoinError>>,
     finished: bool,
-    aborted: bool,
     joiner: Option<Waker>,
     task: Option<Waker>,
 }
@@ -169,7 +171,11 @@ impl<M: Model, F: Future> Future for Tracked<M, F> {
             this.world.bind_native(M::native_id(), this.id);
             this.bound = true;
         }
-        if this.shared.as_ref().is_some_and(|s| s.lock().aborted) {
+        if this
+            .shared
+            .as_ref()
+            .is_some_and(|s| s.aborted.load(Ordering::Relaxed))
+        {
             return Poll::Ready(this.finish(Err(TaskEnd::Aborted)));
         }
         this.world.begin_poll(this.id);
@@ -197,12 +203,12 @@ impl<T> JoinShared<T> {
         let state = JoinState {
             result: None,
             finished: false,
-            aborted: false,
             joiner: None,
             task: None,
         };
         Arc::new(Self {
             state: StdMutex::new(state),
+            aborted: AtomicBool::new(false),
         })
     }
 
@@ -266,11 +272,8 @@ impl<M: Model, T> Future for SimJoinHandle<M, T> {
 
 impl<M: Model, T: Send> handles::JoinHandle<T> for SimJoinHandle<M, T> {
     fn abort(&self) {
-        let task = {
-            let mut s = self.shared.lock();
-            s.aborted = true;
-            s.task.take()
-        };
+        self.shared.aborted.store(true, Ordering::Relaxed);
+        let task = self.shared.lock().task.take();
         if let Some(w) = task {
             w.wake();
         }

@@ -14,7 +14,7 @@
 //! Wakers are always called, and dropped, after the lock is released: under loom, waking or
 //! dropping a waker is a scheduling point, and another task must not find the lock taken.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,7 +59,7 @@ struct State {
 pub(crate) struct World {
     state: StdMutex<State>,
     stamps: AtomicU64,
-    /// Tells this world from every other in the process, for [`LAST_LOOKUP`].
+    /// Tells this world from every other in the process, for [`KNOWN`].
     serial: u64,
 }
 
@@ -67,10 +67,21 @@ pub(crate) struct World {
 static SERIALS: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// The last task found by [`World::current`] on this thread: the world's serial, the
-    /// checker's id and ours. A binding never changes, so this saves the world lock on the
-    /// run of lookups one operation makes.
-    static LAST_LOOKUP: Cell<Option<(u64, usize, TaskId)>> = const { Cell::new(None) };
+    /// The tasks [`World::current`] found on this thread, by the checker's id, and the serial
+    /// of their world. A binding never changes, so a task is looked up under the world
+    /// lock once per thread.
+    static KNOWN: RefCell<Known> = const {
+        RefCell::new(Known {
+            serial: u64::MAX,
+            ids: Vec::new(),
+        })
+    };
+}
+
+/// The bindings [`World::current`] found on one thread, for the world `serial`.
+struct Known {
+    serial: u64,
+    ids: Vec<Option<TaskId>>,
 }
 
 /// What the last task to block must do once the world lock is released.
@@ -154,13 +165,25 @@ impl World {
 
     /// The task that is running, given the checker's id for it.
     pub(crate) fn current(&self, native: usize) -> Option<TaskId> {
-        if let Some((serial, cached, id)) = LAST_LOOKUP.get() {
-            if serial == self.serial && cached == native {
-                return Some(id);
-            }
+        let known = KNOWN.with_borrow(|k| {
+            (k.serial == self.serial)
+                .then(|| k.ids.get(native).copied().flatten())
+                .flatten()
+        });
+        if known.is_some() {
+            return known;
         }
         let id = self.lock().natives.get(native).copied().flatten()?;
-        LAST_LOOKUP.set(Some((self.serial, native, id)));
+        KNOWN.with_borrow_mut(|k| {
+            if k.serial != self.serial {
+                k.serial = self.serial;
+                k.ids.clear();
+            }
+            if k.ids.len() <= native {
+                k.ids.resize(native + 1, None);
+            }
+            k.ids[native] = Some(id);
+        });
         Some(id)
     }
 

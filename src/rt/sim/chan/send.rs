@@ -122,7 +122,6 @@ impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
         let this = self.get_mut();
         let chan = &this.tx.chan;
         let me = chan.anchor.me();
-        chan.anchor.touch(me, this.tx.endpoint, Side::Tx);
         let (ticket, value) = (&mut this.ticket, &mut this.value);
         let outcome = M::with(&chan.state, |s| match s.turn(ticket, cx.waker()) {
             Turn::Closed => Some(None),
@@ -137,10 +136,12 @@ impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
         });
         match outcome {
             None => {
+                chan.anchor.touch(me, this.tx.endpoint, Side::Tx);
                 chan.anchor.wait(me, WaitOp::Send);
                 Poll::Pending
             }
             Some(None) => {
+                chan.anchor.touch(me, this.tx.endpoint, Side::Tx);
                 let value = this
                     .value
                     .take()
@@ -148,7 +149,7 @@ impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
                 Poll::Ready(Err(SendError(value)))
             }
             Some(Some((receiver, next))) => {
-                chan.anchor.sent(me);
+                chan.anchor.sent(me, this.tx.endpoint);
                 chan.anchor.record(me, EventKind::Send);
                 receiver.into_iter().chain(next).for_each(Waker::wake);
                 Poll::Ready(Ok(()))
@@ -187,7 +188,6 @@ impl<M: Model, T: Send> handles::Permit<T> for SimPermit<'_, M, T> {
         self.sent = true;
         let chan = &self.tx.chan;
         let me = chan.anchor.me();
-        chan.anchor.touch(me, self.tx.endpoint, Side::Tx);
         let delivered = M::with(&chan.state, |s| {
             s.reserved -= 1;
             if !s.receiver_open {
@@ -197,11 +197,14 @@ impl<M: Model, T: Send> handles::Permit<T> for SimPermit<'_, M, T> {
         });
         match delivered {
             Ok(receiver) => {
-                chan.anchor.sent(me);
+                chan.anchor.sent(me, self.tx.endpoint);
                 chan.anchor.record(me, EventKind::Send);
                 receiver.into_iter().for_each(Waker::wake);
             }
-            Err(undeliverable) => drop(undeliverable),
+            Err(undeliverable) => {
+                chan.anchor.touch(me, self.tx.endpoint, Side::Tx);
+                drop(undeliverable);
+            }
         }
     }
 }
@@ -250,7 +253,6 @@ impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
     fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         let chan = &self.chan;
         let me = chan.anchor.me();
-        chan.anchor.touch(me, self.endpoint, Side::Tx);
         let woken = M::with(&chan.state, |s| {
             if !s.receiver_open {
                 return Err(TrySendError::Closed(value));
@@ -259,8 +261,9 @@ impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
                 return Err(TrySendError::Full(value));
             }
             Ok(s.push(value, &chan.anchor))
-        })?;
-        chan.anchor.sent(me);
+        })
+        .inspect_err(|_| chan.anchor.touch(me, self.endpoint, Side::Tx))?;
+        chan.anchor.sent(me, self.endpoint);
         chan.anchor.record(me, EventKind::Send);
         woken.into_iter().for_each(Waker::wake);
         Ok(())
