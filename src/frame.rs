@@ -194,13 +194,27 @@ impl Frame {
         Some(&self.series[i])
     }
 
-    /// The series whose keys are in `keys`, in key order, without allocating. Walks whichever
-    /// of the two is smaller and looks the other up.
+    /// The series whose keys are in `keys`, in key order, without allocating. A key set
+    /// wholly below or above the frame's keys finds nothing at once. Otherwise each key is
+    /// found in the series after the one found last (that series first, then by bisection),
+    /// unless there are many more keys than series: then each series within the keys' span
+    /// is looked up in the keys.
     pub fn wanted<'a>(&'a self, keys: &'a BTreeSet<ChannelKey>) -> Wanted<'a> {
-        match keys.len() < self.series.len() {
-            true => Wanted::ByKey(self, keys.iter()),
-            false => Wanted::BySeries(self.series.iter(), keys),
+        let (Some(first), Some(last)) = (self.series.first(), self.series.last()) else {
+            return Wanted(Walk::Done);
+        };
+        let (Some(&low), Some(&high)) = (keys.first(), keys.last()) else {
+            return Wanted(Walk::Done);
+        };
+        if high < first.key || last.key < low {
+            return Wanted(Walk::Done);
         }
+        if keys.len() <= KEYS_WALKED_PER_SERIES * self.series.len() {
+            return Wanted(Walk::ByKey(&self.series, keys.iter()));
+        }
+        let from = self.series.partition_point(|s| s.key < low);
+        let to = self.series.partition_point(|s| s.key <= high);
+        Wanted(Walk::BySeries(self.series[from..to].iter(), keys))
     }
 
     /// Whether the frame has a series of any key in `keys`.
@@ -230,12 +244,23 @@ impl<'de> Deserialize<'de> for Frame {
     }
 }
 
+/// Up to how many keys per series [`Frame::wanted`] walks the keys rather than the series.
+const KEYS_WALKED_PER_SERIES: usize = 8;
+
 /// The series of a frame that a key set wants: see [`Frame::wanted`].
 #[derive(Debug)]
-pub enum Wanted<'a> {
-    /// Fewer keys than series: each key is looked up in the frame.
-    ByKey(&'a Frame, std::collections::btree_set::Iter<'a, ChannelKey>),
-    /// Fewer series than keys: each series is looked up in the keys.
+pub struct Wanted<'a>(Walk<'a>);
+
+#[derive(Debug)]
+enum Walk<'a> {
+    /// Nothing is wanted.
+    Done,
+    /// Each key is found in the series left after the last find.
+    ByKey(
+        &'a [Series],
+        std::collections::btree_set::Iter<'a, ChannelKey>,
+    ),
+    /// Many more keys than series: each series is looked up in the keys.
     BySeries(std::slice::Iter<'a, Series>, &'a BTreeSet<ChannelKey>),
 }
 
@@ -243,9 +268,18 @@ impl<'a> Iterator for Wanted<'a> {
     type Item = &'a Series;
 
     fn next(&mut self) -> Option<&'a Series> {
-        match self {
-            Wanted::ByKey(frame, keys) => keys.find_map(|k| frame.get(*k)),
-            Wanted::BySeries(series, keys) => series.find(|s| keys.contains(&s.key)),
+        match &mut self.0 {
+            Walk::Done => None,
+            Walk::ByKey(series, keys) => keys.find_map(|&key| {
+                let at = match series.first() {
+                    Some(next) if next.key == key => 0,
+                    _ => series.partition_point(|s| s.key < key),
+                };
+                let found = series.get(at).filter(|s| s.key == key);
+                *series = &series[at + usize::from(found.is_some())..];
+                found
+            }),
+            Walk::BySeries(series, keys) => series.find(|s| keys.contains(&s.key)),
         }
     }
 }
@@ -260,6 +294,30 @@ mod tests {
             key,
             timestamps,
             samples: Samples::F64(vec![1.5; n]),
+        }
+    }
+
+    proptest::proptest! {
+        /// `wanted` and `touches` agree with a plain filter of the series by the keys, for
+        /// key sets smaller and larger than the frame, overlapping it or not.
+        #[test]
+        fn wanted_is_the_series_of_the_keys(
+            channels in proptest::collection::btree_set(0u16..64, 0..24),
+            keys in proptest::collection::btree_set(0u16..64, 0..64),
+        ) {
+            let key = |n: u16| ChannelKey::leased(NodeId(1), n);
+            let frame = Frame::new(channels.iter().map(|&n| series(key(n), 1)).collect())
+                .expect("distinct keys");
+            let keys: BTreeSet<ChannelKey> = keys.into_iter().map(key).collect();
+            let plain: Vec<ChannelKey> = frame
+                .series()
+                .iter()
+                .map(|s| s.key)
+                .filter(|k| keys.contains(k))
+                .collect();
+            let wanted: Vec<ChannelKey> = frame.wanted(&keys).map(|s| s.key).collect();
+            proptest::prop_assert_eq!(&wanted, &plain);
+            proptest::prop_assert_eq!(frame.touches(&keys), !plain.is_empty());
         }
     }
 
