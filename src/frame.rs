@@ -248,10 +248,10 @@ impl<'de> Deserialize<'de> for Frame {
 const KEYS_WALKED_PER_SERIES: usize = 8;
 
 /// The series of a frame that a key set wants: see [`Frame::wanted`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Wanted<'a>(Walk<'a>);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Walk<'a> {
     /// Nothing is wanted.
     Done,

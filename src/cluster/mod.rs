@@ -53,18 +53,26 @@ pub const TAP_DROPPED_FRAME: &str =
 /// owed.
 pub const PATIENCE: Duration = Duration::from_millis(20);
 
-/// Sends `message` unless the routine is cancelled first (the connection is then dropped,
-/// so a half-written message does not matter); a write that takes longer than the peers'
-/// silence is taken for a lost link. True once sent.
+/// Sends `message`, behind whatever was queued, as [`flush`] does. True once sent.
 async fn send<R: Runtime, T, S: Stream>(
     ctx: &Context<RelayError, R>,
     peers: &Peers<T>,
     connection: &mut Connection<S>,
     message: &Message,
 ) -> Result<bool, String> {
-    let write = ctx
-        .runtime()
-        .timeout(peers.silence, connection.send(message));
+    connection.queue(message).map_err(|e| e.to_string())?;
+    flush(ctx, peers, connection).await
+}
+
+/// Writes what is queued on `connection` unless the routine is cancelled first (the
+/// connection is then dropped, so a half-written message does not matter); a write that
+/// takes longer than the peers' silence is taken for a lost link. True once written.
+async fn flush<R: Runtime, T, S: Stream>(
+    ctx: &Context<RelayError, R>,
+    peers: &Peers<T>,
+    connection: &mut Connection<S>,
+) -> Result<bool, String> {
+    let write = ctx.runtime().timeout(peers.silence, connection.flush());
     crate::select! {
         () = ctx.cancelled() => Err("cancelled while writing to the peer".into()),
         sent = write => match sent {

@@ -3,7 +3,9 @@
 //! a streamer with no keys on this node's relay, and then serves both directions: a `Keys`
 //! message updates the streamer and is answered by `Applied` only once the update is
 //! acknowledged (so the open-ack barrier holds across nodes), and each delivery goes out as
-//! a `Frame` of the peer's keys, after a `Gap` when frames were dropped.
+//! a `Frame` of the peer's keys, after a `Gap` when frames were dropped. A delivery is
+//! encoded from the shared frame, copying no sample, and the deliveries already waiting
+//! behind it go out in the same write.
 //!
 //! Server streamers are lossy with a patience: a slow or dead peer misses frames (and is
 //! told how many) instead of holding back the node's writers — the original's B3.
@@ -17,10 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::intake::take_writes;
-use super::{send, PATIENCE};
+use super::{flush, send, PATIENCE};
 use crate::bugs::Bug;
-use crate::frame::Frame;
-use crate::net::{Connection, Listener, Message, Peers, Stream, Transport};
+use crate::net::{Connection, FrameOf, Listener, Message, Peers, Stream, Transport};
 use crate::relay::{Delivery, Policy, Relay, RelayError, Streamer, StreamerConfig, WeakRelay};
 use crate::rt::coverage;
 use crate::rt::prelude::*;
@@ -179,7 +180,7 @@ async fn exchange<R: Runtime, T, S: Stream>(
                 }
             },
             delivery = streamer.recv() => match delivery {
-                Some(delivery) => forward(ctx, peers, connection, &delivery).await?,
+                Some(delivery) => forward(ctx, peers, connection, streamer, &delivery).await?,
                 None => return Ok(()),
             },
             () = rt.sleep_until(beat_at) => send(ctx, peers, connection, &Message::Beat).await?,
@@ -219,21 +220,39 @@ async fn take<R: Runtime, T, S: Stream>(
     }
 }
 
-/// Sends a delivery's series (only the peer's keys), after a gap marker if frames were
-/// missed.
+/// Sends `delivery` and the deliveries already waiting behind it, up to [`COALESCED`]
+/// bytes, in one write.
 async fn forward<R: Runtime, T, S: Stream>(
     ctx: &Ctx<R>,
     peers: &Peers<T>,
     connection: &mut Connection<S>,
+    streamer: &mut Streamer<R>,
     delivery: &Delivery,
 ) -> Result<bool, String> {
+    queue(connection, delivery)?;
+    while connection.queued() < COALESCED {
+        match streamer.try_recv() {
+            Some(delivery) => queue(connection, &delivery)?,
+            None => break,
+        }
+    }
+    flush(ctx, peers, connection).await
+}
+
+/// How many bytes of deliveries a server gathers into one write when they queue up.
+const COALESCED: usize = 64 * 1024;
+
+/// Queues a delivery's series (only the peer's keys), encoded from the shared frame, after
+/// a gap marker if frames were missed.
+fn queue<S: Stream>(connection: &mut Connection<S>, delivery: &Delivery) -> Result<(), String> {
     if delivery.follows_gap() {
         coverage::reached(super::SERVER_FORWARDED_GAP);
         let gap = Message::Gap(delivery.missed());
-        send(ctx, peers, connection, &gap).await?;
+        connection.queue(&gap).map_err(|e| e.to_string())?;
     }
-    let series = delivery.series().cloned().collect();
-    let frame = Frame::new(series).expect("a delivery's series are a frame's");
-    let frame = frame.with_group(delivery.group());
-    send(ctx, peers, connection, &Message::Frame(frame)).await
+    let frame = FrameOf {
+        group: delivery.group(),
+        series: delivery.series(),
+    };
+    connection.queue_frame(&frame).map_err(|e| e.to_string())
 }

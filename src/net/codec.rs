@@ -1,13 +1,14 @@
 //! The wire codec: each [`Message`] is a postcard encoding behind a 4-byte big-endian length
-//! (tokio-util's length-delimited codec). Lengths above the maximum message size are refused
-//! before any buffer grows for them; a body that does not decode, or does not end with its
-//! message, is refused as malformed.
+//! (tokio-util's length-delimited framing). Lengths above the maximum message size are
+//! refused before any buffer grows for them; a body that does not decode, or does not end
+//! with its message, is refused as malformed. A message is encoded straight into the write
+//! buffer, behind the messages already queued there, with no buffer of its own.
 //! After either error the stream is out of step: close the connection.
 
 use std::fmt;
 use std::io;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LengthDelimitedCodecError};
 
 use super::wire::Message;
@@ -101,12 +102,45 @@ impl Encoder<&Message> for WireCodec {
     type Error = WireError;
 
     fn encode(&mut self, message: &Message, dst: &mut BytesMut) -> Result<(), WireError> {
-        let body = postcard::to_stdvec(message).map_err(|e| WireError::Malformed(e.to_string()))?;
-        if body.len() > self.max {
-            return Err(WireError::Oversized { max: self.max });
+        self.encode_body(message, dst)
+    }
+}
+
+impl WireCodec {
+    /// Appends `body` to `dst` as one message: its length, then its postcard encoding,
+    /// written in place. On an error `dst` holds what it held before.
+    pub fn encode_body(
+        &self,
+        body: &impl serde::Serialize,
+        dst: &mut BytesMut,
+    ) -> Result<(), WireError> {
+        let start = dst.len();
+        dst.extend_from_slice(&[0; LENGTH]);
+        let encoded = postcard::to_extend(body, Tail(dst)).map(drop);
+        let len = dst.len() - start - LENGTH;
+        let failed = match encoded {
+            Err(e) => Some(WireError::Malformed(e.to_string())),
+            Ok(_) if len > self.max => Some(WireError::Oversized { max: self.max }),
+            Ok(_) => None,
+        };
+        if let Some(error) = failed {
+            dst.truncate(start);
+            return Err(error);
         }
-        self.frames
-            .encode(Bytes::from(body), dst)
-            .map_err(|e| self.framing(e))
+        let len = u32::try_from(len).expect("the maximum message size fits the length field");
+        dst[start..start + LENGTH].copy_from_slice(&len.to_be_bytes());
+        Ok(())
+    }
+}
+
+/// The bytes of a message's length field.
+const LENGTH: usize = 4;
+
+/// The end of a write buffer, which postcard appends to.
+struct Tail<'a>(&'a mut BytesMut);
+
+impl Extend<u8> for Tail<'_> {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+        self.0.extend(bytes);
     }
 }

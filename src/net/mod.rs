@@ -30,4 +30,4 @@ pub use self::peer::{PeerError, Peers};
 pub use self::transport::{ClusterMap, Connection, Listener, Stream, Tcp, Transport};
 #[cfg(feature = "rt-turmoil")]
 pub use self::turmoil::TurmoilNet;
-pub use self::wire::{Message, WriteRefusal};
+pub use self::wire::{FrameOf, Message, WriteRefusal};

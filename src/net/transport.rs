@@ -9,10 +9,10 @@ use std::io;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 
 use super::codec::{WireCodec, WireError};
-use super::wire::Message;
+use super::wire::{FrameOf, Message};
 use crate::frame::NodeId;
 
 /// Where each node of the cluster listens (`host:port`).
@@ -106,8 +106,9 @@ impl Listener for tokio::net::TcpListener {
     }
 }
 
-/// The wire protocol over a stream: whole messages in, whole messages out. Buffers hold at
-/// most one message of the codec's maximum size.
+/// The wire protocol over a stream: whole messages in, whole messages out. The read buffer
+/// holds at most one message of the codec's maximum size; the write buffer what was queued
+/// since the last flush.
 #[derive(Debug)]
 pub struct Connection<S> {
     stream: S,
@@ -142,9 +143,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// Sends `message` and flushes it.
+    /// Sends `message` and flushes it, with whatever was queued before it.
     pub async fn send(&mut self, message: &Message) -> Result<(), WireError> {
-        self.codec.encode(message, &mut self.write)?;
+        self.queue(message)?;
+        self.flush().await
+    }
+
+    /// Queues `message` behind those queued before, to go out with the next flush. A
+    /// message that cannot be encoded queues nothing.
+    pub fn queue(&mut self, message: &Message) -> Result<(), WireError> {
+        self.codec.encode_body(message, &mut self.write)
+    }
+
+    /// Queues a `Frame` message of borrowed series (see [`FrameOf`]).
+    pub fn queue_frame(&mut self, frame: &FrameOf<'_>) -> Result<(), WireError> {
+        self.codec.encode_body(frame, &mut self.write)
+    }
+
+    /// The bytes queued and not yet flushed.
+    pub fn queued(&self) -> usize {
+        self.write.len()
+    }
+
+    /// Writes every queued message, in as few writes as the stream takes, and flushes.
+    pub async fn flush(&mut self) -> Result<(), WireError> {
         self.stream.write_all_buf(&mut self.write).await?;
         self.stream.flush().await?;
         Ok(())

@@ -80,6 +80,11 @@ impl<R: Runtime> Streamer<R> {
         self.responses.recv().await
     }
 
+    /// The next delivery if one is waiting.
+    pub(crate) fn try_recv(&mut self) -> Option<Delivery> {
+        self.responses.try_recv().ok()
+    }
+
     /// Replaces the streamer's keys. Once this returns `Ok`, every frame written to one of
     /// `keys` reaches the streamer, and no frame of a key it dropped is delivered after what
     /// is already buffered.

@@ -1,7 +1,8 @@
 //! The wire codec: every message survives encoding, in any chunking of the byte stream;
 //! random and mutated byte streams never panic the decoder, only yield typed errors, and
 //! never make it buffer more than the maximum message size; the handshake refuses wrong
-//! versions, clusters and tokens with a typed reason.
+//! versions, clusters and tokens with a typed reason. A message refused on encoding leaves
+//! the ones queued before it whole, and queued messages go out with one flush.
 
 use bytes::BytesMut;
 use proptest::prelude::*;
@@ -227,4 +228,45 @@ fn bytes_after_a_message_make_it_malformed() {
     body.extend([0, 0, 0, 0]);
     let padded = sigrelay::grid::wire::GridMessage::unwrap(Message::Grid(body));
     assert!(padded.is_err(), "{padded:?}");
+}
+
+#[test]
+fn a_message_refused_as_oversized_leaves_the_queued_ones_whole() {
+    let mut codec = WireCodec::new(64);
+    let mut out = BytesMut::new();
+    codec.encode(&Message::Applied, &mut out).expect("small");
+    let oversized = Message::Grid(vec![7; 100]);
+    assert!(matches!(
+        codec.encode(&oversized, &mut out),
+        Err(WireError::Oversized { max: 64 })
+    ));
+    codec.encode(&Message::Beat, &mut out).expect("small");
+    let (decoded, error) = decode(&out, 3);
+    assert_eq!(decoded, [Message::Applied, Message::Beat]);
+    assert!(error.is_none(), "{error:?}");
+}
+
+#[test]
+fn queued_messages_go_out_with_one_flush() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let (near, far) = tokio::io::duplex(MAX);
+        let (mut sender, mut receiver) = (
+            sigrelay::net::Connection::new(near, MAX),
+            sigrelay::net::Connection::new(far, MAX),
+        );
+        let sent = [Message::Gap(3), Message::Applied, Message::Beat];
+        for message in &sent {
+            sender.queue(message).expect("small");
+        }
+        assert!(sender.queued() > 0);
+        sender.flush().await.expect("the pipe has room");
+        assert_eq!(sender.queued(), 0);
+        for message in &sent {
+            let got = receiver.recv().await.expect("whole messages");
+            assert_eq!(got.as_ref(), Some(message));
+        }
+    });
 }
