@@ -296,6 +296,9 @@ impl<R: Runtime> Delta<R> {
             Policy::Lossless => None,
             Policy::Lossy { patience } => Some(start + patience),
         };
+        if deadline.is_some_and(|at| at <= self.rt.now()) {
+            return self.miss(id);
+        }
         let serve_control = !self.bugs.has(Bug::B1DisconnectThenDrain);
         loop {
             let control = self.control.as_mut().filter(|_| serve_control);
@@ -320,6 +323,12 @@ impl<R: Runtime> Delta<R> {
                 return false;
             }
         }
+        self.miss(id)
+    }
+
+    /// Subscriber `id` misses the frame: its patience ran out (or was zero, and no time is
+    /// spent on a timer that has already expired). True, for [`offer`](Self::offer).
+    fn miss(&mut self, id: SubscriberId) -> bool {
         if let Some(subscriber) = self.subscribers.get_mut(&id) {
             coverage::reached(reached::LOSSY_PATIENCE_RAN_OUT);
             subscriber.missed += 1;
