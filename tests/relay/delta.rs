@@ -132,6 +132,60 @@ pub async fn lossy_misses_are_counted<R: Runtime>(rt: R) {
     running.await.unwrap();
 }
 
+/// A lossy subscriber that reads within its patience misses nothing: the delta waits for
+/// room that long.
+pub async fn lossy_patience_is_waited_out<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 8);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let patient = Policy::Lossy { patience: 50 * MS };
+    let mut slow = handle.connect(1, keys(&[1]), patient, 1).await.unwrap();
+    for i in 0..3 {
+        writes
+            .send(frame(&[1], i).into())
+            .await
+            .expect("the delta is running");
+    }
+    drop(writes);
+    let mut got = Vec::new();
+    while let Some(d) = slow.recv().await {
+        got.push((value(&d), d.missed()));
+        rt.sleep(10 * MS).await;
+    }
+    assert_eq!(got, [(0, 0), (1, 0), (2, 0)], "read within the patience");
+    running.await.unwrap();
+}
+
+/// A lossy subscriber whose patience runs out misses the frame alone: the subscribers after
+/// it in the fan-out still get every frame (the original's B2b skipped them).
+pub async fn a_miss_skips_no_later_subscriber<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 8);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let impatient = Policy::Lossy {
+        patience: Duration::ZERO,
+    };
+    let mut first = handle.connect(1, keys(&[1]), impatient, 1).await.unwrap();
+    let mut later = handle
+        .connect(2, keys(&[1]), Policy::Lossless, 8)
+        .await
+        .unwrap();
+    for i in 0..5 {
+        writes
+            .send(frame(&[1], i).into())
+            .await
+            .expect("the delta is running");
+    }
+    drop(writes);
+    assert_eq!(
+        drain::<R>(&mut later).await,
+        [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0)],
+        "every frame, none missed"
+    );
+    assert_eq!(drain::<R>(&mut first).await, [(0, 0)], "the rest missed");
+    running.await.unwrap();
+}
+
 pub async fn disconnect_is_served_while_a_send_waits<R: Runtime>(rt: R) {
     let (writes, inlet) = rt.channel("writes", 1);
     let (delta, handle) = Delta::new(rt.clone(), inlet);
@@ -193,6 +247,20 @@ pub async fn control_errors_are_typed<R: Runtime>(rt: R) {
     drop(writes);
     running.await.unwrap();
     assert_eq!(handle.disconnect(1).await, Err(DeltaError::Stopped));
+    let said = [
+        DeltaError::Stopped,
+        DeltaError::AlreadyConnected(1),
+        DeltaError::NotConnected(7),
+    ]
+    .map(|e| e.to_string());
+    assert_eq!(
+        said,
+        [
+            "the delta has stopped",
+            "subscriber 1 is already connected",
+            "subscriber 7 is not connected"
+        ]
+    );
 }
 
 /// The loom kernel: two streamers connect, receive, widen their keys and disconnect while

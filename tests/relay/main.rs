@@ -18,6 +18,8 @@ suite_without_loom!(
     delta::fans_out_demanded_keys_in_order,
     delta::lossless_backpressure_loses_nothing,
     delta::lossy_misses_are_counted,
+    delta::a_miss_skips_no_later_subscriber,
+    delta::lossy_patience_is_waited_out,
     delta::disconnect_is_served_while_a_send_waits,
     delta::control_errors_are_typed,
     delta::two_streamers_update_and_leave,
