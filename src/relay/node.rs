@@ -83,8 +83,10 @@ pub struct Relay<R: Runtime = Tokio> {
 struct Inner<R: Runtime> {
     rt: R,
     node: NodeId,
-    /// The channels writers may write, in key order (see [`Writer`]).
+    /// The channels writers may name, in key order (see [`Writer`]).
     channels: Arc<[ChannelKey]>,
+    /// The channels writers may write: free, or leased by this node.
+    writable: Arc<[ChannelKey]>,
     demandable: Arc<Demandable>,
     bugs: Bugs,
     group: Group<RelayError, R>,
@@ -135,6 +137,7 @@ impl<R: Runtime> Relay<R> {
         let demandable = demandable(config.node, config.channels, clustered);
         let inner = Inner {
             channels: demandable.channels.iter().copied().collect(),
+            writable: writable(config.node, &demandable.channels),
             demandable,
             node: config.node,
             bugs: config.bugs,
@@ -230,6 +233,7 @@ impl<R: Runtime> Relay<R> {
             group: None,
             closing: inner.closing.clone(),
             channels: inner.channels.clone(),
+            writable: inner.writable.clone(),
             storage: inner.storage.clone(),
             free: inner.inlet.clone(),
         }
@@ -313,6 +317,12 @@ fn demandable(node: NodeId, channels: BTreeSet<ChannelKey>, clustered: bool) -> 
         channels: Arc::new(channels),
         unreachable,
     })
+}
+
+/// The channels of `channels` that writers of `node` may write, in key order.
+fn writable(node: NodeId, channels: &BTreeSet<ChannelKey>) -> Arc<[ChannelKey]> {
+    let writable = |k: &&ChannelKey| k.leaseholder().is_none_or(|n| n == node);
+    channels.iter().filter(writable).copied().collect()
 }
 
 async fn start_tapper<R: Runtime>(

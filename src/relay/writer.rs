@@ -18,8 +18,10 @@ pub struct Writer<R: Runtime = Tokio> {
     pub(crate) node: NodeId,
     pub(crate) group: Option<WriterGroup>,
     pub(crate) closing: Arc<AtomicBool>,
-    /// The channels it may write, in key order.
+    /// The channels its relay serves, in key order.
     pub(crate) channels: Arc<[ChannelKey]>,
+    /// Those of them it may write (free, or leased by its node), in key order.
+    pub(crate) writable: Arc<[ChannelKey]>,
     pub(crate) storage: Storage<R>,
     pub(crate) free: R::Sender<Inflow>,
 }
@@ -90,6 +92,9 @@ impl<R: Runtime> Writer<R> {
     /// channel is known. A frame's series are in key order, as the channels are, so each
     /// key is looked for past the one before: the next channel first, then by bisection.
     fn refusal(&self, frame: &Frame) -> Option<(ChannelKey, Option<NodeId>)> {
+        if self.spans_writable(frame) {
+            return None;
+        }
         let mut ahead: &[ChannelKey] = &self.channels;
         for series in frame.series() {
             let key = series.key;
@@ -107,6 +112,25 @@ impl<R: Runtime> Writer<R> {
             }
         }
         None
+    }
+}
+
+impl<R: Runtime> Writer<R> {
+    /// Whether the frame's keys lie within one run of consecutive channels this writer may
+    /// write. Its first and last keys are found by bisection; if the writable channels from
+    /// one to the other are as many as the numbers between them, every number between is a
+    /// writable channel, so every key of the frame is: no walk through its series.
+    fn spans_writable(&self, frame: &Frame) -> bool {
+        let (Some(first), Some(last)) = (frame.series().first(), frame.series().last()) else {
+            return true;
+        };
+        let find = |key: ChannelKey| self.writable.binary_search(&key).ok();
+        match (find(first.key), find(last.key)) {
+            (Some(from), Some(to)) => {
+                (to - from) as u64 == u64::from(last.key.raw() - first.key.raw())
+            }
+            _ => false,
+        }
     }
 }
 
@@ -131,6 +155,7 @@ impl<R: Runtime> Clone for Writer<R> {
             group: self.group,
             closing: self.closing.clone(),
             channels: self.channels.clone(),
+            writable: self.writable.clone(),
             storage: self.storage.clone(),
             free: self.free.clone(),
         }

@@ -28,6 +28,7 @@ suite_without_loom!(
     node::streams_only_demanded_keys_in_order,
     node::updates_move_the_barrier,
     node::refusals_are_typed_and_starve_no_one,
+    node::writes_are_checked_across_holes,
     node::a_streamer_that_stopped_reading_still_closes,
     node::lossy_streamers_count_their_gaps,
     node::close_force_closes_what_owners_left_open,

@@ -75,6 +75,42 @@ pub async fn updates_move_the_barrier<R: Runtime>(rt: R) {
     close_clean(&relay).await;
 }
 
+/// A writer accepts a frame whose keys are a run of consecutive writable channels without
+/// walking them, and still walks every other frame: a key inside the run's span that is
+/// not writable (unknown, or another node's) is refused.
+pub async fn writes_are_checked_across_holes<R: Runtime>(rt: R) {
+    let elsewhere = ChannelKey::leased(NodeId(2), 3);
+    let channels = [leased(1), leased(2), leased(4), elsewhere, free(1), free(2)];
+    let relay = Relay::open(rt, RelayConfig::new(NODE, channels)).await;
+    let relay = relay.expect("a valid configuration");
+    let mut s = streamer(&relay, &[leased(1)]).await;
+    let writer = relay.writer();
+    let accepted: [&[ChannelKey]; 4] = [
+        &[leased(1), leased(2)],
+        &[leased(1), leased(2), leased(4)],
+        &[leased(1), leased(4)],
+        &[free(1), free(2), leased(1)],
+    ];
+    for (value, keys) in accepted.iter().enumerate() {
+        let written = writer.write(frame(keys, value as i64)).await;
+        assert!(written.is_ok(), "{keys:?} is writable: {written:?}");
+    }
+    let unknown = writer
+        .write(frame(&[leased(1), leased(3), leased(4)], 9))
+        .await;
+    assert!(matches!(unknown, Err(WriteError::UnknownChannel(k, _)) if k == leased(3)));
+    let theirs = writer
+        .write(frame(&[free(2), leased(1), elsewhere], 9))
+        .await;
+    let refused = matches!(theirs, Err(WriteError::NotLeaseholder { key, .. }) if key == elsewhere);
+    assert!(refused, "another node's channel is refused: {theirs:?}");
+    for value in 0..accepted.len() as i64 {
+        assert_eq!(seen(&s.recv().await.expect("open")), [(leased(1), value)]);
+    }
+    drop(s);
+    close_clean(&relay).await;
+}
+
 pub async fn refusals_are_typed_and_starve_no_one<R: Runtime>(rt: R) {
     let relay = open(rt).await;
     let unknown = leased(9);
