@@ -66,6 +66,53 @@ fn shuttle_reports_a_channel_cycle_as_a_wait_for_graph() {
     );
 }
 
+/// Ann takes a lock and tells Ben, then waits for Ben's word; Ben waits for the lock: a
+/// cycle, found when Ben blocks. Unwinding Ben drops his word's sender, so Ann wakes, and
+/// then more of what he holds, each a scheduling point: Ann may run there and wait on a
+/// channel main keeps open, a second stall, which must not replace the first.
+async fn a_cycle_then_a_stall<R: Runtime>(rt: R) {
+    let lock = std::sync::Arc::new(rt.mutex("shared", ()));
+    let (word, heard) = rt.oneshot::<()>("ben_to_ann");
+    let (locked, ann_locked) = rt.oneshot::<()>("ann_locked");
+    let (_keep, mut never) = rt.channel::<()>("never", 1);
+    let ann_lock = lock.clone();
+    let ann = rt.spawn("ann", async move {
+        let _held = ann_lock.lock().await;
+        let _ = locked.send(());
+        let _ = heard.await;
+        let _ = never.recv().await;
+    });
+    let ben_rt = rt.clone();
+    let ben = rt.spawn("ben", async move {
+        let _before = ben_rt.channel::<()>("before", 1);
+        let _ = ann_locked.await;
+        let pending = lock.lock();
+        let _word = word;
+        let _after = ben_rt.channel::<()>("after", 1);
+        drop(pending.await);
+    });
+    let _ = ann.await;
+    let _ = ben.await;
+}
+
+#[test]
+fn a_deadlock_is_reported_as_found_not_as_its_unwinding_leaves_it() {
+    for seed in 0..40 {
+        let failure = ShuttleCheck::new(Strategy::Random, 1)
+            .seed(seed)
+            .try_run(a_cycle_then_a_stall)
+            .expect_err("the cycle deadlocks on every schedule");
+        let report = &failure.message;
+        assert!(
+            report.contains("waits to lock mutex \"shared\"")
+                && report.contains("other end held by \"ann\"")
+                && report.contains("waits to receive from oneshot \"ben_to_ann\""),
+            "seed {seed}: {report}"
+        );
+        assert!(!report.contains("\"never\""), "seed {seed}: {report}");
+    }
+}
+
 #[test]
 fn loom_reports_the_same_cycle_instead_of_aborting() {
     let failure = LoomCheck::default()

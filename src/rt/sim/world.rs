@@ -52,6 +52,11 @@ struct State {
     drain_waker: Option<Waker>,
     events: Events,
     limits: Limits,
+    /// Whether this run was found stuck. Its first report is the verdict: the panic that
+    /// carries it may let other tasks run while it unwinds (the checker goes on scheduling
+    /// until the panicking task has unwound), and the world they see — the stuck task gone
+    /// half-way, its ends dropped — is not the one that deadlocked, so it is not judged again.
+    stuck: bool,
 }
 
 /// The shared state of one simulation run.
@@ -111,6 +116,7 @@ impl World {
             drain_waker: None,
             events: Events::default(),
             limits,
+            stuck: false,
         };
         Arc::new(Self {
             state: StdMutex::new(state),
@@ -346,7 +352,7 @@ impl State {
     }
 
     fn settle(&mut self) -> Quiescence {
-        if !self.live.all_blocked() {
+        if self.stuck || !self.live.all_blocked() {
             return Quiescence::Busy;
         }
         self.advance()
@@ -354,14 +360,16 @@ impl State {
 
     fn advance(&mut self) -> Quiescence {
         let Some(&(deadline, _)) = self.timers.keys().next() else {
-            return Quiescence::Stuck(self.stuck_report());
+            let report = self.stuck_report();
+            return self.stuck(report);
         };
         if deadline > self.limits.max_virtual_time {
-            return Quiescence::Stuck(format!(
+            let report = format!(
                 "virtual time limit of {:?} reached with tasks still alive\n{}",
                 self.limits.max_virtual_time,
                 self.graph()
-            ));
+            );
+            return self.stuck(report);
         }
         self.now = self.now.max(deadline);
         self.record(None, EventKind::Advance);
@@ -380,6 +388,11 @@ impl State {
             self.live.set_state(task, |_| RunState::Runnable);
         }
         Quiescence::Fire(fired.into_iter().map(|(waker, _)| waker).collect())
+    }
+
+    fn stuck(&mut self, report: String) -> Quiescence {
+        self.stuck = true;
+        Quiescence::Stuck(report)
     }
 
     fn stuck_report(&self) -> String {
