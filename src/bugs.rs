@@ -156,4 +156,14 @@ impl Bugs {
     pub fn has(self, bug: Bug) -> bool {
         self.0 & bug.bit() != 0
     }
+
+    /// The set as one number, to keep in an atomic.
+    pub(crate) fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// The set [`bits`](Self::bits) gave.
+    pub(crate) fn from_bits(bits: u64) -> Self {
+        Bugs(bits)
+    }
 }

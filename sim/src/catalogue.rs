@@ -54,10 +54,11 @@ pub const CATALOGUE: &[Entry] = &[
         budget: 500,
         expected: deadlock(
             &[
-                "task \"relay/delta\"",
+                "task \"writer\"",
                 "waits to send on channel \"delta:outlet:",
+                "waits to lock mutex \"delta:fan-out\"",
             ],
-            &["relay/delta"],
+            &["writer"],
         ),
     },
     Entry {
@@ -67,7 +68,7 @@ pub const CATALOGUE: &[Entry] = &[
         budget: 500,
         expected: deadlock(
             &[
-                "task \"relay/delta\"",
+                "task \"writer\"",
                 "waits to send on channel \"delta:outlet:1\"",
             ],
             &[],
@@ -474,7 +475,7 @@ mod tests {
 
     /// A bug switched on in another bug's scenario makes it fail, but not the way the
     /// hunted entry declares: no detection. B13 (a lost cancel) deadlocks relay-churn with
-    /// streamers left open; B1's entry waits for the delta stuck sending to an outlet, in
+    /// streamers left open; B1's entry waits for a writer stuck sending to an outlet, in
     /// a cycle through it.
     #[test]
     fn a_failure_of_another_kind_is_not_a_detection() {

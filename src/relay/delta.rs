@@ -1,4 +1,4 @@
-//! The delta: dynamic fan-out of frames from one inlet to many subscribers.
+//! The delta: dynamic fan-out of frames to many subscribers.
 //!
 //! Each subscriber has its own bounded outlet, its keys and its delivery policy. A frame goes
 //! to every subscriber whose keys it touches, as a shared pointer. When an outlet is full, a
@@ -6,34 +6,27 @@
 //! patience, counted from when the frame's fan-out began, then misses the frame. A miss is
 //! never silent: the subscriber's next delivery carries how many frames it missed.
 //!
-//! # Why the delta cannot deadlock with its subscribers
-//! The Go original's B1: a streamer stopped reading, the delta blocked sending into its full
-//! outlet, and the streamer blocked sending its disconnect to the delta. Here the delta never
-//! waits on an outlet without also serving its control channel: while a send is pending it
-//! still accepts connects, key updates and disconnects, and a disconnect of the subscriber
-//! it waits on ends that wait. So a subscriber's control request is always served, whatever
-//! the state of its outlet, and the only thing the delta can wait for is a subscriber that
-//! is alive, connected, lossless and not reading — which is that subscriber's choice, not a
-//! cycle. Control requests are acknowledged through oneshots the delta never waits on.
+//! The fan-out runs in the task that brings the frame ([`fan_out`](super::fan_out): why it
+//! cannot deadlock is argued there): a writer's, for frames written on this node, so a frame
+//! takes one hop from its writer to the outlets and a write returns once every subscriber it
+//! touches has it (or missed it as its policy allows). The delta's own task serves its inlet,
+//! which peer taps feed with frames and gap markers from other nodes. Control requests
+//! (connect, key update, disconnect) are served in the caller's task, under a lock no one
+//! holds across an await, so they never wait on the data path.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::btree_map::Entry;
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 pub use super::delivery::{Delivery, Inflow, Policy};
-use super::reached;
-use crate::bugs::{Bug, Bugs};
-use crate::frame::{ChannelKey, Frame, WriterGroup};
+pub use super::fan_out::SubscriberId;
+use super::fan_out::{Shared, Stopped, Subscriber};
+use crate::bugs::Bugs;
+use crate::frame::{ChannelKey, WriterGroup};
 use crate::rt::prelude::*;
-use crate::rt::{coverage, Tokio, TrySendError};
-
-/// Frames the delta fans out in one go before it looks at its control channel again.
-const BATCH: usize = 32;
-
-/// A subscriber's identity, unique among those connected.
-pub type SubscriberId = u64;
+use crate::rt::Tokio;
 
 /// Why a control request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,39 +51,33 @@ impl fmt::Display for DeltaError {
 
 impl std::error::Error for DeltaError {}
 
-type Ack<R> = <R as Runtime>::OneshotSender<Result<(), DeltaError>>;
-
-enum Control<R: Runtime> {
-    Connect(SubscriberId, Subscriber<R>, Ack<R>),
-    Update(SubscriberId, Arc<BTreeSet<ChannelKey>>, Ack<R>),
-    Disconnect(SubscriberId, Ack<R>),
+impl From<Stopped> for DeltaError {
+    fn from(_: Stopped) -> Self {
+        DeltaError::Stopped
+    }
 }
 
-struct Subscriber<R: Runtime> {
-    keys: Arc<BTreeSet<ChannelKey>>,
-    exclude: BTreeSet<WriterGroup>,
-    policy: Policy,
-    outlet: R::Sender<Delivery>,
-    missed: u64,
-    interrupted: bool,
-}
-
-/// Sends control requests to a running delta. Cheap to clone.
+/// Connects subscribers to a delta and fans frames out through it. Cheap to clone.
 pub struct DeltaHandle<R: Runtime = Tokio> {
-    rt: R,
-    control: R::Sender<Control<R>>,
+    shared: Arc<Shared<R>>,
 }
 
-/// The delta's task state; [`Delta::run`] is its body.
+/// The delta's task state; [`Delta::run`] is its body. Dropped without running, or
+/// cancelled, it stops the delta: every outlet closes once read.
 #[must_use = "a delta does nothing until it runs"]
 pub struct Delta<R: Runtime = Tokio> {
-    rt: R,
+    stopping: StopOnDrop<R>,
     inlet: R::Receiver<Inflow>,
-    control: Option<R::Receiver<Control<R>>>,
-    subscribers: BTreeMap<SubscriberId, Subscriber<R>>,
-    order: Vec<SubscriberId>,
     close_deadline: Duration,
-    bugs: Bugs,
+}
+
+/// Stops the delta when dropped, however its task ends.
+struct StopOnDrop<R: Runtime>(Arc<Shared<R>>);
+
+impl<R: Runtime> Drop for StopOnDrop<R> {
+    fn drop(&mut self) {
+        self.0.stop_now();
+    }
 }
 
 /// How long a stopping delta goes on fanning out what its inlet holds, by default.
@@ -100,24 +87,16 @@ impl<R: Runtime> Delta<R> {
     /// A delta reading frames from `inlet`, and the handle that connects subscribers to it.
     #[track_caller]
     pub fn new(rt: R, inlet: R::Receiver<Inflow>) -> (Self, DeltaHandle<R>) {
-        let (tx, rx) = rt.channel("delta:control", 16);
+        let shared = Arc::new(Shared::new(rt));
         let handle = DeltaHandle {
-            rt: rt.clone(),
-            control: tx,
+            shared: shared.clone(),
         };
-        let (subscribers, order) = (BTreeMap::new(), Vec::new());
-        (
-            Delta {
-                rt,
-                inlet,
-                control: Some(rx),
-                subscribers,
-                order,
-                close_deadline: CLOSE_DEADLINE,
-                bugs: Bugs::NONE,
-            },
-            handle,
-        )
+        let delta = Delta {
+            stopping: StopOnDrop(shared),
+            inlet,
+            close_deadline: CLOSE_DEADLINE,
+        };
+        (delta, handle)
     }
 
     /// How long, once told to stop, the delta goes on fanning out what its inlet already
@@ -130,13 +109,14 @@ impl<R: Runtime> Delta<R> {
 
     /// Reintroduces catalogued bugs (B1's delta half, B2, B2b): the harness's lever.
     #[doc(hidden)]
-    pub fn bugs(mut self, bugs: Bugs) -> Self {
-        self.bugs = bugs;
+    pub fn bugs(self, bugs: Bugs) -> Self {
+        self.stopping.0.set_bugs(bugs);
         self
     }
 
-    /// Fans frames out until the inlet closes and is drained; then disconnects every
-    /// subscriber, whose outlets close once they have read what is buffered.
+    /// Fans out what its inlet brings until the inlet closes and is drained; then stops:
+    /// every subscriber is disconnected, and its outlet closes once it has read what is
+    /// buffered.
     pub async fn run(self) {
         self.run_until(std::future::pending()).await
     }
@@ -145,195 +125,49 @@ impl<R: Runtime> Delta<R> {
     /// inlet already holds, without waiting for more, for at most its
     /// [`close_deadline`](Delta::close_deadline). The stop is looked at first, so a busy
     /// inlet cannot keep the delta from stopping.
-    pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) {
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()>) {
+        let Delta {
+            stopping,
+            mut inlet,
+            close_deadline,
+        } = self;
+        let shared = &*stopping.0;
         let mut stop = std::pin::pin!(stop);
-        let (rt, deadline) = (self.rt.clone(), self.close_deadline);
+        let rt = shared.rt.clone();
         let stopped_at = loop {
-            let control = self.control.as_mut();
             let inflow = crate::select! {
                 () = &mut stop => break rt.now(),
-                request = recv_control(control) => {
-                    match request {
-                        Some(request) => self.apply(request),
-                        None => self.control = None,
-                    }
-                    continue;
-                }
-                inflow = self.inlet.recv() => match inflow {
+                inflow = inlet.recv() => match inflow {
                     Some(inflow) => inflow,
-                    None => return,
+                    None => return shared.stop().await,
                 },
             };
-            let mut fan_out = std::pin::pin!(self.fan_out_batch(inflow));
+            let mut offer = std::pin::pin!(shared.offer(inflow));
             crate::select! {
                 () = &mut stop => {
                     let at = rt.now();
-                    if rt.timeout_at(at + deadline, fan_out).await.is_err() {
-                        return gave_up();
+                    if rt.timeout_at(at + close_deadline, offer).await.is_err() {
+                        gave_up();
+                        return shared.stop().await;
                     }
                     break at;
                 }
-                () = &mut fan_out => {}
+                _ = &mut offer => {}
             }
         };
         let rest = async {
-            while let Ok(inflow) = self.inlet.try_recv() {
-                self.take(inflow).await;
+            while let Ok(inflow) = inlet.try_recv() {
+                let _ = shared.offer(inflow).await;
             }
         };
-        if rt.timeout_at(stopped_at + deadline, rest).await.is_err() {
+        if rt
+            .timeout_at(stopped_at + close_deadline, rest)
+            .await
+            .is_err()
+        {
             gave_up();
         }
-    }
-
-    fn apply(&mut self, request: Control<R>) {
-        let (ack, result) = match request {
-            Control::Connect(id, subscriber, ack) => (ack, self.connect(id, subscriber)),
-            Control::Update(id, keys, ack) => {
-                let found = self.subscribers.get_mut(&id).map(|s| s.keys = keys);
-                (ack, found.ok_or(DeltaError::NotConnected(id)))
-            }
-            Control::Disconnect(id, ack) => {
-                let found = self.subscribers.remove(&id).map(drop);
-                (ack, found.ok_or(DeltaError::NotConnected(id)))
-            }
-        };
-        let _ = ack.send(result);
-    }
-
-    fn connect(&mut self, id: SubscriberId, subscriber: Subscriber<R>) -> Result<(), DeltaError> {
-        if self.subscribers.contains_key(&id) {
-            return Err(DeltaError::AlreadyConnected(id));
-        }
-        self.subscribers.insert(id, subscriber);
-        Ok(())
-    }
-
-    /// Takes `inflow` and up to [`BATCH`]` - 1` more already waiting behind it, before
-    /// looking at control again: fewer wake-ups per frame under load, and a control request
-    /// waits at most one batch (or is served inside a wait for room).
-    async fn fan_out_batch(&mut self, inflow: Inflow) {
-        self.take(inflow).await;
-        for _ in 1..BATCH {
-            match self.inlet.try_recv() {
-                Ok(inflow) => self.take(inflow).await,
-                Err(_) => return,
-            }
-        }
-    }
-
-    async fn take(&mut self, inflow: Inflow) {
-        match inflow {
-            Inflow::Frame(frame) => self.fan_out(frame).await,
-            Inflow::Gap(keys) => self.mark_gap(&keys),
-        }
-    }
-
-    /// Marks the next delivery of every subscriber of one of `keys` as interrupted.
-    fn mark_gap(&mut self, keys: &BTreeSet<ChannelKey>) {
-        let touched = self.subscribers.values_mut();
-        for subscriber in touched.filter(|s| !s.keys.is_disjoint(keys)) {
-            subscriber.interrupted = true;
-        }
-    }
-
-    /// Offers `frame` to every subscriber whose keys it touches, in id order.
-    async fn fan_out(&mut self, frame: Frame) {
-        let start = self.rt.now();
-        let mut order = std::mem::take(&mut self.order);
-        order.clear();
-        order.extend(self.subscribers.keys().copied());
-        for &id in &order {
-            let timed_out = self.offer(id, &frame, start).await;
-            if timed_out && self.bugs.has(Bug::B2bTimeoutSkipsLaterStreamers) {
-                break;
-            }
-        }
-        self.order = order;
-    }
-
-    /// Offers `frame` to subscriber `id`; true if its patience ran out.
-    async fn offer(&mut self, id: SubscriberId, frame: &Frame, start: R::Instant) -> bool {
-        let Some(subscriber) = self.subscribers.get_mut(&id) else {
-            return false;
-        };
-        let excluded = frame
-            .group()
-            .is_some_and(|g| subscriber.exclude.contains(&g));
-        if excluded || !frame.touches(&subscriber.keys) {
-            return false;
-        }
-        let delivery = Delivery {
-            frame: frame.clone(),
-            keys: subscriber.keys.clone(),
-            missed: subscriber.missed,
-            interrupted: subscriber.interrupted,
-        };
-        match subscriber.outlet.try_send(delivery) {
-            Ok(()) => (subscriber.missed, subscriber.interrupted) = (0, false),
-            Err(TrySendError::Closed(_)) => drop(self.subscribers.remove(&id)),
-            Err(TrySendError::Full(delivery)) => {
-                return self.wait_for_room(id, delivery, start).await
-            }
-        }
-        false
-    }
-
-    /// Waits for room in subscriber `id`'s outlet as its policy allows, serving control
-    /// requests meanwhile; a disconnect of `id` ends the wait. True if the patience ran out.
-    async fn wait_for_room(
-        &mut self,
-        id: SubscriberId,
-        delivery: Delivery,
-        start: R::Instant,
-    ) -> bool {
-        let Some(subscriber) = self.subscribers.get(&id) else {
-            return false;
-        };
-        let (outlet, policy) = (subscriber.outlet.clone(), subscriber.policy);
-        let deadline = match policy {
-            Policy::Lossy { .. } if self.bugs.has(Bug::B2SlowStreamerBlocksFanOut) => None,
-            Policy::Lossless => None,
-            Policy::Lossy { patience } => Some(start + patience),
-        };
-        if deadline.is_some_and(|at| at <= self.rt.now()) {
-            return self.miss(id);
-        }
-        let serve_control = !self.bugs.has(Bug::B1DisconnectThenDrain);
-        loop {
-            let control = self.control.as_mut().filter(|_| serve_control);
-            crate::select! {
-                permit = outlet.reserve() => {
-                    if let Ok(permit) = permit {
-                        permit.send(delivery);
-                        if let Some(subscriber) = self.subscribers.get_mut(&id) {
-                            (subscriber.missed, subscriber.interrupted) = (0, false);
-                        }
-                    }
-                    return false;
-                }
-                request = recv_control(control) => match request {
-                    Some(request) => self.apply(request),
-                    None => self.control = None,
-                },
-                () = sleep_until(&self.rt, deadline) => break,
-            }
-            if !self.subscribers.contains_key(&id) {
-                coverage::reached(reached::DISCONNECT_WHILE_OUTLET_FULL);
-                return false;
-            }
-        }
-        self.miss(id)
-    }
-
-    /// Subscriber `id` misses the frame: its patience ran out (or was zero, and no time is
-    /// spent on a timer that has already expired). True, for [`offer`](Self::offer).
-    fn miss(&mut self, id: SubscriberId) -> bool {
-        if let Some(subscriber) = self.subscribers.get_mut(&id) {
-            coverage::reached(reached::LOSSY_PATIENCE_RAN_OUT);
-            subscriber.missed += 1;
-        }
-        true
+        shared.stop().await;
     }
 }
 
@@ -342,28 +176,10 @@ fn gave_up() {
     tracing::warn!("a stopping delta dropped what it still held at its close deadline");
 }
 
-/// The next control request, or never once the control channel is gone.
-async fn recv_control<R: Runtime>(
-    control: Option<&mut R::Receiver<Control<R>>>,
-) -> Option<Control<R>> {
-    match control {
-        Some(control) => control.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until<R: Runtime>(rt: &R, deadline: Option<R::Instant>) {
-    match deadline {
-        Some(deadline) => rt.sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
 impl<R: Runtime> DeltaHandle<R> {
     /// Connects subscriber `id` for `keys` with an outlet of `capacity` deliveries. Once this
-    /// returns, every frame the delta takes from its inlet afterwards and that touches `keys`
-    /// is offered to the subscriber.
+    /// returns, every frame fanned out afterwards (written, or taken from the inlet) that
+    /// touches `keys` is offered to the subscriber.
     #[track_caller]
     pub fn connect(
         &self,
@@ -388,7 +204,8 @@ impl<R: Runtime> DeltaHandle<R> {
         exclude: BTreeSet<WriterGroup>,
     ) -> impl std::future::Future<Output = Result<R::Receiver<Delivery>, DeltaError>> + Send + '_
     {
-        let (outlet, deliveries) = self.rt.channel(&format!("delta:outlet:{id}"), capacity);
+        let name = format!("delta:outlet:{id}");
+        let (outlet, deliveries) = self.shared.rt.channel(&name, capacity);
         let subscriber = Subscriber {
             exclude,
             keys: Arc::new(keys),
@@ -398,14 +215,28 @@ impl<R: Runtime> DeltaHandle<R> {
             interrupted: false,
         };
         async move {
-            self.request(|ack| Control::Connect(id, subscriber, ack))
-                .await?;
+            self.shared.control_turn().await;
+            let connect = |table: &mut super::fan_out::Table<R>| match table.entry(id) {
+                Entry::Vacant(place) => {
+                    place.insert(subscriber);
+                    Ok(())
+                }
+                Entry::Occupied(_) => Err(DeltaError::AlreadyConnected(id)),
+            };
+            self.shared.with_table(connect).await??;
             Ok(deliveries)
         }
     }
 
     pub(crate) fn runtime(&self) -> &R {
-        &self.rt
+        &self.shared.rt
+    }
+
+    /// Fans `inflow` out in the caller's task, after every fan-out that took its turn
+    /// before; waits where a subscriber's outlet is full, as its policy allows. Handed back
+    /// if the delta has stopped.
+    pub(crate) async fn offer(&self, inflow: Inflow) -> Result<(), Inflow> {
+        self.shared.offer(inflow).await
     }
 
     /// Replaces subscriber `id`'s keys.
@@ -414,30 +245,33 @@ impl<R: Runtime> DeltaHandle<R> {
         id: SubscriberId,
         keys: BTreeSet<ChannelKey>,
     ) -> Result<(), DeltaError> {
-        self.request(|ack| Control::Update(id, Arc::new(keys), ack))
-            .await
+        let keys = Arc::new(keys);
+        self.shared.control_turn().await;
+        let update = |table: &mut super::fan_out::Table<R>| match table.get_mut(&id) {
+            Some(subscriber) => {
+                subscriber.keys = keys;
+                Ok(())
+            }
+            None => Err(DeltaError::NotConnected(id)),
+        };
+        self.shared.with_table(update).await?
     }
 
     /// Disconnects subscriber `id`: its outlet closes once what is buffered is read. Served
-    /// even while the delta waits on that very outlet, so the subscriber may stop reading
-    /// before it disconnects.
+    /// even while a fan-out waits on that very outlet (and that wait ends), so the
+    /// subscriber may stop reading before it disconnects.
     pub async fn disconnect(&self, id: SubscriberId) -> Result<(), DeltaError> {
-        self.request(|ack| Control::Disconnect(id, ack)).await
-    }
-
-    async fn request(&self, make: impl FnOnce(Ack<R>) -> Control<R>) -> Result<(), DeltaError> {
-        let (ack, done) = self.rt.oneshot("delta:ack");
-        let sent = self.control.send(make(ack)).await;
-        sent.map_err(|_| DeltaError::Stopped)?;
-        done.await.unwrap_or(Err(DeltaError::Stopped))
+        self.shared.control_turn().await;
+        let removed = self.shared.with_table(|table| table.remove(&id)).await?;
+        self.shared.changed();
+        removed.map(drop).ok_or(DeltaError::NotConnected(id))
     }
 }
 
 impl<R: Runtime> Clone for DeltaHandle<R> {
     fn clone(&self) -> Self {
         DeltaHandle {
-            rt: self.rt.clone(),
-            control: self.control.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -451,7 +285,7 @@ impl<R: Runtime> fmt::Debug for DeltaHandle<R> {
 impl<R: Runtime> fmt::Debug for Delta<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delta")
-            .field("subscribers", &self.order.len())
+            .field("close_deadline", &self.close_deadline)
             .finish()
     }
 }

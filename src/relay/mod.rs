@@ -2,8 +2,9 @@
 //!
 //! A [`Writer`] puts frames into the node's [`Storage`] (channels this node leases) or
 //! straight into the [`Delta`] (free channels). The tapper turns streamers' demands into
-//! taps: the gateway tap subscribes the delta's inlet to storage for the demanded keys. The delta
-//! fans each frame out, as one shared pointer, to every [`Streamer`] whose keys it touches.
+//! taps: the gateway tap subscribes the delta to storage for the demanded keys. The delta
+//! fans each frame out, as one shared pointer, to every [`Streamer`] whose keys it touches,
+//! in the writer's own task: a frame written on this node takes one hop to its streamers.
 //! A [`Relay`] runs all of this as routines of one signal group. Opened by
 //! [`cluster::open`](crate::cluster::open), it also serves its channels to other nodes and
 //! reaches theirs through peer taps, which the tapper starts through a hook
@@ -15,28 +16,32 @@
 //! # Avoiding deadlocks
 //! Every channel of the relay, who waits on it, and why no wait-for cycle can form:
 //!
-//! | channel | sender waits when | receiver |
+//! | channel or lock | who waits, and when | who ends the wait |
 //! |---|---|---|
 //! | streamer requests | the streamer routine is busy with one request | streamer routine |
 //! | `relay:demands` | the tapper applies another demand | tapper |
 //! | tapper ack (oneshot) | never | streamer routine |
-//! | `relay:writes` (storage's gateway subscription and free writes) | the delta is behind | delta |
-//! | `delta:control` | the delta serves another request | delta |
-//! | `delta:outlet:N` | the streamer's owner is not reading (lossless; lossy waits at most its patience) | the owner |
+//! | `storage` (lock, held for no await) | never across an await | writer, tapper |
+//! | `delta:fan-out` (lock, held across a wait for room) | a writer, or the delta's task, while another fans a frame out | the fan-out in progress |
+//! | `delta:subscribers` (lock, held for no await) | never across an await | fan-out, streamer routine |
+//! | `delta:outlet:N` | the fan-out, while the streamer's owner is not reading (lossless; lossy waits at most its patience) | the owner, or the streamer's disconnect |
 //! | `tap-N:wanted` (lock, held for no await) | never across an await | peer tap |
 //! | peer tap ack (oneshot) | never | streamer routine |
-//! | `relay:writes` from a peer tap | at most the tap's patience (20 ms) per stall: the frame is dropped, a gap owed, and frames find room or are dropped at once until the inlet takes one | delta |
+//! | `relay:remote` from a peer tap | at most the tap's patience (20 ms) per stall: the frame is dropped, a gap owed, and frames find room or are dropped at once until the inlet takes one | delta |
 //! | the peer connection | reads: never beyond the peers' silence; writes: one key set in flight, bounded by the silence | the peer's server / tap |
 //!
-//! Data flows one way: writer → storage (through the gateway tap's subscription) → delta →
-//! outlet → owner. Control flows owner → streamer routine → tapper, and streamer routine →
-//! delta. A cycle would need
+//! Data flows one way: writer → storage (through the gateway tap's subscription) → the
+//! delta's fan-out, in the writer's task → outlet → owner; from other nodes, peer tap →
+//! `relay:remote` → the delta's task → outlet. Control flows owner → streamer routine →
+//! tapper, and streamer routine → the delta's subscribers. A cycle would need
 //! a data-path wait to depend on a control-path wait or back, and neither can:
 //! - the tapper never waits on the data path: applying a demand only takes the storage lock,
 //!   which no one holds across an await;
-//! - the delta serves its control channel while it waits on a full outlet, and a disconnect
-//!   of that outlet's streamer ends the wait;
-//! - the streamer routine is not on the data path at all: the delta fills the owner's outlet;
+//! - a control request to the delta takes only its subscribers' lock, never the fan-out's,
+//!   so it is served while a fan-out waits on a full outlet; a disconnect of that outlet's
+//!   streamer ends the wait;
+//! - the streamer routine is not on the data path at all: the fan-out fills the owner's
+//!   outlet;
 //! - closing a streamer drains its outlet while it disconnects ([`Streamer::close`]);
 //! - the tapper hands key sets to peer taps through a cell and never waits on a tap; the
 //!   streamer waits for the tap's acknowledgement, and the tap waits on the data path (the
@@ -45,7 +50,7 @@
 //! - every wait on the network is bounded (handshake deadline, silence, write timeout) and
 //!   gives way to a cancel, so closing a relay never waits for a peer.
 //!
-//! So every wait on the control path ends; the only wait that may last is the delta's wait
+//! So every wait on the control path ends; the only wait that may last is a fan-out's wait
 //! on a lossless outlet whose owner does not read — backpressure the owner chose, which
 //! holds back writers but no control request, and no close: [`Relay::close`] force-closes
 //! such a streamer at its deadline.
@@ -53,6 +58,7 @@
 mod delivery;
 mod delta;
 mod error;
+mod fan_out;
 mod node;
 pub mod reached;
 pub(crate) mod remote;

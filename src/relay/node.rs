@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::delta::{Delta, DeltaHandle, Inflow};
+use super::delta::{Delta, DeltaHandle};
 use super::error::{CloseError, CloseReport, ConfigError, RelayError};
 use super::reached;
 use super::remote::StartTap;
@@ -40,7 +40,7 @@ pub struct RelayConfig {
     /// The channels streamers may demand and writers may write: those this node leases and
     /// the free ones.
     pub channels: BTreeSet<ChannelKey>,
-    /// Frames the delta's inlet holds.
+    /// Frames and gap markers from other nodes the delta's inlet holds.
     pub write_capacity: usize,
     bugs: Bugs,
 }
@@ -94,7 +94,6 @@ struct Inner<R: Runtime> {
     servers: Group<RelayError, R>,
     delta: DeltaHandle<R>,
     storage: Storage<R>,
-    inlet: R::Sender<Inflow>,
     demands: DemandSlot<R>,
     tapper_done: R::Mutex<Option<R::OneshotReceiver<()>>>,
     next_id: AtomicU64,
@@ -120,8 +119,8 @@ impl<R: Runtime> Relay<R> {
     ) -> Self {
         let clustered = taps.is_some();
         let group = Group::new(rt.clone(), "relay");
-        let (inlet, writes) = rt.channel("relay:writes", config.write_capacity);
-        let (delta, handle) = Delta::new(rt.clone(), writes);
+        let (inlet, remote) = rt.channel("relay:remote", config.write_capacity);
+        let (delta, handle) = Delta::new(rt.clone(), remote);
         let delta = delta.bugs(config.bugs);
         let run_delta = |ctx: crate::signal::Context<RelayError, R>| async move {
             delta.run_until(ctx.drained()).await;
@@ -129,7 +128,7 @@ impl<R: Runtime> Relay<R> {
         };
         group.go("delta", run_delta).await.expect(STARTS);
         let storage = Storage::new(rt.clone());
-        let mut tapper = Tapper::new(config.node, storage.clone(), inlet.clone());
+        let mut tapper = Tapper::new(config.node, storage.clone(), handle.clone(), inlet);
         (tapper.bugs, tapper.peers) = (config.bugs, taps);
         let (demands, tapper_done) = start_tapper(&group, tapper).await;
         let streamers = start_scope(&group, "streamers").await;
@@ -149,7 +148,6 @@ impl<R: Runtime> Relay<R> {
             servers,
             delta: handle,
             storage,
-            inlet,
             next_id: AtomicU64::new(1),
             closing: Arc::new(AtomicBool::new(false)),
         };
@@ -235,7 +233,7 @@ impl<R: Runtime> Relay<R> {
             channels: inner.channels.clone(),
             writable: inner.writable.clone(),
             storage: inner.storage.clone(),
-            free: inner.inlet.clone(),
+            delta: inner.delta.clone(),
         }
     }
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
-use super::delta::Inflow;
+use super::delta::{DeltaHandle, Inflow};
 use crate::frame::{ChannelKey, Frame};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
@@ -21,7 +21,7 @@ pub(crate) type SubscriptionId = u64;
 
 struct Subscription<R: Runtime> {
     keys: BTreeSet<ChannelKey>,
-    inlet: R::Sender<Inflow>,
+    delta: DeltaHandle<R>,
 }
 
 struct State<R: Runtime> {
@@ -47,23 +47,24 @@ impl<R: Runtime> Storage<R> {
         Storage { state }
     }
 
-    /// Stores `frame` and forwards it to every subscription whose keys it touches.
+    /// Stores `frame` and fans it out through every subscription whose keys it touches, in
+    /// the caller's task.
     pub async fn write(&self, frame: Frame) {
         let (first, rest) = self.accept(&frame).await;
-        for inlet in first.iter().chain(&rest) {
-            let _ = inlet.send(Inflow::Frame(frame.clone())).await;
+        for delta in first.iter().chain(&rest) {
+            let _ = delta.offer(Inflow::Frame(frame.clone())).await;
         }
     }
 
-    /// Counts the frame and picks the inlets it goes to: the first apart, so the usual single
+    /// Counts the frame and picks the deltas it goes to: the first apart, so the usual single
     /// tap costs no allocation.
-    async fn accept(&self, frame: &Frame) -> (Option<R::Sender<Inflow>>, Vec<R::Sender<Inflow>>) {
+    async fn accept(&self, frame: &Frame) -> (Option<DeltaHandle<R>>, Vec<DeltaHandle<R>>) {
         let mut s = self.state.lock().await;
         s.frames += 1;
         let mut touched = s.subscriptions.values();
         let mut touched = touched.by_ref().filter(|sub| frame.touches(&sub.keys));
-        let first = touched.next().map(|sub| sub.inlet.clone());
-        (first, touched.map(|sub| sub.inlet.clone()).collect())
+        let first = touched.next().map(|sub| sub.delta.clone());
+        (first, touched.map(|sub| sub.delta.clone()).collect())
     }
 
     /// How many frames have been written.
@@ -71,16 +72,16 @@ impl<R: Runtime> Storage<R> {
         self.state.lock().await.frames
     }
 
-    /// Subscribes `inlet` to writes touching `keys`.
+    /// Subscribes `delta` to writes touching `keys`.
     pub(crate) async fn subscribe(
         &self,
         keys: BTreeSet<ChannelKey>,
-        inlet: R::Sender<Inflow>,
+        delta: DeltaHandle<R>,
     ) -> SubscriptionId {
         let mut s = self.state.lock().await;
         let id = s.next;
         s.next += 1;
-        s.subscriptions.insert(id, Subscription { keys, inlet });
+        s.subscriptions.insert(id, Subscription { keys, delta });
         id
     }
 

@@ -8,8 +8,8 @@
 //! storage, so every write starting after the acknowledgement reaches the delta. Applying a
 //! demand never waits on the data path (it takes only the storage lock, held for no await),
 //! so a streamer waiting for its demand can never be held up by a full outlet — its own or
-//! another streamer's. Storage and free writes share the delta's one inlet, so frames of one
-//! channel reach the delta in the order they were written, across taps closing and opening.
+//! another streamer's. Storage and free writes take the delta's one fan-out turn, so frames of
+//! one channel reach streamers in the order they were written, across taps closing and opening.
 //!
 //! For keys other nodes lease, applying means handing the new key set and an acknowledgement
 //! to the peer tap, which answers it once the peer has applied the set (or owned up to a gap
@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::delta::{Inflow, SubscriberId};
+use super::delta::{DeltaHandle, Inflow, SubscriberId};
 use super::error::RelayError;
 use super::remote::{StartTap, TapCell, TapOrder};
 use super::storage::{Storage, SubscriptionId};
@@ -50,6 +50,7 @@ struct GatewayTap {
 pub(crate) struct Tapper<R: Runtime> {
     pub(crate) node: NodeId,
     pub(crate) storage: Storage<R>,
+    pub(crate) delta: DeltaHandle<R>,
     pub(crate) inlet: R::Sender<Inflow>,
     pub(crate) bugs: Bugs,
     pub(crate) peers: Option<Arc<dyn StartTap<R>>>,
@@ -62,10 +63,16 @@ pub(crate) struct Tapper<R: Runtime> {
 type Ctx<R> = Context<RelayError, R>;
 
 impl<R: Runtime> Tapper<R> {
-    pub(crate) fn new(node: NodeId, storage: Storage<R>, inlet: R::Sender<Inflow>) -> Self {
+    pub(crate) fn new(
+        node: NodeId,
+        storage: Storage<R>,
+        delta: DeltaHandle<R>,
+        inlet: R::Sender<Inflow>,
+    ) -> Self {
         Tapper {
             node,
             storage,
+            delta,
             inlet,
             bugs: Bugs::NONE,
             peers: None,
@@ -197,8 +204,8 @@ impl<R: Runtime> Tapper<R> {
             Some(_) => {}
             None if wanted.is_empty() => {}
             None => {
-                let inlet = self.inlet.clone();
-                let subscription = self.storage.subscribe(wanted.clone(), inlet).await;
+                let delta = self.delta.clone();
+                let subscription = self.storage.subscribe(wanted.clone(), delta).await;
                 self.gateway = Some(GatewayTap {
                     subscription,
                     keys: wanted,

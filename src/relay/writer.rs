@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::delta::Inflow;
+use super::delta::{DeltaHandle, Inflow};
 use super::error::WriteError;
 use super::storage::Storage;
 use crate::frame::{ChannelKey, Frame, NodeId, Series, WriterGroup};
@@ -23,7 +23,7 @@ pub struct Writer<R: Runtime = Tokio> {
     /// Those of them it may write (free, or leased by its node), in key order.
     pub(crate) writable: Arc<[ChannelKey]>,
     pub(crate) storage: Storage<R>,
-    pub(crate) free: R::Sender<Inflow>,
+    pub(crate) delta: DeltaHandle<R>,
 }
 
 impl<R: Runtime> Writer<R> {
@@ -39,8 +39,10 @@ impl<R: Runtime> Writer<R> {
         self.group
     }
 
-    /// Writes `frame`. Returns once storage and the delta's inlet have taken it, which may
-    /// wait for room (backpressure). A refused frame is handed back in the error; once the
+    /// Writes `frame`. The frame is fanned out in the caller's task: this returns once every
+    /// streamer whose keys it touches has it in its outlet, or missed it as a lossy policy
+    /// allows, so a lossless streamer that does not read holds writers back (backpressure),
+    /// never a control request. A refused frame is handed back in the error; once the
     /// relay's close has begun, every write is refused as closed, whatever its channels. A writer
     /// in a group marks the frame with it; a writer without one leaves the frame's own mark
     /// (that of the node's writer it came from, for a frame written across nodes).
@@ -79,8 +81,11 @@ impl<R: Runtime> Writer<R> {
     }
 
     async fn write_free(&self, frame: Frame) -> Result<(), WriteError> {
-        let sent = self.free.send(Inflow::Frame(frame.clone())).await;
-        sent.map_err(|_| WriteError::Closed(frame))
+        match self.delta.offer(Inflow::Frame(frame)).await {
+            Ok(()) => Ok(()),
+            Err(Inflow::Frame(frame)) => Err(WriteError::Closed(frame)),
+            Err(Inflow::Gap(_)) => unreachable!("a frame is handed back as a frame"),
+        }
     }
 
     /// Whether this writer's relay serves channel `key`.
@@ -157,7 +162,7 @@ impl<R: Runtime> Clone for Writer<R> {
             channels: self.channels.clone(),
             writable: self.writable.clone(),
             storage: self.storage.clone(),
-            free: self.free.clone(),
+            delta: self.delta.clone(),
         }
     }
 }
