@@ -49,7 +49,7 @@ pub const CATALOGUE: &[Entry] = &[
     Entry {
         bug: Bug::B1DisconnectThenDrain,
         symptom:
-            "a closing streamer disconnects before draining while the delta waits on its outlet",
+            "a closing streamer disconnects before draining while a fan-out waits on its outlet",
         scenario: "relay-churn",
         budget: 500,
         expected: deadlock(

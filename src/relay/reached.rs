@@ -2,10 +2,10 @@
 //! where they happen with [`coverage::reached`](crate::rt::coverage::reached). A scenario
 //! that declares one fails its sweep if no seed reached it.
 
-/// The delta, waiting for room in a subscriber's outlet, served that subscriber's
-/// disconnect (the state B1 deadlocks in).
+/// A subscriber disconnected while a fan-out waited for room in its outlet, and the wait
+/// ended (the state B1 deadlocks in).
 pub const DISCONNECT_WHILE_OUTLET_FULL: &str =
-    "relay: a disconnect served while the delta waited on that subscriber's full outlet";
+    "relay: a disconnect served while a fan-out waited on that subscriber's full outlet";
 
 /// A lossy subscriber's outlet stayed full for its whole patience, so it missed a frame.
 pub const LOSSY_PATIENCE_RAN_OUT: &str =
