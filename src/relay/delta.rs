@@ -76,7 +76,7 @@ struct StopOnDrop<R: Runtime>(Arc<Shared<R>>);
 
 impl<R: Runtime> Drop for StopOnDrop<R> {
     fn drop(&mut self) {
-        self.0.stop_now();
+        self.0.stop();
     }
 }
 
@@ -139,7 +139,7 @@ impl<R: Runtime> Delta<R> {
                 () = &mut stop => break rt.now(),
                 inflow = inlet.recv() => match inflow {
                     Some(inflow) => inflow,
-                    None => return shared.stop().await,
+                    None => return shared.stop(),
                 },
             };
             let mut offer = std::pin::pin!(shared.offer(inflow));
@@ -148,7 +148,7 @@ impl<R: Runtime> Delta<R> {
                     let at = rt.now();
                     if rt.timeout_at(at + close_deadline, offer).await.is_err() {
                         gave_up();
-                        return shared.stop().await;
+                        return shared.stop();
                     }
                     break at;
                 }
@@ -167,7 +167,7 @@ impl<R: Runtime> Delta<R> {
         {
             gave_up();
         }
-        shared.stop().await;
+        shared.stop();
     }
 }
 
@@ -223,7 +223,7 @@ impl<R: Runtime> DeltaHandle<R> {
                 }
                 Entry::Occupied(_) => Err(DeltaError::AlreadyConnected(id)),
             };
-            self.shared.with_table(connect).await??;
+            self.shared.with_table(connect)??;
             Ok(deliveries)
         }
     }
@@ -254,7 +254,7 @@ impl<R: Runtime> DeltaHandle<R> {
             }
             None => Err(DeltaError::NotConnected(id)),
         };
-        self.shared.with_table(update).await?
+        self.shared.with_table(update)?
     }
 
     /// Disconnects subscriber `id`: its outlet closes once what is buffered is read. Served
@@ -262,7 +262,7 @@ impl<R: Runtime> DeltaHandle<R> {
     /// subscriber may stop reading before it disconnects.
     pub async fn disconnect(&self, id: SubscriberId) -> Result<(), DeltaError> {
         self.shared.control_turn().await;
-        let removed = self.shared.with_table(|table| table.remove(&id)).await?;
+        let removed = self.shared.with_table(|table| table.remove(&id))?;
         self.shared.changed();
         removed.map(drop).ok_or(DeltaError::NotConnected(id))
     }

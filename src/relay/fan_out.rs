@@ -6,8 +6,9 @@
 //! Two locks. The *turn* orders fan-outs: whoever holds it fans one frame (or gap marker)
 //! out, and holds it across a wait for room in a full outlet, so every subscriber sees the
 //! frames of a channel in the order their fan-outs took the turn. The *table* holds the
-//! subscribers; it is held for no await, by a fan-out between two offers and by control
-//! requests, which never take the turn.
+//! subscribers, under a lock held for no await ([`SyncLock`](crate::rt::SyncLock)): by a
+//! fan-out for its offers between two waits, and by control requests, which never take the
+//! turn.
 //!
 //! # Why a fan-out cannot deadlock with its subscribers
 //! The Go original's B1: a streamer stopped reading, the delta blocked sending into its
@@ -80,7 +81,7 @@ pub(super) struct Stopped;
 /// What the delta's handles and its task share.
 pub(super) struct Shared<R: Runtime> {
     pub(super) rt: R,
-    table: R::Mutex<Table<R>>,
+    table: R::SyncLock<Table<R>>,
     turn: R::Mutex<()>,
     changed: R::Notify,
     stopped: AtomicBool,
@@ -91,7 +92,7 @@ impl<R: Runtime> Shared<R> {
     #[track_caller]
     pub(super) fn new(rt: R) -> Self {
         Shared {
-            table: rt.mutex("delta:subscribers", BTreeMap::new()),
+            table: rt.sync_lock("delta:subscribers", BTreeMap::new()),
             turn: rt.mutex("delta:fan-out", ()),
             changed: rt.notify("delta:changed"),
             stopped: AtomicBool::new(false),
@@ -112,24 +113,16 @@ impl<R: Runtime> Shared<R> {
         self.stopped.load(Ordering::SeqCst)
     }
 
-    /// Runs `apply` on the table, unless the delta has stopped. A stopped delta holds no
-    /// subscriber: whoever takes the table after the stop empties it (and the stop itself
-    /// when the table is free), so every outlet closes.
-    pub(super) async fn with_table<T>(
+    /// Runs `apply` on the table, unless the delta has stopped: a stopped delta holds no
+    /// subscriber, so every outlet closes once read.
+    pub(super) fn with_table<T>(
         &self,
         apply: impl FnOnce(&mut Table<R>) -> T,
     ) -> Result<T, Stopped> {
-        let mut table = self.table.lock().await;
-        if self.stopped() {
-            table.clear();
-            return Err(Stopped);
-        }
-        let out = apply(&mut table);
-        drop(table);
-        if self.stopped() {
-            self.empty_if_free();
-        }
-        Ok(out)
+        self.table.with(|table| match self.stopped() {
+            true => Err(Stopped),
+            false => Ok(apply(table)),
+        })
     }
 
     /// Waits, before a control request, for nothing — unless B1 is reintroduced: then for
@@ -146,25 +139,12 @@ impl<R: Runtime> Shared<R> {
         self.changed.notify_one();
     }
 
-    /// Stops the delta: every later request is refused and every outlet closes once read.
-    pub(super) async fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        self.table.lock().await.clear();
-        self.changed();
-    }
-
-    /// [`stop`](Self::stop) where no await is possible: the table is emptied now if it is
-    /// free, or else by whoever holds it, on the way out.
-    pub(super) fn stop_now(&self) {
+    /// Stops the delta: every later request is refused, every outlet closes once read, and
+    /// a fan-out waiting for room stops waiting.
+    pub(super) fn stop(&self) {
         if !self.stopped.swap(true, Ordering::SeqCst) {
-            self.empty_if_free();
+            self.table.with(Table::clear);
             self.changed();
-        }
-    }
-
-    fn empty_if_free(&self) {
-        if let Some(mut table) = self.table.try_lock() {
-            table.clear();
         }
     }
 
@@ -177,19 +157,17 @@ impl<R: Runtime> Shared<R> {
         }
         match inflow {
             Inflow::Frame(frame) => self.fan_out(&frame).await,
-            Inflow::Gap(keys) => self.mark_gap(&keys).await,
+            Inflow::Gap(keys) => self.mark_gap(&keys),
         }
         Ok(())
     }
 
     /// Marks the next delivery of every subscriber of one of `keys` as interrupted.
-    async fn mark_gap(&self, keys: &BTreeSet<ChannelKey>) {
-        let _ = self
-            .with_table(|table| {
-                let touched = table.values_mut().filter(|s| !s.keys.is_disjoint(keys));
-                touched.for_each(|s| s.interrupted = true);
-            })
-            .await;
+    fn mark_gap(&self, keys: &BTreeSet<ChannelKey>) {
+        let _ = self.with_table(|table| {
+            let touched = table.values_mut().filter(|s| !s.keys.is_disjoint(keys));
+            touched.for_each(|s| s.interrupted = true);
+        });
     }
 
     /// Offers `frame` to every subscriber it touches, in id order, waiting where an outlet
@@ -197,9 +175,7 @@ impl<R: Runtime> Shared<R> {
     async fn fan_out(&self, frame: &Frame) {
         let (start, mut from) = (self.rt.now(), 0);
         loop {
-            let full = self
-                .with_table(|table| offer_from(table, from, frame))
-                .await;
+            let full = self.with_table(|table| offer_from(table, from, frame));
             let Ok(Some(full)) = full else {
                 return;
             };
@@ -231,7 +207,7 @@ impl<R: Runtime> Shared<R> {
             Policy::Lossy { patience } => Some(start + patience),
         };
         if deadline.is_some_and(|at| at <= self.rt.now()) {
-            return self.miss(id).await;
+            return self.miss(id);
         }
         loop {
             crate::select! {
@@ -239,12 +215,12 @@ impl<R: Runtime> Shared<R> {
                     if let Ok(permit) = permit {
                         permit.send(delivery);
                         let delivered = |t: &mut Table<R>| t.get_mut(&id).map(Subscriber::delivered);
-                        let _ = self.with_table(delivered).await;
+                        let _ = self.with_table(delivered);
                     }
                     return false;
                 }
                 () = self.changed.notified() => {
-                    let here = self.with_table(|t| t.contains_key(&id)).await;
+                    let here = self.with_table(|t| t.contains_key(&id));
                     if here != Ok(true) {
                         coverage::reached(reached::DISCONNECT_WHILE_OUTLET_FULL);
                         return false;
@@ -253,20 +229,18 @@ impl<R: Runtime> Shared<R> {
                 () = sleep_until(&self.rt, deadline) => break,
             }
         }
-        self.miss(id).await
+        self.miss(id)
     }
 
     /// Subscriber `id` misses the frame: its patience ran out (or was zero, and no time is
     /// spent on a timer that has already expired). True, for [`fan_out`](Self::fan_out).
-    async fn miss(&self, id: SubscriberId) -> bool {
-        let _ = self
-            .with_table(|table| {
-                if let Some(subscriber) = table.get_mut(&id) {
-                    coverage::reached(reached::LOSSY_PATIENCE_RAN_OUT);
-                    subscriber.missed += 1;
-                }
-            })
-            .await;
+    fn miss(&self, id: SubscriberId) -> bool {
+        let _ = self.with_table(|table| {
+            if let Some(subscriber) = table.get_mut(&id) {
+                coverage::reached(reached::LOSSY_PATIENCE_RAN_OUT);
+                subscriber.missed += 1;
+            }
+        });
         true
     }
 }

@@ -1,7 +1,9 @@
 //! The node's local storage as the relay sees it: writers put frames of the channels this node
-//! leases into it, and taps subscribe inlets to it for the keys streamers demand.
+//! leases into it, and the gateway tap subscribes the delta to it for the keys streamers
+//! demand.
 //!
-//! A subscription's keys change under the storage's lock, so once [`Storage::set_keys`]
+//! A subscription's keys change under the storage's lock (held for no await), so once
+//! [`Storage::set_keys`]
 //! returns, every write that starts afterwards is filtered by the new keys: this is the
 //! gateway half of the open-ack delivery barrier. A write forwards the whole frame (one
 //! shared pointer) to each subscription whose keys it touches, after releasing the lock, and
@@ -32,7 +34,7 @@ struct State<R: Runtime> {
 
 /// The local store of leased channels. Cheap to clone: clones share one store.
 pub struct Storage<R: Runtime = Tokio> {
-    state: Arc<R::Mutex<State<R>>>,
+    state: Arc<R::SyncLock<State<R>>>,
 }
 
 impl<R: Runtime> Storage<R> {
@@ -43,14 +45,14 @@ impl<R: Runtime> Storage<R> {
             subscriptions: BTreeMap::new(),
             frames: 0,
         };
-        let state = Arc::new(rt.mutex("storage", state));
+        let state = Arc::new(rt.sync_lock("storage", state));
         Storage { state }
     }
 
     /// Stores `frame` and fans it out through every subscription whose keys it touches, in
     /// the caller's task.
     pub async fn write(&self, frame: Frame) {
-        let (first, rest) = self.accept(&frame).await;
+        let (first, rest) = self.accept(&frame);
         for delta in first.iter().chain(&rest) {
             let _ = delta.offer(Inflow::Frame(frame.clone())).await;
         }
@@ -58,18 +60,19 @@ impl<R: Runtime> Storage<R> {
 
     /// Counts the frame and picks the deltas it goes to: the first apart, so the usual single
     /// tap costs no allocation.
-    async fn accept(&self, frame: &Frame) -> (Option<DeltaHandle<R>>, Vec<DeltaHandle<R>>) {
-        let mut s = self.state.lock().await;
-        s.frames += 1;
-        let mut touched = s.subscriptions.values();
-        let mut touched = touched.by_ref().filter(|sub| frame.touches(&sub.keys));
-        let first = touched.next().map(|sub| sub.delta.clone());
-        (first, touched.map(|sub| sub.delta.clone()).collect())
+    fn accept(&self, frame: &Frame) -> (Option<DeltaHandle<R>>, Vec<DeltaHandle<R>>) {
+        self.state.with(|s| {
+            s.frames += 1;
+            let mut touched = s.subscriptions.values();
+            let mut touched = touched.by_ref().filter(|sub| frame.touches(&sub.keys));
+            let first = touched.next().map(|sub| sub.delta.clone());
+            (first, touched.map(|sub| sub.delta.clone()).collect())
+        })
     }
 
     /// How many frames have been written.
     pub async fn frames(&self) -> u64 {
-        self.state.lock().await.frames
+        self.state.with(|s| s.frames)
     }
 
     /// Subscribes `delta` to writes touching `keys`.
@@ -78,24 +81,26 @@ impl<R: Runtime> Storage<R> {
         keys: BTreeSet<ChannelKey>,
         delta: DeltaHandle<R>,
     ) -> SubscriptionId {
-        let mut s = self.state.lock().await;
-        let id = s.next;
-        s.next += 1;
-        s.subscriptions.insert(id, Subscription { keys, delta });
-        id
+        self.state.with(|s| {
+            let id = s.next;
+            s.next += 1;
+            s.subscriptions.insert(id, Subscription { keys, delta });
+            id
+        })
     }
 
     /// Replaces a subscription's keys; writes that start afterwards see them.
     pub(crate) async fn set_keys(&self, id: SubscriptionId, keys: BTreeSet<ChannelKey>) {
-        let mut s = self.state.lock().await;
-        if let Some(sub) = s.subscriptions.get_mut(&id) {
-            sub.keys = keys;
-        }
+        self.state.with(|s| {
+            if let Some(sub) = s.subscriptions.get_mut(&id) {
+                sub.keys = keys;
+            }
+        })
     }
 
     /// Ends a subscription; a write already past the lock still delivers its frame.
     pub(crate) async fn unsubscribe(&self, id: SubscriptionId) {
-        self.state.lock().await.subscriptions.remove(&id);
+        self.state.with(|s| s.subscriptions.remove(&id));
     }
 }
 

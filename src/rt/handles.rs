@@ -129,6 +129,16 @@ pub trait Mutex<T>: Send + Sync {
     fn try_lock(&self) -> Option<Self::Guard<'_>>;
 }
 
+/// A lock held for no await: the value is reached only inside [`with`](SyncLock::with),
+/// whose closure cannot suspend, so a task never waits on it for longer than another
+/// task's few instructions, and no wait on it can be part of a wait-for cycle. For state
+/// touched briefly and often, where an asynchronous lock's wake-up machinery would cost
+/// more than the work it guards.
+pub trait SyncLock<T>: Send + Sync {
+    /// Runs `apply` with the value, the lock held. `apply` must not take this lock again.
+    fn with<U>(&self, apply: impl FnOnce(&mut T) -> U) -> U;
+}
+
 /// Wakes waiting tasks without a value, with tokio's `Notify` semantics: `notify_one` stores
 /// one permit when nobody waits; `notify_waiters` wakes every waiter present and stores none.
 pub trait Notify: Send + Sync + Debug {

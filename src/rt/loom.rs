@@ -42,6 +42,16 @@ impl Model for LoomModel {
         f(&mut lock.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    type Blocking<T: Send> = ::loom::sync::Mutex<T>;
+
+    fn new_blocking<T: Send>(value: T) -> Self::Blocking<T> {
+        ::loom::sync::Mutex::new(value)
+    }
+
+    fn with_blocking<T: Send, R>(lock: &Self::Blocking<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        Self::with(lock, f)
+    }
+
     fn spawn(id: usize, task: impl Future<Output = ()> + Send + 'static) {
         drop(::loom::thread::spawn(move || Self::block_on(id, task)));
     }

@@ -1,7 +1,8 @@
 //! The one small trait every part of sigrelay is written against, and its backends.
 //!
 //! [`Runtime`] gives core code everything it needs from the outside world: named tasks,
-//! bounded channels, oneshots, latest-value cells, locks, notifications, time and a seeded
+//! bounded channels, oneshots, latest-value cells, locks (held across awaits or for none),
+//! notifications, time and a seeded
 //! RNG. Static dispatch throughout: the [`Tokio`] backend is a zero-sized type whose methods
 //! inline to tokio.
 //!
@@ -46,7 +47,7 @@ pub use self::error::{Elapsed, JoinError, RecvError, SendError, TryRecvError, Tr
 pub(crate) use self::handles::raised;
 pub use self::handles::{
     Instant, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit, Receiver,
-    Semaphore, Sender, WatchReceiver, WatchSender,
+    Semaphore, Sender, SyncLock, WatchReceiver, WatchSender,
 };
 #[cfg(feature = "rt-loom")]
 pub use self::loom::Loom;
@@ -64,7 +65,7 @@ pub mod prelude {
     pub use super::{
         Instant as _, JoinHandle as _, Mutex as _, Notify as _, OneshotReceiver as _,
         OneshotSender as _, Permit as _, Receiver as _, Runtime, Semaphore as _, Sender as _,
-        WatchReceiver as _, WatchSender as _,
+        SyncLock as _, WatchReceiver as _, WatchSender as _,
     };
 }
 
@@ -94,6 +95,8 @@ pub trait Runtime: Clone + Send + Sync + Debug + 'static {
     >;
     /// An asynchronous lock.
     type Mutex<T: Send + 'static>: Mutex<T>;
+    /// A lock held for no await.
+    type SyncLock<T: Send + 'static>: SyncLock<T>;
     /// A notification primitive.
     type Notify: Notify;
     /// A counting semaphore.
@@ -140,6 +143,10 @@ pub trait Runtime: Clone + Send + Sync + Debug + 'static {
     /// An asynchronous lock around `value`.
     #[track_caller]
     fn mutex<T: Send + 'static>(&self, name: &str, value: T) -> Self::Mutex<T>;
+
+    /// A lock around `value` that is held for no await ([`SyncLock::with`]).
+    #[track_caller]
+    fn sync_lock<T: Send + 'static>(&self, name: &str, value: T) -> Self::SyncLock<T>;
 
     /// A notification primitive.
     #[track_caller]

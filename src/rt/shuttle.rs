@@ -87,6 +87,17 @@ impl Model for ShuttleModel {
         f(&mut lock.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    type Blocking<T: Send> = ::shuttle::sync::Mutex<T>;
+
+    fn new_blocking<T: Send>(value: T) -> Self::Blocking<T> {
+        ::shuttle::sync::Mutex::new(value)
+    }
+
+    fn with_blocking<T: Send, R>(lock: &Self::Blocking<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        QUIET.set(None);
+        f(&mut lock.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     fn resumed() {
         forget_wakes();
         QUIET.set(Some(now()));

@@ -105,6 +105,7 @@ impl Runtime for Tokio {
     type WatchReceiver<T: Clone + Send + Sync + 'static> = CellReceiver<T>;
     type WatchSender<T: Clone + Send + Sync + 'static> = CellSender<T>;
     type Mutex<T: Send + 'static> = ::tokio::sync::Mutex<T>;
+    type SyncLock<T: Send + 'static> = std::sync::Mutex<T>;
     type Notify = ::tokio::sync::Notify;
     type Semaphore = ::tokio::sync::Semaphore;
     type Sleep = ::tokio::time::Sleep;
@@ -153,6 +154,11 @@ impl Runtime for Tokio {
     #[inline]
     fn mutex<T: Send + 'static>(&self, _name: &str, value: T) -> Self::Mutex<T> {
         ::tokio::sync::Mutex::new(value)
+    }
+
+    #[inline]
+    fn sync_lock<T: Send + 'static>(&self, _name: &str, value: T) -> Self::SyncLock<T> {
+        std::sync::Mutex::new(value)
     }
 
     #[inline]
@@ -385,6 +391,17 @@ impl<T: Send> handles::Mutex<T> for ::tokio::sync::Mutex<T> {
     #[inline]
     fn try_lock(&self) -> Option<Self::Guard<'_>> {
         ::tokio::sync::Mutex::try_lock(self).ok()
+    }
+}
+
+impl<T: Send> handles::SyncLock<T> for std::sync::Mutex<T> {
+    #[inline]
+    fn with<U>(&self, apply: impl FnOnce(&mut T) -> U) -> U {
+        apply(
+            &mut self
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 

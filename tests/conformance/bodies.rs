@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sigrelay::rt::{
     Instant, JoinError, JoinHandle, Mutex, Notify, OneshotReceiver, OneshotSender, Permit,
-    Receiver, RecvError, Rng, Runtime, SendError, Sender, TryRecvError, TrySendError,
+    Receiver, RecvError, Rng, Runtime, SendError, Sender, SyncLock, TryRecvError, TrySendError,
     WatchReceiver, WatchSender,
 };
 
@@ -165,6 +165,34 @@ pub async fn mutex_excludes_and_hands_over<R: Runtime>(rt: R) {
     let mut guard = counter.lock().await;
     *guard += 1;
     assert_eq!(*guard, 11);
+}
+
+/// Two tasks add to one total under a lock held for no await, each addition reading the
+/// total, then taking a second lock (a point where a checker may switch tasks), then writing
+/// it back: no addition is lost.
+pub async fn sync_lock_excludes<R: Runtime>(rt: R) {
+    let total = std::sync::Arc::new(rt.sync_lock("total", 0u32));
+    let steps = std::sync::Arc::new(rt.sync_lock("steps", 0u32));
+    let adders: Vec<_> = (0..2)
+        .map(|i| {
+            let (total, steps, rt2) = (total.clone(), steps.clone(), rt.clone());
+            rt.spawn(&format!("adder-{i}"), async move {
+                for _ in 0..2 {
+                    total.with(|t| {
+                        let seen = *t;
+                        steps.with(|s| *s += 1);
+                        *t = seen + 1;
+                    });
+                    rt2.yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for adder in adders {
+        adder.await.expect("the adder completes");
+    }
+    assert_eq!(total.with(|t| *t), 4, "no addition is lost");
+    assert_eq!(steps.with(|s| *s), 4);
 }
 
 pub async fn notify_stores_one_permit<R: Runtime>(rt: R) {

@@ -41,6 +41,7 @@ conformance!(
     oneshot_delivers_and_reports_drops,
     watch_sees_latest_value,
     mutex_excludes_and_hands_over,
+    sync_lock_excludes,
     notify_stores_one_permit,
     join_returns_value_or_panic,
     abort_stops_a_blocked_task,

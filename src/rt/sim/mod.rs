@@ -35,7 +35,7 @@ pub use self::chan::{SimReceiver, SimSender};
 pub use self::log::EventLog;
 pub use self::model::Model;
 pub use self::sema::{SimSemaphore, SimSemaphorePermit};
-pub use self::sync::{SimMutex, SimMutexGuard, SimNotify};
+pub use self::sync::{SimMutex, SimMutexGuard, SimNotify, SimSyncLock};
 pub use self::task::SimJoinHandle;
 pub use self::time::{SimInstant, SimSleep};
 
@@ -255,6 +255,7 @@ impl<M: Model> Runtime for Sim<M> {
     type WatchReceiver<T: Clone + Send + Sync + 'static> = SimWatchReceiver<M, T>;
     type WatchSender<T: Clone + Send + Sync + 'static> = SimWatchSender<M, T>;
     type Mutex<T: Send + 'static> = SimMutex<M, T>;
+    type SyncLock<T: Send + 'static> = SimSyncLock<M, T>;
     type Notify = SimNotify<M>;
     type Semaphore = SimSemaphore<M>;
     type Sleep = SimSleep<M>;
@@ -316,6 +317,11 @@ impl<M: Model> Runtime for Sim<M> {
             Anchor::new(&self.world, "watch", name, 0, Location::caller()),
             initial,
         )
+    }
+
+    #[track_caller]
+    fn sync_lock<T: Send + 'static>(&self, _name: &str, value: T) -> SimSyncLock<M, T> {
+        SimSyncLock(M::new_blocking(value))
     }
 
     #[track_caller]

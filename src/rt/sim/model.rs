@@ -23,6 +23,14 @@ pub trait Model: fmt::Debug + Send + Sync + 'static {
     fn with_commuting<T: Send, R>(lock: &Self::Lock<T>, f: impl FnOnce(&mut T) -> R) -> R {
         Self::with(lock, f)
     }
+    /// The checker's own blocking lock, for [`SyncLock`](crate::rt::SyncLock): unlike
+    /// [`Lock`](Self::Lock), it may be held across the checker's switch points (what a
+    /// closure under it does may switch tasks), and a task that finds it held waits.
+    type Blocking<T: Send>: Send + Sync;
+    /// A new blocking lock around `value`.
+    fn new_blocking<T: Send>(value: T) -> Self::Blocking<T>;
+    /// Runs `f` with the blocking lock held, after a point where the checker may switch.
+    fn with_blocking<T: Send, R>(lock: &Self::Blocking<T>, f: impl FnOnce(&mut T) -> R) -> R;
     /// The checker resumed the running task: called at the start of each poll of a task.
     fn resumed() {}
     /// Starts a task that the checker schedules; `id` is its id in the run.

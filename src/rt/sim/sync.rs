@@ -1,4 +1,5 @@
-//! The asynchronous mutex and the notification primitive of the simulation backends.
+//! The asynchronous mutex, the lock held for no await and the notification primitive of
+//! the simulation backends.
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
@@ -185,6 +186,23 @@ impl<M: Model, T> Drop for SimMutexGuard<'_, M, T> {
         self.mutex.anchor.resource.release(HOLDER);
         M::with(&self.mutex.state, |s| s.locked = false);
         self.mutex.leave(None);
+    }
+}
+
+/// A lock held for no await, on the checker's own lock: taking it is a point where the
+/// checker may switch tasks, and a holder always runs to the end of its closure, so the
+/// checker sees every interleaving of what it guards and no wait on it can last.
+pub struct SimSyncLock<M: Model, T: Send>(pub(super) M::Blocking<T>);
+
+impl<M: Model, T: Send> fmt::Debug for SimSyncLock<M, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SimSyncLock")
+    }
+}
+
+impl<M: Model, T: Send> handles::SyncLock<T> for SimSyncLock<M, T> {
+    fn with<U>(&self, apply: impl FnOnce(&mut T) -> U) -> U {
+        M::with_blocking(&self.0, apply)
     }
 }
 

@@ -46,6 +46,7 @@ impl Runtime for Turmoil {
     type WatchReceiver<T: Clone + Send + Sync + 'static> = watch::FifoReceiver<T>;
     type WatchSender<T: Clone + Send + Sync + 'static> = watch::FifoSender<T>;
     type Mutex<T: Send + 'static> = <Tokio as Runtime>::Mutex<T>;
+    type SyncLock<T: Send + 'static> = <Tokio as Runtime>::SyncLock<T>;
     type Notify = <Tokio as Runtime>::Notify;
     type Semaphore = <Tokio as Runtime>::Semaphore;
     type Sleep = <Tokio as Runtime>::Sleep;
@@ -87,6 +88,10 @@ impl Runtime for Turmoil {
 
     fn mutex<T: Send + 'static>(&self, name: &str, value: T) -> Self::Mutex<T> {
         Tokio.mutex(name, value)
+    }
+
+    fn sync_lock<T: Send + 'static>(&self, name: &str, value: T) -> Self::SyncLock<T> {
+        Tokio.sync_lock(name, value)
     }
 
     fn notify(&self, name: &str) -> Self::Notify {
