@@ -1,11 +1,12 @@
-//! What flows through the delta: frames and gap markers in, deliveries out, and the policy
-//! of a subscriber whose outlet is full.
+//! What flows through the delta: frames and gap markers in, deliveries out, the policy of
+//! a subscriber whose outlet is full, and a subscriber as the fan-out sees it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::frame::{ChannelKey, Frame, Series, Wanted, WriterGroup};
+use crate::rt::Runtime;
 
 /// What the delta's inlet carries: frames, and gaps that upstream losses leave in them.
 #[derive(Debug, Clone)]
@@ -90,4 +91,35 @@ pub enum Policy {
         /// How long a frame may wait for this subscriber.
         patience: Duration,
     },
+}
+
+/// A connected subscriber as the fan-out sees it: its keys, the groups it excludes, its
+/// policy, its outlet and the gap it is owed.
+pub(super) struct Subscriber<R: Runtime> {
+    pub(super) keys: Arc<BTreeSet<ChannelKey>>,
+    pub(super) exclude: BTreeSet<WriterGroup>,
+    pub(super) policy: Policy,
+    pub(super) outlet: R::Sender<Delivery>,
+    pub(super) missed: u64,
+    pub(super) interrupted: bool,
+}
+
+impl<R: Runtime> Subscriber<R> {
+    pub(super) fn wants(&self, frame: &Frame) -> bool {
+        let excluded = frame.group().is_some_and(|g| self.exclude.contains(&g));
+        !excluded && frame.touches(&self.keys)
+    }
+
+    pub(super) fn delivery(&self, frame: &Frame) -> Delivery {
+        Delivery {
+            frame: frame.clone(),
+            keys: self.keys.clone(),
+            missed: self.missed,
+            interrupted: self.interrupted,
+        }
+    }
+
+    pub(super) fn delivered(&mut self) {
+        (self.missed, self.interrupted) = (0, false);
+    }
 }

@@ -20,9 +20,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::delivery::Subscriber;
 pub use super::delivery::{Delivery, Inflow, Policy};
 pub use super::fan_out::SubscriberId;
-use super::fan_out::{Shared, Stopped, Subscriber};
+use super::fan_out::{Shared, Stopped};
 use crate::bugs::Bugs;
 use crate::frame::{ChannelKey, WriterGroup};
 use crate::rt::prelude::*;

@@ -3,12 +3,15 @@
 //! the delta's own, for what peer taps feed its inlet. A frame takes one hop, from the task
 //! that wrote it to the subscribers' outlets.
 //!
-//! Two locks. The *turn* orders fan-outs: whoever holds it fans one frame (or gap marker)
-//! out, and holds it across a wait for room in a full outlet, so every subscriber sees the
-//! frames of a channel in the order their fan-outs took the turn. The *table* holds the
-//! subscribers, under a lock held for no await ([`SyncLock`](crate::rt::SyncLock)): by a
-//! fan-out for its offers between two waits, and by control requests, which never take the
-//! turn.
+//! The *table* holds the subscribers under a lock held for no await
+//! ([`SyncLock`](crate::rt::SyncLock)). The usual fan-out is one pass under it: the frame is
+//! offered to every subscriber it touches and, every outlet having room, that is all — no
+//! other lock, and no task woken but the streamers'. A fan-out that finds an outlet full
+//! takes the *turn* (an asynchronous lock) in that same pass and holds it across its wait
+//! for room. While one holds the turn or waits for it, every later fan-out is counted and
+//! waits for the turn in order, so every subscriber sees the frames of a channel in the
+//! order their fan-outs began. A place in the turn is given back guard first, count after,
+//! so a count of zero always finds the turn free. Control requests take only the table.
 //!
 //! # Why a fan-out cannot deadlock with its subscribers
 //! The Go original's B1: a streamer stopped reading, the delta blocked sending into its
@@ -22,49 +25,53 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 
-use super::delivery::{Delivery, Inflow, Policy};
+use super::delivery::{Delivery, Inflow, Policy, Subscriber};
 use super::reached;
 use crate::bugs::{Bug, Bugs};
-use crate::frame::{ChannelKey, Frame, WriterGroup};
+use crate::frame::{ChannelKey, Frame};
 use crate::rt::prelude::*;
 use crate::rt::{coverage, TrySendError};
 
 /// A subscriber's identity, unique among those connected.
 pub type SubscriberId = u64;
 
-pub(super) struct Subscriber<R: Runtime> {
-    pub(super) keys: Arc<BTreeSet<ChannelKey>>,
-    pub(super) exclude: BTreeSet<WriterGroup>,
-    pub(super) policy: Policy,
-    pub(super) outlet: R::Sender<Delivery>,
-    pub(super) missed: u64,
-    pub(super) interrupted: bool,
-}
-
-impl<R: Runtime> Subscriber<R> {
-    fn wants(&self, frame: &Frame) -> bool {
-        let excluded = frame.group().is_some_and(|g| self.exclude.contains(&g));
-        !excluded && frame.touches(&self.keys)
-    }
-
-    fn delivery(&self, frame: &Frame) -> Delivery {
-        Delivery {
-            frame: frame.clone(),
-            keys: self.keys.clone(),
-            missed: self.missed,
-            interrupted: self.interrupted,
-        }
-    }
-
-    fn delivered(&mut self) {
-        (self.missed, self.interrupted) = (0, false);
-    }
-}
-
 /// The connected subscribers, in id order: the order of every fan-out.
 pub(super) type Table<R> = BTreeMap<SubscriberId, Subscriber<R>>;
+
+/// The table, and how many fan-outs hold the turn or wait for it.
+struct State<R: Runtime> {
+    table: Table<R>,
+    turns: usize,
+}
+
+/// What a fan-out found when it first took the table.
+enum Begun<'a, R: Runtime> {
+    /// Nothing left to do: every subscriber took the frame, or the gap is marked.
+    Done,
+    /// The delta has stopped.
+    Stopped,
+    /// Another fan-out holds the turn, or waits for it: this one is counted and waits too.
+    Queued,
+    /// An outlet was full: this fan-out has the turn (and is counted), and goes on from
+    /// that subscriber once there is room.
+    Full(Full<R>, Turn<'a, R>),
+}
+
+/// A fan-out's place in the turn, counted in [`State::turns`] from when it is taken until
+/// it is dropped: the turn's guard first, then the count, so that a count of zero always
+/// finds the turn free.
+struct Turn<'a, R: Runtime> {
+    shared: &'a Shared<R>,
+    guard: Option<<R::Mutex<()> as crate::rt::Mutex<()>>::Guard<'a>>,
+}
+
+impl<R: Runtime> Drop for Turn<'_, R> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        self.shared.state.with(|s| s.turns -= 1);
+    }
+}
 
 /// A subscriber whose outlet was full, and what it is owed.
 struct Full<R: Runtime> {
@@ -81,7 +88,7 @@ pub(super) struct Stopped;
 /// What the delta's handles and its task share.
 pub(super) struct Shared<R: Runtime> {
     pub(super) rt: R,
-    table: R::SyncLock<Table<R>>,
+    state: R::SyncLock<State<R>>,
     turn: R::Mutex<()>,
     changed: R::Notify,
     stopped: AtomicBool,
@@ -92,7 +99,13 @@ impl<R: Runtime> Shared<R> {
     #[track_caller]
     pub(super) fn new(rt: R) -> Self {
         Shared {
-            table: rt.sync_lock("delta:subscribers", BTreeMap::new()),
+            state: rt.sync_lock(
+                "delta:subscribers",
+                State {
+                    table: BTreeMap::new(),
+                    turns: 0,
+                },
+            ),
             turn: rt.mutex("delta:fan-out", ()),
             changed: rt.notify("delta:changed"),
             stopped: AtomicBool::new(false),
@@ -119,9 +132,9 @@ impl<R: Runtime> Shared<R> {
         &self,
         apply: impl FnOnce(&mut Table<R>) -> T,
     ) -> Result<T, Stopped> {
-        self.table.with(|table| match self.stopped() {
+        self.state.with(|s| match self.stopped() {
             true => Err(Stopped),
-            false => Ok(apply(table)),
+            false => Ok(apply(&mut s.table)),
         })
     }
 
@@ -130,8 +143,14 @@ impl<R: Runtime> Shared<R> {
     /// while a send waited.
     pub(super) async fn control_turn(&self) {
         if self.bugs().has(Bug::B1DisconnectThenDrain) {
-            drop(self.turn.lock().await);
+            drop(self.queue().await);
         }
+    }
+
+    /// Counts a place in the turn and waits for it, behind every fan-out counted before.
+    async fn queue(&self) -> Turn<'_, R> {
+        self.state.with(|s| s.turns += 1);
+        self.queue_counted().await
     }
 
     /// Wakes a fan-out waiting for room: a subscriber left, or the delta stopped.
@@ -143,48 +162,111 @@ impl<R: Runtime> Shared<R> {
     /// a fan-out waiting for room stops waiting.
     pub(super) fn stop(&self) {
         if !self.stopped.swap(true, Ordering::SeqCst) {
-            self.table.with(Table::clear);
+            self.state.with(|s| s.table.clear());
             self.changed();
         }
     }
 
-    /// Fans `inflow` out in the caller's task, in its turn; handed back if the delta has
-    /// stopped.
+    /// Fans `inflow` out in the caller's task, after every fan-out that began before it;
+    /// handed back if the delta has stopped.
+    ///
+    /// The usual fan-out is one pass under the table's lock, when no other fan-out holds
+    /// the turn or waits for it and every outlet has room. Otherwise it takes the turn in
+    /// that same pass — when the count is zero the turn is free — or, if others are
+    /// counted, waits behind them; and with the turn it goes on as the policies allow.
     pub(super) async fn offer(&self, inflow: Inflow) -> Result<(), Inflow> {
-        let _turn = self.turn.lock().await;
+        let start = self.rt.now();
+        match self.state.with(|s| self.begin(s, &inflow)) {
+            Begun::Done => Ok(()),
+            Begun::Stopped => Err(inflow),
+            Begun::Full(full, turn) => {
+                let Inflow::Frame(frame) = &inflow else {
+                    unreachable!("only a frame finds an outlet full")
+                };
+                if let Some(from) = self.wait_for_room_of(full, start).await {
+                    self.fan_out(frame, from, start).await;
+                }
+                drop(turn);
+                Ok(())
+            }
+            Begun::Queued => {
+                let turn = self.queue_counted().await;
+                if self.stopped() {
+                    return Err(inflow);
+                }
+                match &inflow {
+                    Inflow::Frame(frame) => self.fan_out(frame, 0, self.rt.now()).await,
+                    Inflow::Gap(keys) => drop(self.with_table(|t| mark_gap(t, keys))),
+                }
+                drop(turn);
+                Ok(())
+            }
+        }
+    }
+
+    /// The first pass of a fan-out, under the table's lock.
+    fn begin<'a>(&'a self, s: &mut State<R>, inflow: &Inflow) -> Begun<'a, R> {
         if self.stopped() {
-            return Err(inflow);
+            return Begun::Stopped;
         }
-        match inflow {
-            Inflow::Frame(frame) => self.fan_out(&frame).await,
-            Inflow::Gap(keys) => self.mark_gap(&keys),
+        if s.turns > 0 {
+            s.turns += 1;
+            return Begun::Queued;
         }
-        Ok(())
+        let frame = match inflow {
+            Inflow::Gap(keys) => {
+                mark_gap(&mut s.table, keys);
+                return Begun::Done;
+            }
+            Inflow::Frame(frame) => frame,
+        };
+        let full = offer_from(&mut s.table, 0, frame);
+        let Some(full) = full else {
+            return Begun::Done;
+        };
+        let guard = self.turn.try_lock();
+        assert!(
+            guard.is_some(),
+            "no fan-out is counted, so the turn is free"
+        );
+        s.turns += 1;
+        let turn = Turn {
+            shared: self,
+            guard,
+        };
+        Begun::Full(full, turn)
     }
 
-    /// Marks the next delivery of every subscriber of one of `keys` as interrupted.
-    fn mark_gap(&self, keys: &BTreeSet<ChannelKey>) {
-        let _ = self.with_table(|table| {
-            let touched = table.values_mut().filter(|s| !s.keys.is_disjoint(keys));
-            touched.for_each(|s| s.interrupted = true);
-        });
+    /// Waits for the turn, already counted: the place is given back if this is dropped.
+    async fn queue_counted(&self) -> Turn<'_, R> {
+        let mut turn = Turn {
+            shared: self,
+            guard: None,
+        };
+        turn.guard = Some(self.turn.lock().await);
+        turn
     }
 
-    /// Offers `frame` to every subscriber it touches, in id order, waiting where an outlet
-    /// is full as the subscriber's policy allows.
-    async fn fan_out(&self, frame: &Frame) {
-        let (start, mut from) = (self.rt.now(), 0);
+    /// Waits for room in `full`'s outlet; the subscriber to go on from, unless B2b ends the
+    /// fan-out there.
+    async fn wait_for_room_of(&self, full: Full<R>, start: R::Instant) -> Option<SubscriberId> {
+        let id = full.id;
+        let timed_out = self.wait_for_room(full, start).await;
+        if timed_out && self.bugs().has(Bug::B2bTimeoutSkipsLaterStreamers) {
+            return None;
+        }
+        id.checked_add(1)
+    }
+
+    /// Offers `frame` to every subscriber it touches from id `from` on, in id order, waiting
+    /// where an outlet is full as the subscriber's policy allows; the caller has the turn.
+    async fn fan_out(&self, frame: &Frame, mut from: SubscriberId, start: R::Instant) {
         loop {
             let full = self.with_table(|table| offer_from(table, from, frame));
             let Ok(Some(full)) = full else {
                 return;
             };
-            let id = full.id;
-            let timed_out = self.wait_for_room(full, start).await;
-            if timed_out && self.bugs().has(Bug::B2bTimeoutSkipsLaterStreamers) {
-                return;
-            }
-            match id.checked_add(1) {
+            match self.wait_for_room_of(full, start).await {
                 Some(next) => from = next,
                 None => return,
             }
@@ -243,6 +325,12 @@ impl<R: Runtime> Shared<R> {
         });
         true
     }
+}
+
+/// Marks the next delivery of every subscriber of one of `keys` as interrupted.
+fn mark_gap<R: Runtime>(table: &mut Table<R>, keys: &BTreeSet<ChannelKey>) {
+    let touched = table.values_mut().filter(|s| !s.keys.is_disjoint(keys));
+    touched.for_each(|s| s.interrupted = true);
 }
 
 /// Offers `frame` to the subscribers from id `from` on until one's outlet is full, and

@@ -22,7 +22,7 @@
 //! | `relay:demands` | the tapper applies another demand | tapper |
 //! | tapper ack (oneshot) | never | streamer routine |
 //! | `storage` (lock, held for no await) | never across an await | writer, tapper |
-//! | `delta:fan-out` (lock, held across a wait for room) | a writer, or the delta's task, while another fans a frame out | the fan-out in progress |
+//! | `delta:fan-out` (the turn: a lock held across a wait for room) | a writer or the delta's task, while a fan-out before it waits for room | that fan-out, once its wait ends |
 //! | `delta:subscribers` (lock, held for no await) | never across an await | fan-out, streamer routine |
 //! | `delta:outlet:N` | the fan-out, while the streamer's owner is not reading (lossless; lossy waits at most its patience) | the owner, or the streamer's disconnect |
 //! | `tap-N:wanted` (lock, held for no await) | never across an await | peer tap |
