@@ -63,8 +63,9 @@ pub struct DeltaHandle<R: Runtime = Tokio> {
     shared: Arc<Shared<R>>,
 }
 
-/// The delta's task state; [`Delta::run`] is its body. Dropped without running, or
-/// cancelled, it stops the delta: every outlet closes once read.
+/// The delta's task state; [`Delta::run`] is its body. However it ends — its inlet done,
+/// stopped, cancelled, or dropped without running — it stops the delta: every outlet
+/// closes once read.
 #[must_use = "a delta does nothing until it runs"]
 pub struct Delta<R: Runtime = Tokio> {
     stopping: StopOnDrop<R>,
@@ -140,7 +141,7 @@ impl<R: Runtime> Delta<R> {
                 () = &mut stop => break rt.now(),
                 inflow = inlet.recv() => match inflow {
                     Some(inflow) => inflow,
-                    None => return shared.stop(),
+                    None => return,
                 },
             };
             let mut offer = std::pin::pin!(shared.offer(inflow));
@@ -149,7 +150,7 @@ impl<R: Runtime> Delta<R> {
                     let at = rt.now();
                     if rt.timeout_at(at + close_deadline, offer).await.is_err() {
                         gave_up();
-                        return shared.stop();
+                        return;
                     }
                     break at;
                 }
@@ -168,7 +169,6 @@ impl<R: Runtime> Delta<R> {
         {
             gave_up();
         }
-        shared.stop();
     }
 }
 

@@ -175,7 +175,6 @@ impl<R: Runtime> Shared<R> {
     /// that same pass — when the count is zero the turn is free — or, if others are
     /// counted, waits behind them; and with the turn it goes on as the policies allow.
     pub(super) async fn offer(&self, inflow: Inflow) -> Result<(), Inflow> {
-        let start = self.rt.now();
         match self.state.with(|s| self.begin(s, &inflow)) {
             Begun::Done => Ok(()),
             Begun::Stopped => Err(inflow),
@@ -183,6 +182,7 @@ impl<R: Runtime> Shared<R> {
                 let Inflow::Frame(frame) = &inflow else {
                     unreachable!("only a frame finds an outlet full")
                 };
+                let start = self.rt.now();
                 if let Some(from) = self.wait_for_room_of(full, start).await {
                     self.fan_out(frame, from, start).await;
                 }
