@@ -217,6 +217,12 @@ impl Frame {
         Wanted(Walk::BySeries(self.series[from..to].iter(), keys))
     }
 
+    /// The series at `positions`, which a caller found to be the ones it wants.
+    #[inline]
+    pub(crate) fn series_at(&self, positions: std::ops::Range<usize>) -> Wanted<'_> {
+        Wanted(Walk::Run(self.series[positions].iter()))
+    }
+
     /// Whether the frame has a series of any key in `keys`.
     pub fn touches(&self, keys: &BTreeSet<ChannelKey>) -> bool {
         self.wanted(keys).next().is_some()
@@ -255,6 +261,8 @@ pub struct Wanted<'a>(Walk<'a>);
 enum Walk<'a> {
     /// Nothing is wanted.
     Done,
+    /// The wanted series are these consecutive ones.
+    Run(std::slice::Iter<'a, Series>),
     /// Each key is found in the series left after the last find.
     ByKey(
         &'a [Series],
@@ -267,9 +275,11 @@ enum Walk<'a> {
 impl<'a> Iterator for Wanted<'a> {
     type Item = &'a Series;
 
+    #[inline]
     fn next(&mut self) -> Option<&'a Series> {
         match &mut self.0 {
             Walk::Done => None,
+            Walk::Run(series) => series.next(),
             Walk::ByKey(series, keys) => keys.find_map(|&key| {
                 let at = match series.first() {
                     Some(next) if next.key == key => 0,

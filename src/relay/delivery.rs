@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::keys::{Found, Keys};
 use crate::frame::{ChannelKey, Frame, Series, Wanted, WriterGroup};
 use crate::rt::Runtime;
 
@@ -28,29 +29,36 @@ impl From<Frame> for Inflow {
 /// What a subscriber receives: a view of a frame through the keys the subscriber had when the
 /// frame was fanned out, and the gap marker of what it missed just before it. Building one
 /// clones two pointers: the frame is shared with every other subscriber, the keys with every
-/// delivery since the subscriber's last key update.
+/// delivery since the subscriber's last key update. Where the fan-out found the wanted series
+/// at consecutive positions of the frame, the delivery holds them, and reading them is
+/// walking a slice.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub(super) frame: Frame,
-    pub(super) keys: Arc<BTreeSet<ChannelKey>>,
+    pub(super) keys: Arc<Keys>,
+    pub(super) run: Option<std::ops::Range<usize>>,
     pub(super) missed: u64,
     pub(super) interrupted: bool,
 }
 
 impl Delivery {
     /// The series of the subscriber's keys, ordered by key, without allocating.
+    #[inline]
     pub fn series(&self) -> Wanted<'_> {
-        self.frame.wanted(&self.keys)
+        match &self.run {
+            Some(run) => self.frame.series_at(run.clone()),
+            None => self.frame.wanted(&self.keys.set),
+        }
     }
 
     /// The series of `key`, if the frame has one and the subscriber wants it.
     pub fn get(&self, key: ChannelKey) -> Option<&Series> {
-        self.keys.contains(&key).then(|| self.frame.get(key))?
+        self.keys.set.contains(&key).then(|| self.frame.get(key))?
     }
 
     /// The subscriber's keys when the frame was fanned out.
     pub fn keys(&self) -> &BTreeSet<ChannelKey> {
-        &self.keys
+        &self.keys.set
     }
 
     /// Frames dropped for this subscriber since its previous delivery (a gap marker).
@@ -96,7 +104,7 @@ pub enum Policy {
 /// A connected subscriber as the fan-out sees it: its keys, the groups it excludes, its
 /// policy, its outlet and the gap it is owed.
 pub(super) struct Subscriber<R: Runtime> {
-    pub(super) keys: Arc<BTreeSet<ChannelKey>>,
+    pub(super) keys: Arc<Keys>,
     pub(super) exclude: BTreeSet<WriterGroup>,
     pub(super) policy: Policy,
     pub(super) outlet: R::Sender<Delivery>,
@@ -105,15 +113,24 @@ pub(super) struct Subscriber<R: Runtime> {
 }
 
 impl<R: Runtime> Subscriber<R> {
-    pub(super) fn wants(&self, frame: &Frame) -> bool {
-        let excluded = frame.group().is_some_and(|g| self.exclude.contains(&g));
-        !excluded && frame.touches(&self.keys)
+    /// Where the series the subscriber wants lie in `frame`: nowhere if its writer's group
+    /// is excluded.
+    pub(super) fn find(&self, frame: &Frame) -> Found {
+        match frame.group().is_some_and(|g| self.exclude.contains(&g)) {
+            true => Found::Nothing,
+            false => self.keys.find(frame),
+        }
     }
 
-    pub(super) fn delivery(&self, frame: &Frame) -> Delivery {
+    /// The delivery of `frame`, whose wanted series were `found`.
+    pub(super) fn delivery(&self, frame: &Frame, found: Found) -> Delivery {
         Delivery {
             frame: frame.clone(),
             keys: self.keys.clone(),
+            run: match found {
+                Found::Run(run) => Some(run),
+                Found::Nothing | Found::Scattered => None,
+            },
             missed: self.missed,
             interrupted: self.interrupted,
         }

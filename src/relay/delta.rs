@@ -24,6 +24,7 @@ use super::delivery::Subscriber;
 pub use super::delivery::{Delivery, Inflow, Policy};
 pub use super::fan_out::SubscriberId;
 use super::fan_out::{Shared, Stopped};
+use super::keys::Keys;
 use crate::bugs::Bugs;
 use crate::frame::{ChannelKey, WriterGroup};
 use crate::rt::prelude::*;
@@ -209,7 +210,7 @@ impl<R: Runtime> DeltaHandle<R> {
         let (outlet, deliveries) = self.shared.rt.channel(&name, capacity);
         let subscriber = Subscriber {
             exclude,
-            keys: Arc::new(keys),
+            keys: Arc::new(Keys::new(keys)),
             policy,
             outlet,
             missed: 0,
@@ -246,7 +247,7 @@ impl<R: Runtime> DeltaHandle<R> {
         id: SubscriberId,
         keys: BTreeSet<ChannelKey>,
     ) -> Result<(), DeltaError> {
-        let keys = Arc::new(keys);
+        let keys = Arc::new(Keys::new(keys));
         self.shared.control_turn().await;
         let update = |table: &mut super::fan_out::Table<R>| match table.get_mut(&id) {
             Some(subscriber) => {

@@ -329,7 +329,7 @@ impl<R: Runtime> Shared<R> {
 
 /// Marks the next delivery of every subscriber of one of `keys` as interrupted.
 fn mark_gap<R: Runtime>(table: &mut Table<R>, keys: &BTreeSet<ChannelKey>) {
-    let touched = table.values_mut().filter(|s| !s.keys.is_disjoint(keys));
+    let touched = table.values_mut().filter(|s| !s.keys.set.is_disjoint(keys));
     touched.for_each(|s| s.interrupted = true);
 }
 
@@ -343,10 +343,14 @@ fn offer_from<R: Runtime>(
     loop {
         let mut gone = None;
         for (&id, subscriber) in table.range_mut(from..) {
-            if !subscriber.wants(frame) {
+            let found = subscriber.find(frame);
+            if !found.touches() {
                 continue;
             }
-            match subscriber.outlet.try_send(subscriber.delivery(frame)) {
+            match subscriber
+                .outlet
+                .try_send(subscriber.delivery(frame, found))
+            {
                 Ok(()) => subscriber.delivered(),
                 Err(TrySendError::Closed(_)) => {
                     gone = Some(id);

@@ -5,6 +5,9 @@
 //! taps: the gateway tap subscribes the delta to storage for the demanded keys. The delta
 //! fans each frame out, as one shared pointer, to every [`Streamer`] whose keys it touches,
 //! in the writer's own task: a frame written on this node takes one hop to its streamers.
+//! Each subscriber's keys are held as runs of consecutive keys too (`keys`), so the fan-out
+//! finds a streamer's series in a frame with a few comparisons and hands them over as a
+//! slice.
 //! A [`Relay`] runs all of this as routines of one signal group. Opened by
 //! [`cluster::open`](crate::cluster::open), it also serves its channels to other nodes and
 //! reaches theirs through peer taps, which the tapper starts through a hook
@@ -59,6 +62,7 @@ mod delivery;
 mod delta;
 mod error;
 mod fan_out;
+mod keys;
 mod node;
 pub mod reached;
 pub(crate) mod remote;

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::delta::{Delta, DeltaHandle};
 use super::error::{CloseError, CloseReport, ConfigError, RelayError};
+use super::keys::Keys;
 use super::reached;
 use super::remote::StartTap;
 use super::storage::Storage;
@@ -86,7 +87,7 @@ struct Inner<R: Runtime> {
     /// The channels writers may name, in key order (see [`Writer`]).
     channels: Arc<[ChannelKey]>,
     /// The channels writers may write: free, or leased by this node.
-    writable: Arc<[ChannelKey]>,
+    writable: Arc<Keys>,
     demandable: Arc<Demandable>,
     bugs: Bugs,
     group: Group<RelayError, R>,
@@ -318,9 +319,11 @@ fn demandable(node: NodeId, channels: BTreeSet<ChannelKey>, clustered: bool) -> 
 }
 
 /// The channels of `channels` that writers of `node` may write, in key order.
-fn writable(node: NodeId, channels: &BTreeSet<ChannelKey>) -> Arc<[ChannelKey]> {
+fn writable(node: NodeId, channels: &BTreeSet<ChannelKey>) -> Arc<Keys> {
     let writable = |k: &&ChannelKey| k.leaseholder().is_none_or(|n| n == node);
-    channels.iter().filter(writable).copied().collect()
+    Arc::new(Keys::new(
+        channels.iter().filter(writable).copied().collect(),
+    ))
 }
 
 async fn start_tapper<R: Runtime>(

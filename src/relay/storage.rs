@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::delta::{DeltaHandle, Inflow};
+use super::keys::Keys;
 use crate::frame::{ChannelKey, Frame};
 use crate::rt::prelude::*;
 use crate::rt::Tokio;
@@ -22,7 +23,7 @@ use crate::rt::Tokio;
 pub(crate) type SubscriptionId = u64;
 
 struct Subscription<R: Runtime> {
-    keys: BTreeSet<ChannelKey>,
+    keys: Keys,
     delta: DeltaHandle<R>,
 }
 
@@ -64,7 +65,9 @@ impl<R: Runtime> Storage<R> {
         self.state.with(|s| {
             s.frames += 1;
             let mut touched = s.subscriptions.values();
-            let mut touched = touched.by_ref().filter(|sub| frame.touches(&sub.keys));
+            let mut touched = touched
+                .by_ref()
+                .filter(|sub| sub.keys.find(frame).touches());
             let first = touched.next().map(|sub| sub.delta.clone());
             (first, touched.map(|sub| sub.delta.clone()).collect())
         })
@@ -84,6 +87,7 @@ impl<R: Runtime> Storage<R> {
         self.state.with(|s| {
             let id = s.next;
             s.next += 1;
+            let keys = Keys::new(keys);
             s.subscriptions.insert(id, Subscription { keys, delta });
             id
         })
@@ -93,7 +97,7 @@ impl<R: Runtime> Storage<R> {
     pub(crate) async fn set_keys(&self, id: SubscriptionId, keys: BTreeSet<ChannelKey>) {
         self.state.with(|s| {
             if let Some(sub) = s.subscriptions.get_mut(&id) {
-                sub.keys = keys;
+                sub.keys = Keys::new(keys);
             }
         })
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::delta::{DeltaHandle, Inflow};
 use super::error::WriteError;
+use super::keys::Keys;
 use super::storage::Storage;
 use crate::frame::{ChannelKey, Frame, NodeId, Series, WriterGroup};
 use crate::rt::prelude::*;
@@ -20,8 +21,8 @@ pub struct Writer<R: Runtime = Tokio> {
     pub(crate) closing: Arc<AtomicBool>,
     /// The channels its relay serves, in key order.
     pub(crate) channels: Arc<[ChannelKey]>,
-    /// Those of them it may write (free, or leased by its node), in key order.
-    pub(crate) writable: Arc<[ChannelKey]>,
+    /// Those of them it may write (free, or leased by its node).
+    pub(super) writable: Arc<Keys>,
     pub(crate) storage: Storage<R>,
     pub(crate) delta: DeltaHandle<R>,
 }
@@ -64,11 +65,7 @@ impl<R: Runtime> Writer<R> {
         if self.closing.load(Ordering::Acquire) {
             return Err(WriteError::Closed(frame));
         }
-        // Free keys have leaseholder 0, so they sort before every leased one.
-        let free = frame
-            .series()
-            .partition_point(|s| s.key.leaseholder().is_none());
-        match free {
+        match free_series(&frame) {
             0 => self.storage.write(frame).await,
             n if n == frame.series().len() => self.write_free(frame).await?,
             _ => {
@@ -94,10 +91,12 @@ impl<R: Runtime> Writer<R> {
     }
 
     /// The first series this writer may not write: its key, and its leaseholder if the
-    /// channel is known. A frame's series are in key order, as the channels are, so each
-    /// key is looked for past the one before: the next channel first, then by bisection.
+    /// channel is known. A frame whose keys lie in one run of writable channels has none,
+    /// found by one bisection of the runs. Otherwise, as a frame's series are in key order
+    /// as the channels are, each key is looked for past the one before: the next channel
+    /// first, then by bisection.
     fn refusal(&self, frame: &Frame) -> Option<(ChannelKey, Option<NodeId>)> {
-        if self.spans_writable(frame) {
+        if self.writable.covers(frame) {
             return None;
         }
         let mut ahead: &[ChannelKey] = &self.channels;
@@ -120,22 +119,15 @@ impl<R: Runtime> Writer<R> {
     }
 }
 
-impl<R: Runtime> Writer<R> {
-    /// Whether the frame's keys lie within one run of consecutive channels this writer may
-    /// write. Its first and last keys are found by bisection; if the writable channels from
-    /// one to the other are as many as the numbers between them, every number between is a
-    /// writable channel, so every key of the frame is: no walk through its series.
-    fn spans_writable(&self, frame: &Frame) -> bool {
-        let (Some(first), Some(last)) = (frame.series().first(), frame.series().last()) else {
-            return true;
-        };
-        let find = |key: ChannelKey| self.writable.binary_search(&key).ok();
-        match (find(first.key), find(last.key)) {
-            (Some(from), Some(to)) => {
-                (to - from) as u64 == u64::from(last.key.raw() - first.key.raw())
-            }
-            _ => false,
-        }
+/// How many of the frame's series are of free channels: its first ones, as free keys
+/// (leaseholder 0) sort before every leased one.
+fn free_series(frame: &Frame) -> usize {
+    let series = frame.series();
+    let free = |s: &Series| s.key.leaseholder().is_none();
+    match (series.first(), series.last()) {
+        (Some(first), _) if !free(first) => 0,
+        (_, Some(last)) if free(last) => series.len(),
+        _ => series.partition_point(free),
     }
 }
 
