@@ -388,3 +388,89 @@ pub async fn a_stopping_delta_keeps_its_close_deadline<R: Runtime>(rt: R) {
     assert!(took >= 50 * MS, "gave up before its deadline: {took:?}");
     assert!(took < 60 * MS, "held beyond its deadline: {took:?}");
 }
+
+/// A gap marks the next delivery of each subscriber of its keys as interrupted, and only
+/// that one; a delivery is a view of the one written frame through the subscriber's keys.
+pub async fn gaps_mark_one_delivery_of_their_keys<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 4);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let mut a = handle
+        .connect(1, keys(&[1]), Policy::Lossless, 4)
+        .await
+        .unwrap();
+    let mut b = handle
+        .connect(2, keys(&[2]), Policy::Lossless, 4)
+        .await
+        .unwrap();
+    let gap = Inflow::Gap(std::sync::Arc::new(keys(&[1])));
+    for inflow in [frame(&[1, 2], 0).into(), gap, frame(&[1, 2], 1).into()] {
+        writes.send(inflow).await.expect("the delta is running");
+    }
+    writes.send(frame(&[1, 2], 2).into()).await.unwrap();
+    let marks = |d: &Delivery| (value(d), d.interrupted(), d.follows_gap(), d.missed());
+    let mut seen_a = Vec::new();
+    for _ in 0..3 {
+        seen_a.push(a.recv().await.expect("a delivery"));
+    }
+    let seen_b = [b.recv().await.expect("a delivery"), b.recv().await.unwrap()];
+    let marked: Vec<_> = seen_a.iter().map(marks).collect();
+    assert_eq!(
+        marked,
+        [
+            (0, false, false, 0),
+            (1, true, true, 0),
+            (2, false, false, 0)
+        ]
+    );
+    assert_eq!(marks(&seen_b[0]), (0, false, false, 0));
+    assert_eq!(marks(&seen_b[1]), (1, false, false, 0));
+    assert!(seen_a[0].shares_frame(&seen_b[0]), "one written frame");
+    assert!(!seen_a[0].shares_frame(&seen_a[1]), "two written frames");
+    assert_eq!(seen_a[0].keys(), &keys(&[1]));
+    assert_eq!(seen_a[0].get(key(1)).map(|s| s.key), Some(key(1)));
+    assert_eq!(seen_a[0].get(key(2)).map(|s| s.key), None, "not wanted");
+    drop(writes);
+    running.await.unwrap();
+}
+
+/// Whatever the shape of a subscriber's keys and of a frame's, a delivery holds the series
+/// of the subscriber's keys and no other: one run of keys in a frame of consecutive
+/// channels, one run in a frame with holes, several runs, a set past the frame's keys.
+pub async fn deliveries_hold_exactly_the_wanted_series<R: Runtime>(rt: R) {
+    let shapes: [(&[u16], &[u16]); 5] = [
+        (&[2, 3], &[1, 2, 3, 4]),
+        (&[2, 3, 4], &[1, 3, 5]),
+        (&[1, 3], &[1, 2, 3]),
+        (&[1, 4], &[1, 3, 5]),
+        (&[7, 8], &[1, 2, 3, 9]),
+    ];
+    let (writes, inlet) = rt.channel("writes", 8);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let mut outlets = Vec::new();
+    for (id, (wanted, _)) in (1..).zip(shapes) {
+        let connected = handle.connect(id, keys(wanted), Policy::Lossless, 8);
+        outlets.push(connected.await.unwrap());
+    }
+    for (_, written) in shapes {
+        writes.send(frame(written, 0).into()).await.unwrap();
+    }
+    drop(writes);
+    running.await.unwrap();
+    for ((wanted, _), outlet) in shapes.iter().zip(&mut outlets) {
+        let mut got = Vec::new();
+        while let Some(d) = outlet.recv().await {
+            got.push(d.series().map(|s| s.key).collect::<Vec<_>>());
+        }
+        let expected: Vec<Vec<ChannelKey>> = shapes
+            .iter()
+            .map(|(_, written)| {
+                let both = written.iter().filter(|n| wanted.contains(n));
+                both.map(|n| key(*n)).collect::<Vec<_>>()
+            })
+            .filter(|series| !series.is_empty())
+            .collect();
+        assert_eq!(got, expected, "keys {wanted:?}");
+    }
+}

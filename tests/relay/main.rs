@@ -25,6 +25,8 @@ suite_without_loom!(
     delta::two_streamers_update_and_leave,
     delta::kernel_two_streamers,
     delta::a_stopping_delta_keeps_its_close_deadline,
+    delta::gaps_mark_one_delivery_of_their_keys,
+    delta::deliveries_hold_exactly_the_wanted_series,
     node::streams_only_demanded_keys_in_order,
     node::updates_move_the_barrier,
     node::refusals_are_typed_and_starve_no_one,

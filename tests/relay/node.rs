@@ -192,6 +192,10 @@ pub async fn lossy_streamers_count_their_gaps<R: Runtime>(rt: R) {
     writer.write(frame(&[free(1)], 9)).await.unwrap();
     let next = s.recv().await.unwrap();
     assert_eq!((seen(&next), next.missed()), (vec![(free(1), 9)], 3));
+    assert_eq!((first.follows_gap(), next.follows_gap()), (false, true));
+    writer.write(frame(&[free(1)], 10)).await.unwrap();
+    let after = s.recv().await.unwrap();
+    assert_eq!((after.missed(), after.follows_gap()), (0, false), "a gap is told once");
     drop(s);
     close_clean(&relay).await;
 }
