@@ -195,7 +195,11 @@ pub async fn lossy_streamers_count_their_gaps<R: Runtime>(rt: R) {
     assert_eq!((first.follows_gap(), next.follows_gap()), (false, true));
     writer.write(frame(&[free(1)], 10)).await.unwrap();
     let after = s.recv().await.unwrap();
-    assert_eq!((after.missed(), after.follows_gap()), (0, false), "a gap is told once");
+    assert_eq!(
+        (after.missed(), after.follows_gap()),
+        (0, false),
+        "a gap is told once"
+    );
     drop(s);
     close_clean(&relay).await;
 }
