@@ -14,7 +14,6 @@
 //! (connect, key update, disconnect) are served in the caller's task, under a lock no one
 //! holds across an await, so they never wait on the data path.
 
-use std::collections::btree_map::Entry;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
@@ -22,9 +21,10 @@ use std::time::Duration;
 
 use super::delivery::Subscriber;
 pub use super::delivery::{Delivery, Inflow, Policy};
-pub use super::fan_out::SubscriberId;
 use super::fan_out::{Shared, Stopped};
 use super::keys::Keys;
+pub use super::table::SubscriberId;
+use super::table::Table;
 use crate::bugs::Bugs;
 use crate::frame::{ChannelKey, WriterGroup};
 use crate::rt::prelude::*;
@@ -218,12 +218,9 @@ impl<R: Runtime> DeltaHandle<R> {
         };
         async move {
             self.shared.control_turn().await;
-            let connect = |table: &mut super::fan_out::Table<R>| match table.entry(id) {
-                Entry::Vacant(place) => {
-                    place.insert(subscriber);
-                    Ok(())
-                }
-                Entry::Occupied(_) => Err(DeltaError::AlreadyConnected(id)),
+            let connect = |table: &mut Table<R>| match table.insert(id, subscriber) {
+                Ok(()) => Ok(()),
+                Err(_) => Err(DeltaError::AlreadyConnected(id)),
             };
             self.shared.with_table(connect)??;
             Ok(deliveries)
@@ -249,7 +246,7 @@ impl<R: Runtime> DeltaHandle<R> {
     ) -> Result<(), DeltaError> {
         let keys = Arc::new(Keys::new(keys));
         self.shared.control_turn().await;
-        let update = |table: &mut super::fan_out::Table<R>| match table.get_mut(&id) {
+        let update = |table: &mut Table<R>| match table.get_mut(id) {
             Some(subscriber) => {
                 subscriber.keys = keys;
                 Ok(())
@@ -264,7 +261,7 @@ impl<R: Runtime> DeltaHandle<R> {
     /// subscriber may stop reading before it disconnects.
     pub async fn disconnect(&self, id: SubscriberId) -> Result<(), DeltaError> {
         self.shared.control_turn().await;
-        let removed = self.shared.with_table(|table| table.remove(&id))?;
+        let removed = self.shared.with_table(|table| table.remove(id))?;
         self.shared.changed();
         removed.map(drop).ok_or(DeltaError::NotConnected(id))
     }

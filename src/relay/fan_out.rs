@@ -23,21 +23,16 @@
 //! lossless and not reading — that subscriber's choice, not a cycle — and those waiting for
 //! the turn are fan-outs, which hold nothing a control request needs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::delivery::{Delivery, Inflow, Policy, Subscriber};
 use super::reached;
+use super::table::{SubscriberId, Table};
 use crate::bugs::{Bug, Bugs};
 use crate::frame::{ChannelKey, Frame};
 use crate::rt::prelude::*;
 use crate::rt::{coverage, TrySendError};
-
-/// A subscriber's identity, unique among those connected.
-pub type SubscriberId = u64;
-
-/// The connected subscribers, in id order: the order of every fan-out.
-pub(super) type Table<R> = BTreeMap<SubscriberId, Subscriber<R>>;
 
 /// The table, and how many fan-outs hold the turn or wait for it.
 struct State<R: Runtime> {
@@ -102,7 +97,7 @@ impl<R: Runtime> Shared<R> {
             state: rt.sync_lock(
                 "delta:subscribers",
                 State {
-                    table: BTreeMap::new(),
+                    table: Table::new(),
                     turns: 0,
                 },
             ),
@@ -296,13 +291,13 @@ impl<R: Runtime> Shared<R> {
                 permit = outlet.reserve() => {
                     if let Ok(permit) = permit {
                         permit.send(delivery);
-                        let delivered = |t: &mut Table<R>| t.get_mut(&id).map(Subscriber::delivered);
+                        let delivered = |t: &mut Table<R>| t.get_mut(id).map(Subscriber::delivered);
                         let _ = self.with_table(delivered);
                     }
                     return false;
                 }
                 () = self.changed.notified() => {
-                    let here = self.with_table(|t| t.contains_key(&id));
+                    let here = self.with_table(|t| t.contains(id));
                     if here != Ok(true) {
                         coverage::reached(reached::DISCONNECT_WHILE_OUTLET_FULL);
                         return false;
@@ -318,7 +313,7 @@ impl<R: Runtime> Shared<R> {
     /// spent on a timer that has already expired). True, for [`fan_out`](Self::fan_out).
     fn miss(&self, id: SubscriberId) -> bool {
         let _ = self.with_table(|table| {
-            if let Some(subscriber) = table.get_mut(&id) {
+            if let Some(subscriber) = table.get_mut(id) {
                 coverage::reached(reached::LOSSY_PATIENCE_RAN_OUT);
                 subscriber.missed += 1;
             }
@@ -329,7 +324,8 @@ impl<R: Runtime> Shared<R> {
 
 /// Marks the next delivery of every subscriber of one of `keys` as interrupted.
 fn mark_gap<R: Runtime>(table: &mut Table<R>, keys: &BTreeSet<ChannelKey>) {
-    let touched = table.values_mut().filter(|s| !s.keys.set.is_disjoint(keys));
+    let touched = table.starting_at(0).iter_mut().map(|(_, s)| s);
+    let touched = touched.filter(|s| !s.keys.set.is_disjoint(keys));
     touched.for_each(|s| s.interrupted = true);
 }
 
@@ -342,7 +338,8 @@ fn offer_from<R: Runtime>(
 ) -> Option<Full<R>> {
     loop {
         let mut gone = None;
-        for (&id, subscriber) in table.range_mut(from..) {
+        for (id, subscriber) in table.starting_at(from) {
+            let id = *id;
             let found = subscriber.find(frame);
             if !found.touches() {
                 continue;
@@ -368,7 +365,7 @@ fn offer_from<R: Runtime>(
             }
         }
         let id = gone?;
-        table.remove(&id);
+        table.remove(id);
         from = id.checked_add(1)?;
     }
 }

@@ -15,6 +15,8 @@ use crate::frame::{ChannelKey, Frame};
 pub(super) struct Keys {
     pub(super) set: BTreeSet<ChannelKey>,
     runs: Box<[RangeInclusive<u32>]>,
+    /// The lowest and the highest key, raw: `None` for the empty set.
+    span: Option<(u32, u32)>,
 }
 
 /// Where a key set's series lie in a frame.
@@ -46,7 +48,9 @@ impl Keys {
                 _ => runs.push(raw..=raw),
             }
         }
+        let span = runs.first().zip(runs.last());
         Keys {
+            span: span.map(|(lowest, highest)| (*lowest.start(), *highest.end())),
             set,
             runs: runs.into(),
         }
@@ -66,16 +70,29 @@ impl Keys {
         run.is_some_and(|run| run.contains(&first.key.raw()) && run.contains(&last.key.raw()))
     }
 
-    /// Where this set's series lie in `frame`. The runs that meet the span of the frame's
-    /// keys are found by bisection; when one does, the positions it covers follow from the
+    /// Where this set's series lie in `frame`. A set wholly below or above the frame's keys
+    /// finds nothing at once; otherwise the runs that meet the span of the frame's keys are
+    /// found by bisection; when one does, the positions it covers follow from the
     /// frame's first key if the frame's keys are consecutive, or by two more bisections.
     /// Several runs meeting the span leave the positions to a walk.
+    #[inline]
     pub(super) fn find(&self, frame: &Frame) -> Found {
         let series = frame.series();
         let (Some(first), Some(last)) = (series.first(), series.last()) else {
             return Found::Nothing;
         };
         let (low, high) = (first.key.raw(), last.key.raw());
+        match self.span {
+            Some((lowest, highest)) if lowest <= high && low <= highest => {
+                self.find_within(frame, low, high)
+            }
+            _ => Found::Nothing,
+        }
+    }
+
+    /// [`find`](Self::find), once the set's span meets the frame's, `low` to `high`.
+    fn find_within(&self, frame: &Frame, low: u32, high: u32) -> Found {
+        let series = frame.series();
         let at = self.runs.partition_point(|run| *run.end() < low);
         let Some(run) = self.runs.get(at).filter(|run| *run.start() <= high) else {
             return Found::Nothing;

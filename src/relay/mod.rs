@@ -68,6 +68,7 @@ pub mod reached;
 pub(crate) mod remote;
 mod storage;
 mod streamer;
+mod table;
 mod tapper;
 mod writer;
 

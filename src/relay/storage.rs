@@ -54,8 +54,14 @@ impl<R: Runtime> Storage<R> {
     /// the caller's task.
     pub async fn write(&self, frame: Frame) {
         let (first, rest) = self.accept(&frame);
-        for delta in first.iter().chain(&rest) {
-            let _ = delta.offer(Inflow::Frame(frame.clone())).await;
+        match (first, rest.is_empty()) {
+            (None, _) => {}
+            (Some(only), true) => drop(only.offer(Inflow::Frame(frame)).await),
+            (Some(first), false) => {
+                for delta in std::iter::once(&first).chain(&rest) {
+                    let _ = delta.offer(Inflow::Frame(frame.clone())).await;
+                }
+            }
         }
     }
 
@@ -69,7 +75,14 @@ impl<R: Runtime> Storage<R> {
                 .by_ref()
                 .filter(|sub| sub.keys.find(frame).touches());
             let first = touched.next().map(|sub| sub.delta.clone());
-            (first, touched.map(|sub| sub.delta.clone()).collect())
+            let rest = match touched.next() {
+                None => Vec::new(),
+                Some(second) => {
+                    let rest = std::iter::once(second).chain(touched);
+                    rest.map(|sub| sub.delta.clone()).collect()
+                }
+            };
+            (first, rest)
         })
     }
 
