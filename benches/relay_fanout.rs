@@ -1,7 +1,8 @@
 //! Relay fan-out against tokio's broadcast channel, side by side in one run: one writer, 100
 //! channels, frames of 100 f64 samples per channel, and 1, 16 or 256 streamers wanting 10
 //! keys each (and 16 wanting every key); in the sparse case each frame carries 10 of the 100
-//! channels and 10 streamers want disjoint tens, so each frame is for one of them. The relay
+//! channels and 10 streamers want disjoint tens, so each frame is for one of them; in the
+//! strided case 16 streamers want every tenth channel, keys no run joins. The relay
 //! path is the real one — writer, storage, gateway tap, delta, streamer outlets — with
 //! lossless streamers; the broadcast receivers filter the same frames by the same keys,
 //! through a channel as large as the run, so it never lags. Prints frames delivered to a
@@ -66,6 +67,9 @@ enum Shape {
     All,
     /// Frame `i` carries the `i % 10`th ten channels; consumer `i` wants the `i`th ten.
     Sparse,
+    /// Every frame carries every channel; consumer `i` wants every tenth one from `i`: no
+    /// two of its keys are consecutive, so no delivery holds its series as one run.
+    Strided,
 }
 
 /// One case of the bench.
@@ -76,7 +80,7 @@ struct Case {
     frames: usize,
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 6] = [
     Case {
         name: "1 x 10",
         consumers: 1,
@@ -107,6 +111,12 @@ const CASES: [Case; 5] = [
         shape: Shape::Sparse,
         frames: 20_000,
     },
+    Case {
+        name: "16 x 10 strided",
+        consumers: 16,
+        shape: Shape::Strided,
+        frames: 5_000,
+    },
 ];
 
 /// Distinct frames to write, built before timing starts (a written frame is one allocation
@@ -119,7 +129,7 @@ fn frames(n: usize, shape: Shape) -> Vec<Frame> {
     };
     let channels = |i: usize| match shape {
         Shape::Sparse => (i % 10) as u16 * 10..(i % 10) as u16 * 10 + 10,
-        Shape::Ten | Shape::All => 0..CHANNELS,
+        Shape::Ten | Shape::All | Shape::Strided => 0..CHANNELS,
     };
     let frame = |i| Frame::new(channels(i).map(|ch| series(ch, i)).collect());
     (0..n).map(|i| frame(i).expect("distinct keys")).collect()
@@ -137,6 +147,7 @@ fn wanted(i: usize, shape: Shape) -> BTreeSet<ChannelKey> {
     match shape {
         Shape::All => (0..CHANNELS).map(key).collect(),
         Shape::Ten | Shape::Sparse => (0..10).map(|k| key(i as u16 * 10 + k)).collect(),
+        Shape::Strided => (0..10).map(|k| key(i as u16 + k * 10)).collect(),
     }
 }
 
@@ -145,7 +156,7 @@ fn wanted(i: usize, shape: Shape) -> BTreeSet<ChannelKey> {
 fn touching(n: usize, shape: Shape, i: usize) -> u64 {
     let n = n as u64;
     match shape {
-        Shape::Ten | Shape::All => n,
+        Shape::Ten | Shape::All | Shape::Strided => n,
         Shape::Sparse => n / 10 + u64::from((i as u64 % 10) < n % 10),
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -223,6 +224,21 @@ impl Frame {
         Wanted(Walk::Run(self.series[positions].iter()))
     }
 
+    /// The series whose raw keys lie in `runs` (ascending, disjoint), for a frame whose keys
+    /// are consecutive: each run's positions follow from the frame's first key, and no key
+    /// is looked up.
+    #[inline]
+    pub(crate) fn series_in_runs<'a>(&'a self, runs: &'a [RangeInclusive<u32>]) -> Wanted<'a> {
+        let base = self.series.first().map_or(0, |s| s.key.raw());
+        let walk = RunWalk {
+            series: &self.series,
+            base,
+            runs: runs.iter(),
+            run: [].iter(),
+        };
+        Wanted(Walk::Runs(walk))
+    }
+
     /// Whether the frame has a series of any key in `keys`.
     pub fn touches(&self, keys: &BTreeSet<ChannelKey>) -> bool {
         self.wanted(keys).next().is_some()
@@ -263,6 +279,8 @@ enum Walk<'a> {
     Done,
     /// The wanted series are these consecutive ones.
     Run(std::slice::Iter<'a, Series>),
+    /// The wanted series are those of runs of keys, in a frame of consecutive keys.
+    Runs(RunWalk<'a>),
     /// Each key is found in the series left after the last find.
     ByKey(
         &'a [Series],
@@ -280,6 +298,7 @@ impl<'a> Iterator for Wanted<'a> {
         match &mut self.0 {
             Walk::Done => None,
             Walk::Run(series) => series.next(),
+            Walk::Runs(walk) => walk.next(),
             Walk::ByKey(series, keys) => keys.find_map(|&key| {
                 let at = match series.first() {
                     Some(next) if next.key == key => 0,
@@ -290,6 +309,32 @@ impl<'a> Iterator for Wanted<'a> {
                 found
             }),
             Walk::BySeries(series, keys) => series.find(|s| keys.contains(&s.key)),
+        }
+    }
+}
+
+/// The series of runs of raw keys in a frame whose keys are consecutive from `base`.
+#[derive(Debug, Clone)]
+struct RunWalk<'a> {
+    series: &'a [Series],
+    base: u32,
+    runs: std::slice::Iter<'a, RangeInclusive<u32>>,
+    run: std::slice::Iter<'a, Series>,
+}
+
+impl<'a> RunWalk<'a> {
+    #[inline]
+    fn next(&mut self) -> Option<&'a Series> {
+        loop {
+            if let Some(series) = self.run.next() {
+                return Some(series);
+            }
+            let run = self.runs.next()?;
+            let from = run.start().saturating_sub(self.base) as usize;
+            let to = (run.end().saturating_sub(self.base) as usize + 1).min(self.series.len());
+            if *run.end() >= self.base && from < to {
+                self.run = self.series[from..to].iter();
+            }
         }
     }
 }

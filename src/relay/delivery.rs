@@ -31,12 +31,13 @@ impl From<Frame> for Inflow {
 /// clones two pointers: the frame is shared with every other subscriber, the keys with every
 /// delivery since the subscriber's last key update. Where the fan-out found the wanted series
 /// at consecutive positions of the frame, the delivery holds them, and reading them is
-/// walking a slice.
+/// walking a slice; where the frame's keys are consecutive, each run of the subscriber's
+/// keys is such a slice.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub(super) frame: Frame,
     pub(super) keys: Arc<Keys>,
-    pub(super) run: Option<std::ops::Range<usize>>,
+    pub(super) found: Found,
     pub(super) missed: u64,
     pub(super) interrupted: bool,
 }
@@ -45,9 +46,10 @@ impl Delivery {
     /// The series of the subscriber's keys, ordered by key, without allocating.
     #[inline]
     pub fn series(&self) -> Wanted<'_> {
-        match &self.run {
-            Some(run) => self.frame.series_at(run.clone()),
-            None => self.frame.wanted(&self.keys.set),
+        match &self.found {
+            Found::Run(run) => self.frame.series_at(run.clone()),
+            Found::Runs => self.frame.series_in_runs(self.keys.runs()),
+            Found::Nothing | Found::Scattered => self.frame.wanted(&self.keys.set),
         }
     }
 
@@ -127,10 +129,7 @@ impl<R: Runtime> Subscriber<R> {
         Delivery {
             frame: frame.clone(),
             keys: self.keys.clone(),
-            run: match found {
-                Found::Run(run) => Some(run),
-                Found::Nothing | Found::Scattered => None,
-            },
+            found,
             missed: self.missed,
             interrupted: self.interrupted,
         }

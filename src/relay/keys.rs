@@ -26,7 +26,10 @@ pub(super) enum Found {
     Nothing,
     /// The set's series are the frame's series at these consecutive positions.
     Run(Range<usize>),
-    /// The frame has series of the set, not at consecutive positions.
+    /// The frame's keys are consecutive and several runs of the set meet them: each run's
+    /// positions follow from the frame's first key.
+    Runs,
+    /// The frame has series of the set, found only by a walk.
     Scattered,
 }
 
@@ -70,11 +73,17 @@ impl Keys {
         run.is_some_and(|run| run.contains(&first.key.raw()) && run.contains(&last.key.raw()))
     }
 
+    /// The runs, ascending: raw keys, first and last of each.
+    pub(super) fn runs(&self) -> &[RangeInclusive<u32>] {
+        &self.runs
+    }
+
     /// Where this set's series lie in `frame`. A set wholly below or above the frame's keys
     /// finds nothing at once; otherwise the runs that meet the span of the frame's keys are
     /// found by bisection; when one does, the positions it covers follow from the
     /// frame's first key if the frame's keys are consecutive, or by two more bisections.
-    /// Several runs meeting the span leave the positions to a walk.
+    /// Several runs meeting the span leave the positions to the runs, when the frame's keys
+    /// are consecutive, or to a walk.
     #[inline]
     pub(super) fn find(&self, frame: &Frame) -> Found {
         let series = frame.series();
@@ -110,7 +119,7 @@ impl Keys {
                     false => Found::Nothing,
                 }
             }
-            (true, true) => Found::Scattered,
+            (true, true) => Found::Runs,
             (true, false) => match frame.touches(&self.set) {
                 true => Found::Scattered,
                 false => Found::Nothing,
@@ -123,6 +132,7 @@ impl Keys {
 mod tests {
     use super::*;
     use crate::frame::{NodeId, Samples, Series};
+    use proptest::strategy::Strategy;
 
     fn frame(channels: &BTreeSet<u16>) -> Frame {
         let series = |n: u16| Series {
@@ -136,10 +146,14 @@ mod tests {
     proptest::proptest! {
         /// Whatever the runs and the frame, what `find` reports agrees with a plain filter
         /// of the frame's series by the set: nothing when there is none, the exact
-        /// positions when it names them, and series when it says they are scattered.
+        /// positions when it names them or the runs give them, and series when it says they
+        /// are scattered. Half the frames have consecutive keys, the usual kind.
         #[test]
         fn found_series_are_the_wanted_ones(
-            channels in proptest::collection::btree_set(0u16..48, 0..24),
+            channels in proptest::prop_oneof![
+                proptest::collection::btree_set(0u16..48, 0..24),
+                (0u16..40, 0u16..12).prop_map(|(low, n)| (low..low + n).collect()),
+            ],
             wanted in proptest::collection::btree_set(0u16..48, 0..24),
         ) {
             let frame = frame(&channels);
@@ -148,9 +162,16 @@ mod tests {
             let plain: Vec<usize> = (0..frame.series().len())
                 .filter(|&i| set.contains(&frame.series()[i].key))
                 .collect();
-            match Keys::new(set).find(&frame) {
+            let keys = Keys::new(set);
+            let at = |series: &Series| frame.series().iter().position(|s| s.key == series.key);
+            match keys.find(&frame) {
                 Found::Nothing => proptest::prop_assert!(plain.is_empty()),
                 Found::Run(run) => proptest::prop_assert_eq!(run.collect::<Vec<_>>(), plain),
+                Found::Runs => {
+                    let walked: Vec<usize> =
+                        frame.series_in_runs(keys.runs()).filter_map(at).collect();
+                    proptest::prop_assert_eq!(walked, plain);
+                }
                 Found::Scattered => proptest::prop_assert!(!plain.is_empty()),
             }
         }
