@@ -234,8 +234,11 @@ impl<R: Runtime> DeltaHandle<R> {
     /// Fans `inflow` out in the caller's task, after every fan-out that took its turn
     /// before; waits where a subscriber's outlet is full, as its policy allows. Handed back
     /// if the delta has stopped.
-    pub(crate) async fn offer(&self, inflow: Inflow) -> Result<(), Inflow> {
-        self.shared.offer(inflow).await
+    pub(crate) fn offer(
+        &self,
+        inflow: Inflow,
+    ) -> impl std::future::Future<Output = Result<(), Inflow>> + '_ {
+        self.shared.offer(inflow)
     }
 
     /// Replaces subscriber `id`'s keys.
