@@ -291,3 +291,44 @@ impl<R: Runtime> fmt::Debug for Delta<R> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{Frame, NodeId, Samples, Series};
+
+    fn frame(value: i64) -> Inflow {
+        let series = Series {
+            key: ChannelKey::leased(NodeId(1), 1),
+            timestamps: vec![value],
+            samples: Samples::I64(vec![value]),
+        };
+        Inflow::Frame(Frame::new(vec![series]).expect("one series"))
+    }
+
+    /// A fan-out that waited for room gives its place in the turn back, so the next one is
+    /// a single pass again rather than a wait for the turn.
+    #[test]
+    fn a_turn_is_given_back_once_its_wait_ends() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime builds");
+        runtime.block_on(async {
+            let (_writes, inlet) = Tokio.channel("writes", 1);
+            let (_delta, handle) = Delta::new(Tokio, inlet);
+            let key = ChannelKey::leased(NodeId(1), 1);
+            let connect = handle.connect(1, [key].into(), Policy::Lossless, 1);
+            let mut outlet = connect.await.expect("connects");
+            handle.offer(frame(0)).await.expect("room for one");
+            let read = async {
+                let first = outlet.recv().await.map(|d| d.series().count());
+                (first, outlet.recv().await.is_some())
+            };
+            let (waited, read) = futures::join!(handle.offer(frame(1)), read);
+            assert_eq!((waited.is_ok(), read), (true, (Some(1), true)));
+            assert_eq!(handle.shared.turns(), 0, "the turn was given back");
+            handle.offer(frame(2)).await.expect("room again");
+            assert_eq!(handle.shared.turns(), 0);
+        });
+    }
+}

@@ -121,6 +121,12 @@ impl<R: Runtime> Shared<R> {
         self.stopped.load(Ordering::SeqCst)
     }
 
+    /// How many fan-outs hold the turn or wait for it.
+    #[cfg(test)]
+    pub(super) fn turns(&self) -> usize {
+        self.state.with(|s| s.turns)
+    }
+
     /// Runs `apply` on the table, unless the delta has stopped: a stopped delta holds no
     /// subscriber, so every outlet closes once read.
     pub(super) fn with_table<T>(
