@@ -474,3 +474,32 @@ pub async fn deliveries_hold_exactly_the_wanted_series<R: Runtime>(rt: R) {
         assert_eq!(got, expected, "keys {wanted:?}");
     }
 }
+
+/// A disconnect of the subscriber a fan-out waits on ends that wait, though the outlet is
+/// still held and full: the next frame reaches a subscriber connected afterwards (after the
+/// frame whose fan-out was waiting, if that fan-out went on to it).
+pub async fn a_disconnect_ends_the_wait_on_its_outlet<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 1);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let held = handle.connect(1, keys(&[1]), Policy::Lossless, 1).await;
+    for value in 0..2 {
+        writes.send(frame(&[1], value).into()).await.unwrap();
+    }
+    rt.sleep(MS).await;
+    handle.disconnect(1).await.unwrap();
+    let mut next = handle.connect(2, keys(&[1]), Policy::Lossless, 1).await;
+    writes.send(frame(&[1], 2).into()).await.unwrap();
+    let next = next.as_mut().unwrap();
+    let mut got = vec![next.recv().await.map(|d| value(&d))];
+    if got == [Some(1)] {
+        got.push(next.recv().await.map(|d| value(&d)));
+    }
+    assert_eq!(
+        got.last(),
+        Some(&Some(2)),
+        "the fan-out waiting on 1 went on"
+    );
+    drop((writes, held));
+    running.await.unwrap();
+}

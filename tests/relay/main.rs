@@ -27,6 +27,7 @@ suite_without_loom!(
     delta::a_stopping_delta_keeps_its_close_deadline,
     delta::gaps_mark_one_delivery_of_their_keys,
     delta::deliveries_hold_exactly_the_wanted_series,
+    delta::a_disconnect_ends_the_wait_on_its_outlet,
     node::streams_only_demanded_keys_in_order,
     node::updates_move_the_barrier,
     node::refusals_are_typed_and_starve_no_one,
