@@ -11,7 +11,7 @@ use std::ops::{Range, RangeInclusive};
 use crate::frame::{ChannelKey, Frame};
 
 /// A key set, and its runs of consecutive keys in key order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Keys {
     pub(super) set: BTreeSet<ChannelKey>,
     runs: Box<[RangeInclusive<u32>]>,

@@ -2,14 +2,14 @@
 //! leases into it, and the gateway tap subscribes the delta to it for the keys streamers
 //! demand.
 //!
-//! A subscription's keys change under the storage's lock (held for no await), so once
-//! [`Storage::set_keys`]
-//! returns, every write that starts afterwards is filtered by the new keys: this is the
-//! gateway half of the open-ack delivery barrier. A write forwards the whole frame (one
-//! shared pointer) to each subscription whose keys it touches, after releasing the lock, and
-//! waits for room: storage applies backpressure rather than dropping.
+//! The subscriptions are one shared list, replaced whole under the storage's lock (held for
+//! no await) when one changes. A write takes the list in force under that lock, so once
+//! [`Storage::set_keys`] returns, every write that starts afterwards is filtered by the new
+//! keys: this is the gateway half of the open-ack delivery barrier. A write forwards the whole
+//! frame (one shared pointer) to each subscription of its list whose keys it touches, after
+//! releasing the lock, and waits for room: storage applies backpressure rather than dropping.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -22,15 +22,29 @@ use crate::rt::Tokio;
 /// A subscription to storage, owned by a tap.
 pub(crate) type SubscriptionId = u64;
 
+#[derive(Clone)]
 struct Subscription<R: Runtime> {
+    id: SubscriptionId,
     keys: Keys,
     delta: DeltaHandle<R>,
 }
 
+/// Subscriptions in id order, shared by the writes that took them.
+type Subscriptions<R> = Arc<[Subscription<R>]>;
+
 struct State<R: Runtime> {
     next: SubscriptionId,
-    subscriptions: BTreeMap<SubscriptionId, Subscription<R>>,
+    subscriptions: Subscriptions<R>,
     frames: u64,
+}
+
+impl<R: Runtime> State<R> {
+    /// Replaces the subscriptions with what `change` makes of a copy of them.
+    fn change(&mut self, change: impl FnOnce(&mut Vec<Subscription<R>>)) {
+        let mut subscriptions = self.subscriptions.to_vec();
+        change(&mut subscriptions);
+        self.subscriptions = subscriptions.into();
+    }
 }
 
 /// The local store of leased channels. Cheap to clone: clones share one store.
@@ -43,7 +57,7 @@ impl<R: Runtime> Storage<R> {
     pub fn new(rt: R) -> Self {
         let state = State {
             next: 0,
-            subscriptions: BTreeMap::new(),
+            subscriptions: Arc::new([]),
             frames: 0,
         };
         let state = Arc::new(rt.sync_lock("storage", state));
@@ -53,37 +67,31 @@ impl<R: Runtime> Storage<R> {
     /// Stores `frame` and fans it out through every subscription whose keys it touches, in
     /// the caller's task.
     pub async fn write(&self, frame: Frame) {
-        let (first, rest) = self.accept(&frame);
-        match (first, rest.is_empty()) {
-            (None, _) => {}
-            (Some(only), true) => drop(only.offer(Inflow::Frame(frame)).await),
-            (Some(first), false) => {
-                for delta in std::iter::once(&first).chain(&rest) {
+        let subscriptions = self.state.with(|s| {
+            s.frames += 1;
+            s.subscriptions.clone()
+        });
+        let touched = |from: usize| {
+            let mut rest = subscriptions.get(from..).unwrap_or_default().iter();
+            let found = rest.position(|sub| sub.keys.find(&frame).touches());
+            found.map(|at| from + at)
+        };
+        let Some(mut at) = touched(0) else {
+            return;
+        };
+        loop {
+            let delta = &subscriptions[at].delta;
+            match touched(at + 1) {
+                Some(next) => {
                     let _ = delta.offer(Inflow::Frame(frame.clone())).await;
+                    at = next;
+                }
+                None => {
+                    let _ = delta.offer(Inflow::Frame(frame)).await;
+                    return;
                 }
             }
         }
-    }
-
-    /// Counts the frame and picks the deltas it goes to: the first apart, so the usual single
-    /// tap costs no allocation.
-    fn accept(&self, frame: &Frame) -> (Option<DeltaHandle<R>>, Vec<DeltaHandle<R>>) {
-        self.state.with(|s| {
-            s.frames += 1;
-            let mut touched = s.subscriptions.values();
-            let mut touched = touched
-                .by_ref()
-                .filter(|sub| sub.keys.find(frame).touches());
-            let first = touched.next().map(|sub| sub.delta.clone());
-            let rest = match touched.next() {
-                None => Vec::new(),
-                Some(second) => {
-                    let rest = std::iter::once(second).chain(touched);
-                    rest.map(|sub| sub.delta.clone()).collect()
-                }
-            };
-            (first, rest)
-        })
     }
 
     /// How many frames have been written.
@@ -101,7 +109,7 @@ impl<R: Runtime> Storage<R> {
             let id = s.next;
             s.next += 1;
             let keys = Keys::new(keys);
-            s.subscriptions.insert(id, Subscription { keys, delta });
+            s.change(|subs| subs.push(Subscription { id, keys, delta }));
             id
         })
     }
@@ -109,15 +117,19 @@ impl<R: Runtime> Storage<R> {
     /// Replaces a subscription's keys; writes that start afterwards see them.
     pub(crate) async fn set_keys(&self, id: SubscriptionId, keys: BTreeSet<ChannelKey>) {
         self.state.with(|s| {
-            if let Some(sub) = s.subscriptions.get_mut(&id) {
-                sub.keys = Keys::new(keys);
-            }
+            let keys = Keys::new(keys);
+            s.change(|subs| {
+                if let Some(sub) = subs.iter_mut().find(|sub| sub.id == id) {
+                    sub.keys = keys;
+                }
+            })
         })
     }
 
     /// Ends a subscription; a write already past the lock still delivers its frame.
     pub(crate) async fn unsubscribe(&self, id: SubscriptionId) {
-        self.state.with(|s| s.subscriptions.remove(&id));
+        self.state
+            .with(|s| s.change(|subs| subs.retain(|sub| sub.id != id)));
     }
 }
 
