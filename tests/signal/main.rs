@@ -13,6 +13,7 @@ mod props;
 mod routines;
 mod shutdown;
 mod starts;
+mod views;
 
 suite_without_loom!(
     routines::routines_run_and_wait_closes,
@@ -37,6 +38,8 @@ suite_without_loom!(
     helpers::ticks_skip_missed_intervals,
     lifecycle::dropping_the_last_handle_cancels_the_routines,
     lifecycle::endings_are_bounded_and_counted,
+    views::contexts_tell_their_path_and_signals,
+    views::a_census_prints_every_routine,
 );
 
 suite!(loom:
