@@ -64,15 +64,15 @@ impl<E> Endings<E> {
                 self.first_ending.insert(group.clone(), ending.clone());
             }
         }
+        if self.capacity == 0 {
+            self.counts.forgotten += 1;
+            return;
+        }
         if self.recent.len() == self.capacity {
             self.recent.pop_front();
             self.counts.forgotten += 1;
         }
-        if self.capacity > 0 {
-            self.recent.push_back(ending);
-        } else {
-            self.counts.forgotten += 1;
-        }
+        self.recent.push_back(ending);
     }
 
     /// Forgets what was kept for the group at `path`, which has gone.

@@ -17,10 +17,11 @@ use crate::rt::Tokio;
 /// A named group of routines; nested groups (a routine's [`Context::scope`]) share its
 /// bookkeeping. Cheap to clone: clones are handles to the same group.
 ///
-/// The handles of a root group own its routines: when the last one is dropped while
-/// routines of the group still run, they are cancelled (and a warning says so), so a group
-/// forgotten without a shutdown leaks nothing. An [`observer`](Group::observer) handle, and
-/// a routine's scope, watch without owning.
+/// The handles of a root group own its routines: when the last one is dropped, the group
+/// closes, and routines of it that still run are cancelled (and a warning says so), so a
+/// group forgotten without a shutdown leaks nothing. An [`observer`](Group::observer)
+/// handle, and a routine's scope, watch without owning: once the owners are gone, an
+/// observer can no longer start routines.
 #[must_use = "dropping the last handle of a group cancels its routines"]
 pub struct Group<E: Error, R: Runtime = Tokio> {
     pub(crate) tree: Arc<Tree<E, R>>,
@@ -32,17 +33,18 @@ pub struct Group<E: Error, R: Runtime = Tokio> {
 /// What the owning handles of a root group share; dropped with the last of them.
 pub(crate) struct Owner<E: Error, R: Runtime> {
     tree: Arc<Tree<E, R>>,
+    id: GroupId,
     path: Arc<str>,
 }
 
 impl<E: Error, R: Runtime> Drop for Owner<E, R> {
     fn drop(&mut self) {
-        let path = self.path.clone();
+        let (id, path) = (self.id, self.path.clone());
         if let Some(mut state) = self.tree.state.try_lock() {
-            return abandon(&mut state, &path);
+            return abandon(&self.tree, &mut state, id, &path);
         }
         let tree = self.tree.clone();
-        let late = async move { abandon(&mut *tree.state.lock().await, &path) };
+        let late = async move { abandon(&tree, &mut *tree.state.lock().await, id, &path) };
         drop(
             self.tree
                 .rt
@@ -51,8 +53,17 @@ impl<E: Error, R: Runtime> Drop for Owner<E, R> {
     }
 }
 
-/// Cancels what still runs in the group at `path`, whose last owning handle is gone.
-fn abandon<E: Error, R: Runtime>(state: &mut TreeState<E, R>, path: &str) {
+/// Closes the group `id` at `path`, whose last owning handle is gone, and cancels what still
+/// runs in it.
+fn abandon<E: Error, R: Runtime>(
+    tree: &Tree<E, R>,
+    state: &mut TreeState<E, R>,
+    id: GroupId,
+    path: &str,
+) {
+    if state.close(id) {
+        tree.announce(state);
+    }
     let live = state.census(path).live.len();
     if live > 0 {
         tracing::warn!(
@@ -143,6 +154,7 @@ impl<E: Error, R: Runtime> GroupBuilder<E, R> {
         });
         let owner = Some(Arc::new(Owner {
             tree: tree.clone(),
+            id,
             path: path.clone(),
         }));
         Group {
@@ -215,7 +227,10 @@ impl<E: Error, R: Runtime> Group<E, R> {
 
     /// Refuses new routines from now on; running ones are not disturbed.
     pub async fn close(&self) {
-        self.tree.state.lock().await.close(self.id);
+        let mut s = self.tree.state.lock().await;
+        if s.close(self.id) {
+            self.tree.announce(&s);
+        }
     }
 
     /// Waits until every routine of the group has ended, then closes the group, and returns
@@ -224,7 +239,9 @@ impl<E: Error, R: Runtime> Group<E, R> {
     /// (the harness reports such a run as a deadlock, naming the routine).
     pub async fn wait(&self) -> Result<(), RoutineError<E>> {
         let mut s = self.until_empty().await;
-        s.close(self.id);
+        if s.close(self.id) {
+            self.tree.announce(&s);
+        }
         match s.first_failure(&self.path, self.tree.config.bugs) {
             Some(failure) => Err(failure),
             None => Ok(()),

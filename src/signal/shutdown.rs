@@ -72,7 +72,9 @@ impl<E: Error, R: Runtime> Group<E, R> {
     pub async fn shutdown(&self, plan: ShutdownPlan) -> ShutdownReport<E> {
         {
             let mut s = self.tree.state.lock().await;
-            s.close(self.id);
+            if s.close(self.id) {
+                self.tree.announce(&s);
+            }
             s.signal(&self.path, Level::Drain);
         }
         let stage = if self.settles_within(plan.drain).await {
@@ -99,7 +101,12 @@ impl<E: Error, R: Runtime> Group<E, R> {
     /// The group and every group nested in it are closed in the same step, so no routine
     /// can start behind the abort.
     async fn abort_all(&self) {
-        let handles = self.tree.state.lock().await.close_for_abort(&self.path);
+        let handles = {
+            let mut s = self.tree.state.lock().await;
+            let handles = s.close_for_abort(&self.path);
+            self.tree.announce(&s);
+            handles
+        };
         handles.iter().for_each(|(_, handle)| handle.abort());
         for (id, handle) in handles {
             if handle.await.is_ok() {
@@ -107,7 +114,7 @@ impl<E: Error, R: Runtime> Group<E, R> {
             }
             let mut s = self.tree.state.lock().await;
             if s.finish(id, Outcome::Aborted) {
-                let _ = self.tree.exits.send(s.exits());
+                self.tree.announce(&s);
             }
         }
         drop(self.until_empty().await);

@@ -71,6 +71,13 @@ pub(crate) struct TreeState<E: Error, R: Runtime> {
     exits: u64,
 }
 
+impl<E: Error, R: Runtime> Tree<E, R> {
+    /// Tells the waiters of a group's state how many exits there have been.
+    pub(crate) fn announce(&self, s: &TreeState<E, R>) {
+        let _ = self.exits.send(s.exits());
+    }
+}
+
 struct GroupState<R: Runtime> {
     path: Arc<str>,
     owner: Option<RoutineId>,
@@ -243,20 +250,28 @@ impl<E: Error, R: Runtime> TreeState<E, R> {
             .filter(move |e| is_under(&e.path, prefix))
     }
 
-    /// Closes the group at `prefix` to new routines.
-    pub(crate) fn close(&mut self, group: GroupId) {
-        if let Some(g) = self.groups.get_mut(&group) {
-            g.closed = true;
-        }
+    /// Closes the group `group` to new routines. A close that stops it (nothing of it runs)
+    /// counts as an exit, since waiters of [`Group::stopped`](super::Group::stopped) must
+    /// hear of it; returns whether it did.
+    pub(crate) fn close(&mut self, group: GroupId) -> bool {
+        let Some(g) = self.groups.get_mut(&group).filter(|g| !g.closed) else {
+            return false;
+        };
+        g.closed = true;
+        let path = Arc::clone(&g.path);
+        let stopped = self.is_empty_under(&path);
+        self.exits += u64::from(stopped);
+        stopped
     }
 
     /// Closes every group under `prefix` and hands over the handles of every live routine
     /// there, for aborting.
     pub(crate) fn close_for_abort(&mut self, prefix: &str) -> Vec<(RoutineId, R::JoinHandle<()>)> {
-        for g in self.groups.values_mut() {
-            if &*g.path == prefix || is_under(&g.path, prefix) {
-                g.closed = true;
-            }
+        let groups = self.groups.iter();
+        let under = groups.filter(|(_, g)| &*g.path == prefix || is_under(&g.path, prefix));
+        let ids: Vec<GroupId> = under.map(|(id, _)| *id).collect();
+        for id in ids {
+            self.close(id);
         }
         let entries = self.routines.iter_mut();
         let under = entries.filter(|(_, e)| is_under(&e.path, prefix));

@@ -10,6 +10,7 @@ mod suite;
 mod helpers;
 mod lifecycle;
 mod props;
+mod reports;
 mod routines;
 mod shutdown;
 mod starts;
@@ -38,6 +39,10 @@ suite_without_loom!(
     helpers::ticks_skip_missed_intervals,
     lifecycle::dropping_the_last_handle_cancels_the_routines,
     lifecycle::endings_are_bounded_and_counted,
+    lifecycle::an_abandoned_empty_group_closes,
+    lifecycle::a_routine_scope_starts_with_a_clean_record,
+    reports::endings_and_reports_read_as_sentences,
+    reports::refusals_read_as_sentences,
     views::contexts_tell_their_path_and_signals,
     views::a_census_prints_every_routine,
 );

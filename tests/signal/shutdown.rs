@@ -105,6 +105,11 @@ pub async fn shutdown_reports_failures<R: Runtime>(rt: R) {
 pub async fn stopped_means_closed_and_empty<R: Runtime>(rt: R) {
     let g = group(rt.clone());
     let tx = held(&g, "a").await;
+    let watched = g.observer();
+    let watcher = rt.spawn("watcher", async move {
+        watched.stopped().await;
+        watched.is_stopped().await
+    });
     assert!(!g.is_stopped().await);
     tx.send(()).unwrap();
     while !g.census().await.live.is_empty() {
@@ -114,6 +119,11 @@ pub async fn stopped_means_closed_and_empty<R: Runtime>(rt: R) {
     g.close().await;
     assert!(g.is_stopped().await);
     g.stopped().await;
+    assert_eq!(
+        watcher.await.ok(),
+        Some(true),
+        "stopped returned before the group was"
+    );
 }
 
 pub async fn census_tracks_states_in_a_bounded_ring<R: Runtime>(rt: R) {
