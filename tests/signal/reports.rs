@@ -13,8 +13,8 @@ use super::starts::{drains, group, ignores_drain, ignores_everything};
 
 const MS: Duration = Duration::from_millis(1);
 
-fn failing_cleanup() -> impl std::future::Future<Output = Result<(), String>> + Send {
-    async { Err("cleanup broke".to_string()) }
+async fn failing_cleanup() -> Result<(), String> {
+    Err("cleanup broke".to_string())
 }
 
 pub async fn endings_and_reports_read_as_sentences<R: Runtime>(rt: R) {
