@@ -109,3 +109,8 @@ impl Ring {
 pub(crate) fn is_under(path: &str, prefix: &str) -> bool {
     path.len() > prefix.len() && path.starts_with(prefix) && path.as_bytes()[prefix.len()] == b'/'
 }
+
+/// Whether `path` is `prefix` itself or lies under it.
+pub(crate) fn is_at_or_under(path: &str, prefix: &str) -> bool {
+    path == prefix || is_under(path, prefix)
+}

@@ -62,7 +62,7 @@ fn abandon<E: Error, R: Runtime>(
     path: &str,
 ) {
     if state.close(id) {
-        tree.announce(state);
+        tree.announce();
     }
     let live = state.census(path).live.len();
     if live > 0 {
@@ -137,7 +137,7 @@ impl<E: Error, R: Runtime> GroupBuilder<E, R> {
             &format!("{}:transient", self.name),
             self.config.transient_capacity,
         );
-        let (exits, _) = self.rt.watch(&format!("{}:exits", self.name), 0);
+        let (exits, _) = self.rt.watch(&format!("{}:exits", self.name), ());
         let (level_tx, level_rx) = self.rt.watch(&format!("{}:signal", self.name), Level::Run);
         let mut state = TreeState::new(&self.config, rx);
         let path: Arc<str> = self.name.into();
@@ -229,7 +229,7 @@ impl<E: Error, R: Runtime> Group<E, R> {
     pub async fn close(&self) {
         let mut s = self.tree.state.lock().await;
         if s.close(self.id) {
-            self.tree.announce(&s);
+            self.tree.announce();
         }
     }
 
@@ -240,7 +240,7 @@ impl<E: Error, R: Runtime> Group<E, R> {
     pub async fn wait(&self) -> Result<(), RoutineError<E>> {
         let mut s = self.until_empty().await;
         if s.close(self.id) {
-            self.tree.announce(&s);
+            self.tree.announce();
         }
         match s.first_failure(&self.path, self.tree.config.bugs) {
             Some(failure) => Err(failure),

@@ -331,7 +331,7 @@ impl<E: Error, R: Runtime> Run<E, R> {
         let label = outcome.label();
         tracing::debug!(path = %self.ctx.path, outcome = label, "routine ended");
         s.finish(self.id, outcome);
-        self.tree().announce(&s);
+        self.tree().announce();
     }
 }
 

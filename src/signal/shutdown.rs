@@ -73,7 +73,7 @@ impl<E: Error, R: Runtime> Group<E, R> {
         {
             let mut s = self.tree.state.lock().await;
             if s.close(self.id) {
-                self.tree.announce(&s);
+                self.tree.announce();
             }
             s.signal(&self.path, Level::Drain);
         }
@@ -104,7 +104,7 @@ impl<E: Error, R: Runtime> Group<E, R> {
         let handles = {
             let mut s = self.tree.state.lock().await;
             let handles = s.close_for_abort(&self.path);
-            self.tree.announce(&s);
+            self.tree.announce();
             handles
         };
         handles.iter().for_each(|(_, handle)| handle.abort());
@@ -114,7 +114,7 @@ impl<E: Error, R: Runtime> Group<E, R> {
             }
             let mut s = self.tree.state.lock().await;
             if s.finish(id, Outcome::Aborted) {
-                self.tree.announce(&s);
+                self.tree.announce();
             }
         }
         drop(self.until_empty().await);

@@ -14,7 +14,7 @@ use std::panic::Location;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use super::census::{is_under, Census, Ring, RoutineInfo, RoutineState};
+use super::census::{is_at_or_under, is_under, Census, Ring, RoutineInfo, RoutineState};
 use super::endings::{EndingCounts, Endings};
 use super::error::{Cause, GoError, RoutineError};
 use super::{Error, Transient};
@@ -56,7 +56,7 @@ pub(crate) struct Tree<E: Error, R: Runtime> {
     pub(crate) rt: R,
     pub(crate) config: Config,
     pub(crate) state: R::Mutex<TreeState<E, R>>,
-    pub(crate) exits: R::WatchSender<u64>,
+    pub(crate) exits: R::WatchSender<()>,
     pub(crate) transients: R::Sender<Transient<E>>,
     pub(crate) dropped: AtomicU64,
 }
@@ -68,13 +68,12 @@ pub(crate) struct TreeState<E: Error, R: Runtime> {
     endings: Endings<E>,
     pub(crate) transients: Option<R::Receiver<Transient<E>>>,
     next_id: u64,
-    exits: u64,
 }
 
 impl<E: Error, R: Runtime> Tree<E, R> {
-    /// Tells the waiters of a group's state how many exits there have been.
-    pub(crate) fn announce(&self, s: &TreeState<E, R>) {
-        let _ = self.exits.send(s.exits());
+    /// Tells the waiters of a group's state that a routine ended or a group stopped.
+    pub(crate) fn announce(&self) {
+        let _ = self.exits.send(());
     }
 }
 
@@ -136,7 +135,6 @@ impl<E: Error, R: Runtime> TreeState<E, R> {
             endings: Endings::new(config.endings_capacity),
             transients: Some(transients),
             next_id: 0,
-            exits: 0,
         }
     }
 
@@ -234,7 +232,7 @@ impl<E: Error, R: Runtime> TreeState<E, R> {
     /// marks every routine alive at this moment as one that had to be cancelled.
     pub(crate) fn signal(&mut self, prefix: &str, level: Level) {
         for g in self.groups.values_mut() {
-            if (&*g.path == prefix || is_under(&g.path, prefix)) && g.level < level {
+            if is_at_or_under(&g.path, prefix) && g.level < level {
                 g.level = level;
                 let _ = g.level_tx.send(level);
             }
@@ -250,25 +248,23 @@ impl<E: Error, R: Runtime> TreeState<E, R> {
             .filter(move |e| is_under(&e.path, prefix))
     }
 
-    /// Closes the group `group` to new routines. A close that stops it (nothing of it runs)
-    /// counts as an exit, since waiters of [`Group::stopped`](super::Group::stopped) must
-    /// hear of it; returns whether it did.
+    /// Closes the group `group` to new routines. Returns whether this close stopped it
+    /// (nothing of it runs): waiters of [`Group::stopped`](super::Group::stopped) must then
+    /// hear of it.
     pub(crate) fn close(&mut self, group: GroupId) -> bool {
         let Some(g) = self.groups.get_mut(&group).filter(|g| !g.closed) else {
             return false;
         };
         g.closed = true;
         let path = Arc::clone(&g.path);
-        let stopped = self.is_empty_under(&path);
-        self.exits += u64::from(stopped);
-        stopped
+        self.is_empty_under(&path)
     }
 
     /// Closes every group under `prefix` and hands over the handles of every live routine
     /// there, for aborting.
     pub(crate) fn close_for_abort(&mut self, prefix: &str) -> Vec<(RoutineId, R::JoinHandle<()>)> {
         let groups = self.groups.iter();
-        let under = groups.filter(|(_, g)| &*g.path == prefix || is_under(&g.path, prefix));
+        let under = groups.filter(|(_, g)| is_at_or_under(&g.path, prefix));
         let ids: Vec<GroupId> = under.map(|(id, _)| *id).collect();
         for id in ids {
             self.close(id);
@@ -287,10 +283,6 @@ impl<E: Error, R: Runtime> TreeState<E, R> {
 
     pub(crate) fn is_closed(&self, group: GroupId) -> bool {
         self.groups.get(&group).is_none_or(|g| g.closed)
-    }
-
-    pub(crate) fn exits(&self) -> u64 {
-        self.exits
     }
 
     /// Records how routine `id` ended. Returns `false` if it had been recorded already.
@@ -332,7 +324,6 @@ impl<E: Error, R: Runtime> TreeState<E, R> {
             };
             self.endings.record(ending, within);
         }
-        self.exits += 1;
         true
     }
 

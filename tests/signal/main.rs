@@ -31,6 +31,7 @@ suite_without_loom!(
     shutdown::shutdown_cancels_then_aborts,
     shutdown::shutdown_aborts_nested_routines,
     shutdown::shutdown_reports_failures,
+    shutdown::an_abort_spares_the_groups_around,
     shutdown::stopped_means_closed_and_empty,
     shutdown::census_tracks_states_in_a_bounded_ring,
     helpers::transient_reports_never_block,

@@ -81,6 +81,25 @@ pub async fn shutdown_aborts_nested_routines<R: Runtime>(rt: R) {
     assert!(g.census().await.live.is_empty());
 }
 
+pub async fn an_abort_spares_the_groups_around<R: Runtime>(rt: R) {
+    let g = group(rt);
+    let (tx, rx) = g.runtime().oneshot::<Stage>("stage");
+    g.go("a", |ctx| async move {
+        ignores_everything(ctx.scope(), "stuck").await;
+        let _ = tx.send(ctx.scope().shutdown(plan()).await.stage);
+        ctx.drained().await;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(rx.await.ok(), Some(Stage::Aborted));
+    drains(&g, "after").await;
+    assert_eq!(g.census().await.live.len(), 2, "a and after still run");
+    let report = g.shutdown(plan()).await;
+    assert_eq!(report.stage, Stage::Drained);
+    assert_eq!(named(&report), [("g/a/stuck".into(), "aborted")]);
+}
+
 pub async fn shutdown_reports_failures<R: Runtime>(rt: R) {
     let g = Group::<String, R>::builder(rt, "g")
         .failure_policy(sigrelay::signal::FailurePolicy::Isolate)
