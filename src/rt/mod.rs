@@ -24,6 +24,7 @@ pub mod coverage;
 mod error;
 mod handles;
 mod rng;
+mod slots;
 mod time;
 pub mod tokio;
 

@@ -39,6 +39,16 @@ pub fn on_tokio(body: impl Future<Output = ()>) {
     rt.expect("a runtime builds").block_on(body);
 }
 
+/// Runs `body` on a current-thread tokio runtime whose clock is paused: it jumps to the next
+/// timer whenever every task waits, so timings hold however loaded the machine is.
+pub fn on_paused_tokio(body: impl Future<Output = ()>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build();
+    rt.expect("a runtime builds").block_on(body);
+}
+
 /// Runs `body` under `runs` random and `runs` PCT shuttle schedules from `seed`. Reports
 /// say the body was spawned where this is called.
 #[track_caller]

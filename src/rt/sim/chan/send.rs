@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use super::super::log::EventKind;
 use super::super::report::{Side, WaitOp};
 use super::super::Model;
-use super::{SimSender, Turn};
+use super::{push, SimSender, Turn};
 use crate::rt::{handles, SendError, TrySendError};
 
 /// The future of [`closed`](handles::Sender::closed); leaves the watch list when dropped.
@@ -29,15 +29,10 @@ impl<M: Model, T: Send> Future for ClosedFut<'_, M, T> {
         let me = chan.anchor.me();
         chan.anchor.touch(me, this.tx.endpoint, Side::Tx);
         let closed = M::with(&chan.state, |s| {
-            if !s.receiver_open {
-                return true;
+            if s.receiver_open {
+                s.watch(&mut this.ticket, cx.waker());
             }
-            let ticket = *this.ticket.get_or_insert_with(|| s.ticket());
-            match s.watching.iter_mut().find(|(t, _)| *t == ticket) {
-                Some(entry) => entry.1 = cx.waker().clone(),
-                None => s.watching.push((ticket, cx.waker().clone())),
-            }
-            false
+            !s.receiver_open
         });
         if closed {
             this.ticket = None;
@@ -51,10 +46,7 @@ impl<M: Model, T: Send> Future for ClosedFut<'_, M, T> {
 impl<M: Model, T: Send> Drop for ClosedFut<'_, M, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
-            let gone = M::with(&self.tx.chan.state, |s| {
-                let at = s.watching.iter().position(|(t, _)| *t == ticket);
-                at.map(|i| s.watching.swap_remove(i))
-            });
+            let gone = M::with(&self.tx.chan.state, |s| s.unwatch(ticket));
             drop(gone);
         }
     }
@@ -130,7 +122,7 @@ impl<M: Model, T: Send> Future for SendFut<'_, M, T> {
                 let value = value
                     .take()
                     .expect("a send is not polled after it completes");
-                let receiver = s.push(value, &chan.anchor);
+                let receiver = push(s, value, &chan.anchor);
                 Some(Some((receiver, s.next_sender())))
             }
         });
@@ -193,7 +185,7 @@ impl<M: Model, T: Send> handles::Permit<T> for SimPermit<'_, M, T> {
             if !s.receiver_open {
                 return Err(value);
             }
-            Ok(s.push(value, &chan.anchor))
+            Ok(push(s, value, &chan.anchor))
         });
         match delivered {
             Ok(receiver) => {
@@ -260,7 +252,7 @@ impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
             if !s.queue.is_empty() || !s.has_room() {
                 return Err(TrySendError::Full(value));
             }
-            Ok(s.push(value, &chan.anchor))
+            Ok(push(s, value, &chan.anchor))
         })
         .inspect_err(|_| chan.anchor.touch(me, self.endpoint, Side::Tx))?;
         chan.anchor.sent(me, self.endpoint);

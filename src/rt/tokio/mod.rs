@@ -1,7 +1,9 @@
 //! The production backend: a zero-sized [`Tokio`] whose methods forward to tokio.
 //!
 //! Names given to tasks and channels are dropped here (tokio's task names need
-//! `tokio_unstable`); everything inlines to the tokio call it wraps.
+//! `tokio_unstable`); everything inlines to the tokio call it wraps, but for the bounded
+//! channel, which is the backend's own (`chan.rs`): its buffer is allocated once, when the
+//! channel is made.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -10,10 +12,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ::tokio::sync::{mpsc, oneshot, watch};
-use pin_project_lite::pin_project;
+use ::tokio::sync::{oneshot, watch};
 
-use super::{handles, JoinError, RecvError, Rng, Runtime, SendError, TryRecvError, TrySendError};
+mod chan;
+
+pub use chan::{ChanPermit, ChanReceiver, ChanSender};
+
+use super::{handles, JoinError, RecvError, Rng, Runtime, SendError, TryRecvError};
 
 /// The tokio backend. Spawning needs a tokio runtime context, as `tokio::spawn` does.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,21 +40,6 @@ impl Tokio {
 #[must_use = "dropping the handle detaches the task"]
 pub struct TaskHandle<T>(::tokio::task::JoinHandle<T>);
 
-/// The sending half of a tokio bounded channel.
-pub struct ChanSender<T>(mpsc::Sender<T>);
-
-/// A reserved slot of a tokio bounded channel.
-pub struct ChanPermit<'a, T>(mpsc::Permit<'a, T>);
-
-impl<T> std::fmt::Debug for ChanPermit<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ChanPermit")
-    }
-}
-
-/// The receiving half of a tokio bounded channel.
-pub struct ChanReceiver<T>(mpsc::Receiver<T>);
-
 /// The sending half of a tokio oneshot.
 pub struct OnceSender<T>(oneshot::Sender<T>);
 
@@ -62,12 +52,6 @@ pub struct CellSender<T>(watch::Sender<T>);
 
 /// The reading half of a tokio watch cell.
 pub struct CellReceiver<T>(watch::Receiver<T>);
-
-impl<T> Clone for ChanSender<T> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
 
 impl<T> Clone for CellReceiver<T> {
     fn clone(&self) -> Self {
@@ -131,8 +115,7 @@ impl Runtime for Tokio {
         capacity: usize,
     ) -> (ChanSender<T>, ChanReceiver<T>) {
         assert!(capacity > 0, "channel capacity must be positive");
-        let (tx, rx) = mpsc::channel(capacity);
-        (ChanSender(tx), ChanReceiver(rx))
+        chan::channel(capacity)
     }
 
     #[inline]
@@ -221,97 +204,6 @@ impl<T: Send> handles::JoinHandle<T> for TaskHandle<T> {
     #[inline]
     fn is_finished(&self) -> bool {
         self.0.is_finished()
-    }
-}
-
-impl<T: Send> handles::Sender<T> for ChanSender<T> {
-    type Permit<'a>
-        = ChanPermit<'a, T>
-    where
-        Self: 'a;
-
-    #[inline]
-    async fn reserve(&self) -> Result<ChanPermit<'_, T>, SendError<()>> {
-        let permit = self.0.reserve().await.map_err(|_| SendError(()))?;
-        Ok(ChanPermit(permit))
-    }
-
-    #[inline]
-    fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + Send + '_ {
-        HandBack {
-            inner: self.0.send(value),
-        }
-    }
-
-    #[inline]
-    fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        self.0.try_send(value).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(v) => TrySendError::Full(v),
-            mpsc::error::TrySendError::Closed(v) => TrySendError::Closed(v),
-        })
-    }
-
-    #[inline]
-    fn is_closed(&self) -> bool {
-        self.0.is_closed()
-    }
-
-    #[inline]
-    fn closed(&self) -> impl Future<Output = ()> + Send + '_ {
-        self.0.closed()
-    }
-}
-
-pin_project! {
-    /// Tokio's send future with its error turned into ours; no extra state.
-    struct HandBack<F> {
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<T, F: Future<Output = Result<(), mpsc::error::SendError<T>>>> Future for HandBack<F> {
-    type Output = Result<(), SendError<T>>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx).map_err(|e| SendError(e.0))
-    }
-}
-
-impl<T: Send> handles::Permit<T> for ChanPermit<'_, T> {
-    #[inline]
-    fn send(self, value: T) {
-        self.0.send(value);
-    }
-}
-
-impl<T: Send> handles::Receiver<T> for ChanReceiver<T> {
-    #[inline]
-    fn recv(&mut self) -> impl Future<Output = Option<T>> + Send + '_ {
-        self.0.recv()
-    }
-
-    #[inline]
-    fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.0.try_recv().map_err(|e| match e {
-            mpsc::error::TryRecvError::Empty => TryRecvError::Empty,
-            mpsc::error::TryRecvError::Disconnected => TryRecvError::Closed,
-        })
-    }
-
-    #[inline]
-    fn close(&mut self) {
-        self.0.close();
-    }
-}
-
-impl<T> futures_core::Stream for ChanReceiver<T> {
-    type Item = T;
-
-    #[inline]
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.0.poll_recv(cx)
     }
 }
 
