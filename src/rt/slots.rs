@@ -91,6 +91,24 @@ impl<T> Slots<T> {
         Turn::Queued
     }
 
+    /// A reservation's step: reserves a slot if it is the turn of the sender holding
+    /// `ticket`, and returns the next sender to wake if room is left for it; `None` while
+    /// the sender queues, `Err` once the receiver is gone.
+    pub(crate) fn reserve(
+        &mut self,
+        ticket: &mut Option<u64>,
+        waker: &Waker,
+    ) -> Option<Result<Option<Waker>, ()>> {
+        match self.turn(ticket, waker) {
+            Turn::Closed => Some(Err(())),
+            Turn::Queued => None,
+            Turn::Mine => {
+                self.reserved += 1;
+                Some(Ok(self.next_sender()))
+            }
+        }
+    }
+
     /// Whether a send that does not wait may take a slot now: the receiver is open, nobody
     /// is queued and there is room.
     pub(crate) fn may_send_now(&self) -> bool {

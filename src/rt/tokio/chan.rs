@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use crate::rt::slots::{Slots, Turn};
+use crate::rt::slots::Slots;
 use crate::rt::{handles, SendError, TryRecvError, TrySendError};
 
 struct Chan<T> {
@@ -67,14 +67,7 @@ impl<'a, T> Future for Reserve<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let ticket = &mut this.ticket;
-        let outcome = this.tx.0.with(|s| match s.turn(ticket, cx.waker()) {
-            Turn::Closed => Some(Err(())),
-            Turn::Queued => None,
-            Turn::Mine => {
-                s.reserved += 1;
-                Some(Ok(s.next_sender()))
-            }
-        });
+        let outcome = this.tx.0.with(|s| s.reserve(ticket, cx.waker()));
         match outcome {
             None => Poll::Pending,
             Some(Err(())) => Poll::Ready(Err(SendError(()))),

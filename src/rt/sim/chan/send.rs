@@ -67,14 +67,7 @@ impl<'a, M: Model, T: Send> Future for ReserveFut<'a, M, T> {
         let me = chan.anchor.me();
         chan.anchor.touch(me, this.tx.endpoint, Side::Tx);
         let ticket = &mut this.ticket;
-        let outcome = M::with(&chan.state, |s| match s.turn(ticket, cx.waker()) {
-            Turn::Closed => Some(Err(())),
-            Turn::Queued => None,
-            Turn::Mine => {
-                s.reserved += 1;
-                Some(Ok(s.next_sender()))
-            }
-        });
+        let outcome = M::with(&chan.state, |s| s.reserve(ticket, cx.waker()));
         match outcome {
             None => {
                 chan.anchor.wait(me, WaitOp::Send);
