@@ -135,3 +135,30 @@ pub async fn routines_trace_their_path_and_lifecycle<R: Runtime>(rt: R) {
         Some("failed")
     );
 }
+
+/// A group dropped with nothing running closes quietly; one dropped while a routine runs
+/// warns once, as it cancels the routine.
+pub async fn an_abandoned_group_warns_only_if_routines_ran<R: Runtime>(rt: R) {
+    let capture = CAPTURE.clone();
+    *capture.0.lock().unwrap() = Seen::default();
+    let warnings = || {
+        let seen = capture.0.lock().unwrap();
+        let warned = seen.events.iter().filter(|(level, message, _, _)| {
+            *level == Level::WARN && message.contains("last handle was dropped")
+        });
+        warned.count()
+    };
+    drop(Group::<String, R>::new(rt.clone(), "empty"));
+    assert_eq!(warnings(), 0, "nothing ran: nothing to warn of");
+    let busy = Group::<String, R>::new(rt, "busy");
+    busy.go("a", |ctx| async move {
+        ctx.cancelled().await;
+        Err(Fault::Cancelled)
+    })
+    .await
+    .unwrap();
+    let observer = busy.observer();
+    drop(busy);
+    observer.stopped().await;
+    assert_eq!(warnings(), 1, "a routine ran and was cancelled");
+}
