@@ -197,6 +197,24 @@ mod tests {
         }
     }
 
+    /// Where the frame's keys are consecutive, a set in one run finds its positions and a
+    /// set in several finds them from the runs; in a frame with holes, one run still finds
+    /// its positions by bisection. No walk in any of these, the usual shapes.
+    #[test]
+    fn consecutive_keys_are_found_without_a_walk() {
+        let set = |ns: &[std::ops::Range<u16>]| -> Keys {
+            let keys = ns.iter().flat_map(|r| r.clone());
+            Keys::new(keys.map(|n| ChannelKey::leased(NodeId(1), n)).collect())
+        };
+        let consecutive = frame(&(0..100).collect());
+        assert_eq!(set(&[10..20]).find(&consecutive), Found::Run(10..20));
+        assert_eq!(set(&[10..15, 30..35]).find(&consecutive), Found::Runs);
+        assert_eq!(set(&[200..210]).find(&consecutive), Found::Nothing);
+        let even = frame(&(0..50).map(|n| n * 2).collect());
+        assert_eq!(set(&[2..7]).find(&even), Found::Run(1..4));
+        assert_eq!(set(&[2..3, 6..7]).find(&even), Found::Scattered);
+    }
+
     #[test]
     fn runs_join_consecutive_keys_only() {
         let keys = [1u16, 2, 3, 7, 9, 10].map(|n| ChannelKey::leased(NodeId(1), n));

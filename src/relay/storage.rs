@@ -146,3 +146,29 @@ impl<R: Runtime> fmt::Debug for Storage<R> {
         f.write_str("Storage")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{NodeId, Samples, Series};
+
+    /// Every write counts, touched by a subscription or not.
+    #[test]
+    fn every_write_is_counted() {
+        let series = Series {
+            key: ChannelKey::leased(NodeId(1), 1),
+            timestamps: vec![0],
+            samples: Samples::F64(vec![0.0]),
+        };
+        let frame = Frame::new(vec![series]).expect("one key");
+        let rt = ::tokio::runtime::Builder::new_current_thread().build();
+        rt.expect("a runtime builds").block_on(async {
+            let storage = Storage::new(Tokio);
+            assert_eq!(storage.frames().await, 0);
+            for _ in 0..3 {
+                storage.write(frame.clone()).await;
+            }
+            assert_eq!(storage.frames().await, 3);
+        });
+    }
+}
