@@ -9,8 +9,8 @@
 //! back-edge or a cycle between files):
 //! - [`rt`]: the `Runtime` trait and its backends. `rt::tokio` forwards to tokio at zero
 //!   cost, but for its bounded channel, whose buffer is allocated once (the bookkeeping
-//!   of `rt::slots`, shared with the simulated channel); `rt::sim` holds the primitives shared by the shuttle and loom backends — channels
-//!   on the checker's locks, virtual time under the synctest rule, the event log, and the
+//!   of `rt::slots`, shared with the simulated channel); `rt::sim` holds the primitives
+//!   shared by the shuttle and loom backends — channels on the checker's locks, virtual time under the synctest rule, the event log, and the
 //!   wait-for graph of deadlock and leak reports; `rt::turmoil` runs tokio in a turmoil host,
 //!   with a census of each host's live tasks for the leak check; `rt::record` keeps what a
 //!   checked run says through `tracing`, told the running task and virtual time by `rt::sim`;

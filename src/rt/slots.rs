@@ -6,11 +6,12 @@
 //! Senders wait in FIFO order, as with tokio's semaphore: a sender that finds others queued
 //! queues behind them even if a slot is free, so no sender starves. Each freed slot wakes
 //! the head of the queue; a queued sender that is dropped leaves the queue and wakes the
-//! next one ([`Slots::leave_queue`] then [`Slots::next_sender`]), so no wake-up is lost to
-//! a cancelled send.
+//! next one ([`Slots::pass_turn`]), so no wake-up is lost to a cancelled send.
 
 use std::collections::VecDeque;
 use std::task::Waker;
+
+use super::TrySendError;
 
 /// The most slots a channel allocates up front; a larger buffer grows as it fills, once.
 const PREALLOCATED: usize = 1024;
@@ -66,7 +67,7 @@ impl<T> Slots<T> {
             .map(|(_, w)| w.clone())
     }
 
-    pub(crate) fn leave_queue(&mut self, ticket: u64) {
+    fn leave_queue(&mut self, ticket: u64) {
         self.queue.retain(|(t, _)| *t != ticket);
     }
 
@@ -109,10 +110,38 @@ impl<T> Slots<T> {
         }
     }
 
-    /// Whether a send that does not wait may take a slot now: the receiver is open, nobody
-    /// is queued and there is room.
-    pub(crate) fn may_send_now(&self) -> bool {
-        self.receiver_open && self.queue.is_empty() && self.has_room()
+    /// A send that does not wait: buffers `value` if the receiver is open, nobody is queued
+    /// and there is room, and returns the receiver to wake; hands the value back otherwise.
+    pub(crate) fn try_push(&mut self, value: T) -> Result<Option<Waker>, TrySendError<T>> {
+        if !self.receiver_open {
+            return Err(TrySendError::Closed(value));
+        }
+        if !self.queue.is_empty() || !self.has_room() {
+            return Err(TrySendError::Full(value));
+        }
+        Ok(self.push(value))
+    }
+
+    /// A permit's send: gives the reserved slot up and buffers `value` in it, returning the
+    /// receiver to wake; hands the value back, to drop unlocked, if the receiver is gone.
+    pub(crate) fn send_reserved(&mut self, value: T) -> Result<Option<Waker>, T> {
+        self.reserved -= 1;
+        match self.receiver_open {
+            true => Ok(self.push(value)),
+            false => Err(value),
+        }
+    }
+
+    /// A permit dropped unused: frees its slot; returns the next sender to wake.
+    pub(crate) fn unreserve(&mut self) -> Option<Waker> {
+        self.reserved -= 1;
+        self.next_sender()
+    }
+
+    /// A waiting sender dropped: leaves the queue; returns the sender whose turn it is now.
+    pub(crate) fn pass_turn(&mut self, ticket: u64) -> Option<Waker> {
+        self.leave_queue(ticket);
+        self.next_sender()
     }
 
     /// Buffers `value`; returns the receiver to wake.

@@ -83,10 +83,7 @@ impl<'a, T> Future for Reserve<'a, T> {
 impl<T> Drop for Reserve<'_, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
-            wake(self.tx.0.with(|s| {
-                s.leave_queue(ticket);
-                s.next_sender()
-            }));
+            wake(self.tx.0.with(|s| s.pass_turn(ticket)));
         }
     }
 }
@@ -150,12 +147,7 @@ impl<T: Send> handles::Sender<T> for ChanSender<T> {
     }
 
     fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let woken = self.0.with(|s| match (s.receiver_open, s.may_send_now()) {
-            (false, _) => Err(TrySendError::Closed(value)),
-            (true, false) => Err(TrySendError::Full(value)),
-            (true, true) => Ok(s.push(value)),
-        })?;
-        wake(woken);
+        wake(self.0.with(|s| s.try_push(value))?);
         Ok(())
     }
 
@@ -174,14 +166,7 @@ impl<T: Send> handles::Sender<T> for ChanSender<T> {
 impl<T: Send> handles::Permit<T> for ChanPermit<'_, T> {
     fn send(mut self, value: T) {
         self.sent = true;
-        let delivered = self.tx.0.with(|s| {
-            s.reserved -= 1;
-            match s.receiver_open {
-                true => Ok(s.push(value)),
-                false => Err(value),
-            }
-        });
-        match delivered {
+        match self.tx.0.with(|s| s.send_reserved(value)) {
             Ok(receiver) => wake(receiver),
             Err(undeliverable) => drop(undeliverable),
         }
@@ -191,10 +176,7 @@ impl<T: Send> handles::Permit<T> for ChanPermit<'_, T> {
 impl<T> Drop for ChanPermit<'_, T> {
     fn drop(&mut self) {
         if !self.sent {
-            wake(self.tx.0.with(|s| {
-                s.reserved -= 1;
-                s.next_sender()
-            }));
+            wake(self.tx.0.with(Slots::unreserve));
         }
     }
 }

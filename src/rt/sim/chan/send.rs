@@ -153,10 +153,7 @@ impl<M: Model, T: Send> SimSender<M, T> {
     /// Leaves the sender queue if `ticket` is in it, waking the sender whose turn it is.
     fn pass_turn(&self, ticket: Option<u64>) {
         if let Some(ticket) = ticket {
-            let next = M::with(&self.chan.state, |s| {
-                s.leave_queue(ticket);
-                s.next_sender()
-            });
+            let next = M::with(&self.chan.state, |s| s.pass_turn(ticket));
             next.into_iter().for_each(Waker::wake);
         }
     }
@@ -174,11 +171,9 @@ impl<M: Model, T: Send> handles::Permit<T> for SimPermit<'_, M, T> {
         let chan = &self.tx.chan;
         let me = chan.anchor.me();
         let delivered = M::with(&chan.state, |s| {
-            s.reserved -= 1;
-            if !s.receiver_open {
-                return Err(value);
-            }
-            Ok(push(s, value, &chan.anchor))
+            let receiver = s.send_reserved(value)?;
+            chan.anchor.resource.set_len(s.buffer.len());
+            Ok::<_, T>(receiver)
         });
         match delivered {
             Ok(receiver) => {
@@ -197,10 +192,7 @@ impl<M: Model, T: Send> handles::Permit<T> for SimPermit<'_, M, T> {
 impl<M: Model, T: Send> Drop for SimPermit<'_, M, T> {
     fn drop(&mut self) {
         if !self.sent {
-            let next = M::with(&self.tx.chan.state, |s| {
-                s.reserved -= 1;
-                s.next_sender()
-            });
+            let next = M::with(&self.tx.chan.state, |s| s.unreserve());
             next.into_iter().for_each(Waker::wake);
         }
     }
@@ -239,13 +231,9 @@ impl<M: Model, T: Send> handles::Sender<T> for SimSender<M, T> {
         let chan = &self.chan;
         let me = chan.anchor.me();
         let woken = M::with(&chan.state, |s| {
-            if !s.receiver_open {
-                return Err(TrySendError::Closed(value));
-            }
-            if !s.queue.is_empty() || !s.has_room() {
-                return Err(TrySendError::Full(value));
-            }
-            Ok(push(s, value, &chan.anchor))
+            let receiver = s.try_push(value)?;
+            chan.anchor.resource.set_len(s.buffer.len());
+            Ok(receiver)
         })
         .inspect_err(|_| chan.anchor.touch(me, self.endpoint, Side::Tx))?;
         chan.anchor.sent(me, self.endpoint);
