@@ -20,12 +20,22 @@ fn free_port() -> u16 {
     listener.local_addr().expect("bound").port()
 }
 
+/// Where data dirs go: memory when the machine has a tmpfs at `/dev/shm`, so a busy
+/// disk's fsync cannot stall etcd's lease revokes; the temp dir otherwise.
+fn data_root() -> PathBuf {
+    let shm = PathBuf::from("/dev/shm");
+    if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 impl EtcdServer {
     /// Starts etcd and waits until it answers.
     pub fn start() -> Self {
         let (client, peer) = (free_port(), free_port());
-        let dir =
-            std::env::temp_dir().join(format!("sigrelay-etcd-{}-{client}", std::process::id()));
+        let dir = data_root().join(format!("sigrelay-etcd-{}-{client}", std::process::id()));
         let client_url = format!("http://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");
         let child = Command::new("etcd")
