@@ -158,8 +158,14 @@ pub async fn mutex_excludes_and_hands_over<R: Runtime>(rt: R) {
     let counter = std::sync::Arc::new(rt.mutex("counter", 0u32));
     let guard = counter.lock().await;
     assert!(counter.try_lock().is_none());
+    assert!(
+        counter.try_lock().is_none(),
+        "a failed try_lock leaves the lock with its holder"
+    );
     let other = counter.clone();
     let adder = rt.spawn("adder", async move { *other.lock().await += 10 });
+    rt.sleep(std::time::Duration::from_millis(1)).await;
+    assert_eq!(*guard, 0, "the adder waits while the lock is held");
     drop(guard);
     adder.await.expect("the adder completes");
     let mut guard = counter.lock().await;

@@ -1,8 +1,6 @@
 //! Tracing of task groups: one span per routine carrying its path, lifecycle events at debug
-//! level, on tokio, shuttle and turmoil; a warning when a group is dropped with routines
-//! running, on tokio and turmoil (under shuttle with this capture installed, that body
-//! stops in a schedule where the group's last handle is dropped while its tree is locked;
-//! without the capture it passes: not yet understood, so not yet run).
+//! level, and a warning when a group is dropped with routines running — on tokio, shuttle
+//! and turmoil.
 //!
 //! A binary of its own: shuttle decides which `tracing` dispatcher each task sees from
 //! process-wide state ("does some thread have a scoped default?"), so a capture installed by
@@ -27,6 +25,7 @@ fn tokio() {
 fn shuttle() {
     traces::with_capture(|| {
         backends::shuttle(traces::routines_trace_their_path_and_lifecycle);
+        backends::shuttle(traces::an_abandoned_group_warns_only_if_routines_ran);
     });
 }
 

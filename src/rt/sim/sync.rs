@@ -160,8 +160,13 @@ impl<M: Model, T: Send> handles::Mutex<T> for SimMutex<M, T> {
     }
 
     fn try_lock(&self) -> Option<SimMutexGuard<'_, M, T>> {
-        self.acquire(&mut None, None)
-            .then_some(SimMutexGuard { mutex: self })
+        // Not `then_some`: it would build the guard either way, and dropping the unused
+        // one would release the lock of the task that holds it.
+        if self.acquire(&mut None, None) {
+            Some(SimMutexGuard { mutex: self })
+        } else {
+            None
+        }
     }
 }
 
