@@ -151,6 +151,78 @@ impl<R: Runtime> fmt::Debug for Storage<R> {
 mod tests {
     use super::*;
     use crate::frame::{NodeId, Samples, Series};
+    use crate::relay::delivery::{Delivery, Policy};
+    use crate::relay::delta::Delta;
+    use std::time::Duration;
+
+    fn key(channel: u16) -> ChannelKey {
+        ChannelKey::leased(NodeId(1), channel)
+    }
+
+    fn frame_of(channel: u16) -> Frame {
+        let series = Series {
+            key: key(channel),
+            timestamps: vec![0],
+            samples: Samples::F64(vec![0.0]),
+        };
+        Frame::new(vec![series]).expect("one key")
+    }
+
+    /// A delta with one lossless subscriber for `channels`, subscribed to `storage`: the
+    /// delta (kept for as long as it must run), the subscription and the outlet.
+    async fn subscribed(
+        storage: &Storage<Tokio>,
+        channels: &[u16],
+    ) -> (
+        Delta<Tokio>,
+        SubscriptionId,
+        <Tokio as Runtime>::Receiver<Delivery>,
+    ) {
+        let keys: BTreeSet<_> = channels.iter().copied().map(key).collect();
+        let (_writes, inlet) = Tokio.channel("writes", 1);
+        let (delta, handle) = Delta::new(Tokio, inlet);
+        let outlet = handle.connect(1, keys.clone(), Policy::Lossless, 8).await;
+        let id = storage.subscribe(keys, handle).await;
+        (delta, id, outlet.expect("connects"))
+    }
+
+    /// Writes `frame`, failing (rather than hanging) if the write does not end.
+    async fn written(storage: &Storage<Tokio>, frame: Frame) {
+        let write = Tokio.timeout(Duration::from_secs(10), storage.write(frame));
+        write
+            .await
+            .expect("a write to unread outlets with room ends");
+    }
+
+    /// How many deliveries each outlet holds, emptying it.
+    fn drained(outlets: &mut [&mut <Tokio as Runtime>::Receiver<Delivery>]) -> Vec<usize> {
+        let count = |outlet: &mut <Tokio as Runtime>::Receiver<Delivery>| {
+            std::iter::from_fn(|| outlet.try_recv().ok()).count()
+        };
+        outlets.iter_mut().map(|outlet| count(outlet)).collect()
+    }
+
+    /// A frame reaches each subscription it touches once — the first and the third of
+    /// three here, never the second — and ending one subscription leaves the others.
+    #[test]
+    fn a_write_reaches_each_touched_subscription_once() {
+        let rt = ::tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build();
+        rt.expect("a runtime builds").block_on(async {
+            let storage = Storage::new(Tokio);
+            let (_a, _, mut first) = subscribed(&storage, &[1]).await;
+            let (_b, middle, mut second) = subscribed(&storage, &[2]).await;
+            let (_c, _, mut third) = subscribed(&storage, &[1, 3]).await;
+            written(&storage, frame_of(1)).await;
+            let outlets = &mut [&mut first, &mut second, &mut third];
+            assert_eq!(drained(outlets), [1, 0, 1]);
+            storage.unsubscribe(middle).await;
+            written(&storage, frame_of(1)).await;
+            written(&storage, frame_of(2)).await;
+            assert_eq!(drained(outlets), [1, 0, 1], "the others stay subscribed");
+        });
+    }
 
     /// Every write counts, touched by a subscription or not.
     #[test]
