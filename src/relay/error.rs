@@ -203,3 +203,95 @@ impl CloseReport {
         self.forced.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{Samples, Series};
+
+    fn keys() -> Vec<ChannelKey> {
+        vec![ChannelKey::leased(NodeId(2), 7), ChannelKey::free(9)]
+    }
+
+    fn frame() -> Frame {
+        let series = Series {
+            key: keys()[0],
+            timestamps: vec![0],
+            samples: Samples::I64(vec![0]),
+        };
+        Frame::new(vec![series]).expect("one key")
+    }
+
+    /// Every message names what the caller needs to act on: the channels, the node, the
+    /// nested cause.
+    #[test]
+    fn messages_name_their_details() {
+        let config = ConfigError::UnmappedLeaseholder(keys()[0]);
+        let messages = [
+            (config.to_string(), "channel 2:7 is leased by a node"),
+            (
+                ConfigError::ZeroPeerBuffer.to_string(),
+                "peer buffer is zero",
+            ),
+            (
+                RelayError::UnknownKeys(keys()).to_string(),
+                "unknown channels: 2:7, free:9",
+            ),
+            (
+                RelayError::Unreachable(keys()).to_string(),
+                "without a cluster: 2:7, free:9",
+            ),
+            (
+                RelayError::DemandsLeft(vec![3]).to_string(),
+                "streamers [3]",
+            ),
+            (
+                RelayError::Config(config).to_string(),
+                "invalid configuration: channel 2:7",
+            ),
+            (
+                RelayError::from(DeltaError::NotConnected(4)).to_string(),
+                "delta: subscriber 4 is not connected",
+            ),
+            (
+                WriteError::UnknownChannel(keys()[1], frame()).to_string(),
+                "unknown channel free:9",
+            ),
+            (
+                WriteError::NotLeaseholder {
+                    key: keys()[0],
+                    leaseholder: NodeId(2),
+                    frame: frame(),
+                }
+                .to_string(),
+                "channel 2:7 is leased by node 2",
+            ),
+            (
+                WriteError::Unconfirmed {
+                    leaseholder: NodeId(2),
+                    frame: frame(),
+                }
+                .to_string(),
+                "node 2 did not confirm the write: it may have been written",
+            ),
+            (CloseError::AlreadyClosed.to_string(), "already closed"),
+        ];
+        for (message, names) in messages {
+            assert!(message.contains(names), "{message:?} lacks {names:?}");
+        }
+    }
+
+    #[test]
+    fn a_close_that_forced_a_streamer_is_not_clean() {
+        assert!(CloseReport::default().is_clean());
+        let forced = CloseReport {
+            forced: vec!["relay/streamers/s-0".into()],
+        };
+        assert!(!forced.is_clean());
+    }
+
+    #[test]
+    fn a_stopped_delta_means_a_closed_relay() {
+        assert_eq!(RelayError::from(DeltaError::Stopped), RelayError::Closed);
+    }
+}

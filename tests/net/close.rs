@@ -1,7 +1,8 @@
 //! Closing a relay whose peer is unreachable is bounded by local work alone: with the link
 //! to the leaseholder held or partitioned (so no message can make a round trip), closing the
 //! streamer and the relay takes no simulated time beyond a few scheduler ticks, and leaves
-//! nothing running.
+//! nothing running. Closing the last streamer of a leaseholder's channels ends its peer tap
+//! at once, even while the tap's dial hangs.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -60,4 +61,36 @@ fn close_with_the_link_partitioned() {
     on_turmoil(check(0xc105f), |rt| {
         close_while_cut_off(rt, || turmoil::partition("main", "leaseholder"))
     });
+}
+
+/// Closing the only streamer of a leaseholder's channels ends the peer tap at once, even
+/// while its dial hangs on a held link: the tap does not wait out the handshake deadline.
+async fn tap_ends_while_it_dials(rt: Turmoil) {
+    let listener = TurmoilNet.bind("0.0.0.0:7000").await.expect("a free port");
+    let peers = Peers::new(TurmoilNet, map(), CLUSTER, GATEWAY);
+    let deadline = peers.handshake_deadline;
+    let config = RelayConfig::new(GATEWAY, [key(1)]);
+    let relay = sigrelay::cluster::open(rt.clone(), config, peers, listener)
+        .await
+        .expect("a valid configuration");
+    turmoil::hold("main", "leaseholder");
+    let keys = BTreeSet::from([key(1)]);
+    let streamer = relay.new_streamer(keys, Default::default()).await;
+    rt.sleep(deadline / 5).await;
+    let taps = |census: sigrelay::signal::Census| {
+        let live = census.live.into_iter().map(|r| r.path.to_string());
+        live.filter(|path| path.contains("tap-"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(taps(relay.census().await).len(), 1, "the tap dials again");
+    drop(streamer.expect("open").close().await);
+    rt.sleep(deadline / 20).await;
+    assert_eq!(taps(relay.census().await), Vec::<String>::new());
+    let report = relay.close(Duration::from_secs(1)).await.expect("closes");
+    assert!(report.is_clean(), "{report:?}");
+}
+
+#[test]
+fn a_closed_tap_stops_dialling() {
+    on_turmoil(check(0xc1060), tap_ends_while_it_dials);
 }
