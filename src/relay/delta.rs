@@ -310,10 +310,7 @@ mod tests {
     /// a single pass again rather than a wait for the turn.
     #[test]
     fn a_turn_is_given_back_once_its_wait_ends() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a runtime builds");
-        runtime.block_on(async {
+        on_tokio(async {
             let (_writes, inlet) = Tokio.channel("writes", 1);
             let (_delta, handle) = Delta::new(Tokio, inlet);
             let key = ChannelKey::leased(NodeId(1), 1);
@@ -328,6 +325,61 @@ mod tests {
             assert_eq!((waited.is_ok(), read), (true, (Some(1), true)));
             assert_eq!(handle.shared.turns(), 0, "the turn was given back");
             handle.offer(frame(2)).await.expect("room again");
+            assert_eq!(handle.shared.turns(), 0);
+        });
+    }
+
+    fn on_tokio(body: impl std::future::Future<Output = ()>) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build();
+        runtime.expect("a runtime builds").block_on(body);
+    }
+
+    /// A fan-out that finds room when no other is counted is one pass under the table's
+    /// lock: it never waits for the turn.
+    #[test]
+    fn a_fan_out_with_room_never_waits_for_the_turn() {
+        on_tokio(async {
+            let (_writes, inlet) = Tokio.channel("writes", 1);
+            let (_delta, handle) = Delta::new(Tokio, inlet);
+            let key = ChannelKey::leased(NodeId(1), 1);
+            let connect = handle.connect(1, [key].into(), Policy::Lossless, 1);
+            let _outlet = connect.await.expect("connects");
+            let _held = handle.shared.hold_turn().await;
+            let offered = futures::FutureExt::now_or_never(handle.offer(frame(0)));
+            assert!(matches!(offered, Some(Ok(()))), "it waited for the turn");
+        });
+    }
+
+    /// A fan-out that comes while another waits for room is counted and queued behind it,
+    /// so frames reach the outlet in the order they were offered.
+    #[test]
+    fn a_fan_out_behind_a_waiting_one_is_counted_and_keeps_its_place() {
+        on_tokio(async {
+            let (_writes, inlet) = Tokio.channel("writes", 1);
+            let (_delta, handle) = Delta::new(Tokio, inlet);
+            let key = ChannelKey::leased(NodeId(1), 1);
+            let connect = handle.connect(1, [key].into(), Policy::Lossless, 1);
+            let mut outlet = connect.await.expect("connects");
+            handle.offer(frame(0)).await.expect("room for one");
+            let mut waits = std::pin::pin!(handle.offer(frame(1)));
+            let mut behind = std::pin::pin!(handle.offer(frame(2)));
+            assert!(
+                futures::poll!(waits.as_mut()).is_pending(),
+                "the outlet is full"
+            );
+            assert!(futures::poll!(behind.as_mut()).is_pending(), "queued");
+            assert_eq!(handle.shared.turns(), 2, "one holds the turn, one waits");
+            let read = async {
+                let mut got = Vec::new();
+                for _ in 0..3 {
+                    let delivery = outlet.recv().await.expect("delivered");
+                    got.extend(delivery.series().map(|s| s.timestamps[0]));
+                }
+                got
+            };
+            let (waited, queued, got) = futures::join!(waits, behind, read);
+            assert!(waited.is_ok() && queued.is_ok(), "the delta runs");
+            assert_eq!(got, [0, 1, 2], "in the order offered");
             assert_eq!(handle.shared.turns(), 0);
         });
     }

@@ -127,6 +127,12 @@ impl<R: Runtime> Shared<R> {
         self.state.with(|s| s.turns)
     }
 
+    /// Holds the turn as a fan-out waiting for room does, without counting a place.
+    #[cfg(test)]
+    pub(super) async fn hold_turn(&self) -> impl Send + '_ {
+        self.turn.lock().await
+    }
+
     /// Runs `apply` on the table, unless the delta has stopped: a stopped delta holds no
     /// subscriber, so every outlet closes once read.
     pub(super) fn with_table<T>(

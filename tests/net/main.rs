@@ -7,6 +7,7 @@
 mod admission;
 mod close;
 mod cluster;
+mod coalesce;
 mod config;
 mod handshake;
 mod loopback;
