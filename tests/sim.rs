@@ -538,3 +538,22 @@ fn a_bad_replay_schedule_is_a_failure_and_the_next_check_runs() {
     let summary = ShuttleCheck::new(Strategy::Random, 5).run(|_rt: Shuttle| async {});
     assert_eq!(summary.iterations, 5);
 }
+
+/// A recording keeps every event of its thread, even of a callsite another thread with no
+/// subscriber reached first (tracing caches one interest per callsite for the process).
+#[test]
+fn a_recording_keeps_events_of_a_callsite_another_thread_reached_first() {
+    use sigrelay::check::Recording;
+    fn say(n: u32) {
+        tracing::warn!(n, "a shared callsite");
+    }
+    let ((), recording) = Recording::capture(|| {
+        std::thread::spawn(|| say(0))
+            .join()
+            .expect("the thread ends");
+        say(1);
+    });
+    let lines = recording.lines();
+    let kept = |l: &String| l.contains("a shared callsite n=1");
+    assert_eq!(lines.iter().filter(|l| kept(l)).count(), 1, "{lines:#?}");
+}

@@ -90,3 +90,18 @@ fn a_dropped_relay_says_so_in_the_log() {
         );
     }
 }
+
+/// A delta that stops with frames it could not place by its close deadline says so.
+#[test]
+fn a_delta_giving_up_at_its_close_deadline_says_so_in_the_log() {
+    use sigrelay::check::{Recording, TurmoilCheck};
+    let body = delta::a_stopping_delta_keeps_its_close_deadline;
+    let (ran, recording) = Recording::capture(|| TurmoilCheck::new(backends::SEED).try_run(body));
+    ran.expect("the body passes");
+    let said = "dropped what it still held at its close deadline";
+    let lines = recording.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("WARN") && l.contains(said)),
+        "no warning {said:?} in {lines:#?}"
+    );
+}

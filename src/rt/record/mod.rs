@@ -19,6 +19,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
+mod anchor;
 pub(crate) mod chrome;
 
 use self::chrome::{Args, TraceEvent};
@@ -92,8 +93,10 @@ struct Recorder {
 
 impl Recording {
     /// Runs `run` with a recording subscriber as this thread's default, and returns its
-    /// output with what it recorded.
+    /// output with what it recorded: every event of the thread, whatever other threads do
+    /// meanwhile (`record/anchor.rs` says how).
     pub fn capture<T>(run: impl FnOnce() -> T) -> (T, Recording) {
+        anchor::hold();
         let recorder = Recorder::default();
         let output = tracing::subscriber::with_default(recorder.clone(), run);
         let mut state = recorder
