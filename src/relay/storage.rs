@@ -99,6 +99,14 @@ impl<R: Runtime> Storage<R> {
         self.state.with(|s| s.frames)
     }
 
+    /// The keys of each subscription, in the order they were made: what the node's writes
+    /// are filtered by before they reach a fan-out. Empty once no streamer demands a channel
+    /// this node leases.
+    pub async fn taps(&self) -> Vec<BTreeSet<ChannelKey>> {
+        let keys = |sub: &Subscription<R>| sub.keys.set.clone();
+        self.state.with(|s| s.subscriptions.iter().map(keys).collect())
+    }
+
     /// Subscribes `delta` to writes touching `keys`.
     pub(crate) async fn subscribe(
         &self,

@@ -29,6 +29,7 @@ suite_without_loom!(
     delta::deliveries_hold_exactly_the_wanted_series,
     delta::a_disconnect_ends_the_wait_on_its_outlet,
     node::streams_only_demanded_keys_in_order,
+    node::storage_taps_only_demanded_leased_keys,
     node::updates_move_the_barrier,
     node::refusals_are_typed_and_starve_no_one,
     node::writes_are_checked_across_holes,

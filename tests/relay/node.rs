@@ -337,3 +337,28 @@ pub async fn an_update_leaves_no_hole_in_a_dropped_key<R: Runtime>(rt: R) {
     drop(s);
     close_clean(&relay).await;
 }
+
+/// The node's writes are filtered by exactly the leased keys streamers demand: a streamer of
+/// free keys alone adds no storage tap, an update or a close narrows the one tap, and once
+/// the last streamer of a leased key has gone no tap is left.
+pub async fn storage_taps_only_demanded_leased_keys<R: Runtime>(rt: R) {
+    let relay = open(rt).await;
+    let taps = || relay.storage().taps();
+    let free_only = streamer(&relay, &[free(1)]).await;
+    assert!(taps().await.is_empty(), "free keys need no tap");
+    let mut a = streamer(&relay, &[leased(1), leased(2), free(2)]).await;
+    let b = streamer(&relay, &[leased(2), leased(3)]).await;
+    let all = set(&[leased(1), leased(2), leased(3)]);
+    assert_eq!(taps().await, [all]);
+    a.update(set(&[leased(2)])).await.expect("open");
+    assert_eq!(taps().await, [set(&[leased(2), leased(3)])]);
+    assert!(b.close().await.is_empty());
+    assert_eq!(taps().await, [set(&[leased(2)])]);
+    assert!(a.close().await.is_empty());
+    assert!(taps().await.is_empty(), "no streamer demands a leased key");
+    assert!(free_only.close().await.is_empty());
+    let again = streamer(&relay, &[leased(4)]).await;
+    assert_eq!(taps().await, [set(&[leased(4)])], "a tap opens again");
+    assert!(again.close().await.is_empty());
+    close_clean(&relay).await;
+}
