@@ -104,7 +104,8 @@ impl<R: Runtime> Storage<R> {
     /// this node leases.
     pub async fn taps(&self) -> Vec<BTreeSet<ChannelKey>> {
         let keys = |sub: &Subscription<R>| sub.keys.set.clone();
-        self.state.with(|s| s.subscriptions.iter().map(keys).collect())
+        self.state
+            .with(|s| s.subscriptions.iter().map(keys).collect())
     }
 
     /// Subscribes `delta` to writes touching `keys`.
