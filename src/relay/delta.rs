@@ -311,11 +311,7 @@ mod tests {
     #[test]
     fn a_turn_is_given_back_once_its_wait_ends() {
         on_tokio(async {
-            let (_writes, inlet) = Tokio.channel("writes", 1);
-            let (_delta, handle) = Delta::new(Tokio, inlet);
-            let key = ChannelKey::leased(NodeId(1), 1);
-            let connect = handle.connect(1, [key].into(), Policy::Lossless, 1);
-            let mut outlet = connect.await.expect("connects");
+            let (_delta, handle, mut outlet) = one_subscriber().await;
             handle.offer(frame(0)).await.expect("room for one");
             let read = async {
                 let first = outlet.recv().await.map(|d| d.series().count());
@@ -329,6 +325,22 @@ mod tests {
         });
     }
 
+    /// A delta that is not run (the tests fan out in their own task) with one lossless
+    /// subscriber of the frames' key and room for one delivery: what keeps the delta, its
+    /// handle and the outlet.
+    async fn one_subscriber() -> (
+        impl Sized,
+        DeltaHandle<Tokio>,
+        <Tokio as Runtime>::Receiver<Delivery>,
+    ) {
+        let (writes, inlet) = Tokio.channel("writes", 1);
+        let (delta, handle) = Delta::new(Tokio, inlet);
+        let key = ChannelKey::leased(NodeId(1), 1);
+        let connect = handle.connect(1, [key].into(), Policy::Lossless, 1);
+        let outlet = connect.await.expect("connects");
+        ((writes, delta), handle, outlet)
+    }
+
     fn on_tokio(body: impl std::future::Future<Output = ()>) {
         let runtime = tokio::runtime::Builder::new_current_thread().build();
         runtime.expect("a runtime builds").block_on(body);
@@ -339,11 +351,7 @@ mod tests {
     #[test]
     fn a_fan_out_with_room_never_waits_for_the_turn() {
         on_tokio(async {
-            let (_writes, inlet) = Tokio.channel("writes", 1);
-            let (_delta, handle) = Delta::new(Tokio, inlet);
-            let key = ChannelKey::leased(NodeId(1), 1);
-            let connect = handle.connect(1, [key].into(), Policy::Lossless, 1);
-            let _outlet = connect.await.expect("connects");
+            let (_delta, handle, _outlet) = one_subscriber().await;
             let _held = handle.shared.hold_turn().await;
             let offered = futures::FutureExt::now_or_never(handle.offer(frame(0)));
             assert!(matches!(offered, Some(Ok(()))), "it waited for the turn");
@@ -355,11 +363,7 @@ mod tests {
     #[test]
     fn a_fan_out_behind_a_waiting_one_is_counted_and_keeps_its_place() {
         on_tokio(async {
-            let (_writes, inlet) = Tokio.channel("writes", 1);
-            let (_delta, handle) = Delta::new(Tokio, inlet);
-            let key = ChannelKey::leased(NodeId(1), 1);
-            let connect = handle.connect(1, [key].into(), Policy::Lossless, 1);
-            let mut outlet = connect.await.expect("connects");
+            let (_delta, handle, mut outlet) = one_subscriber().await;
             handle.offer(frame(0)).await.expect("room for one");
             let mut waits = std::pin::pin!(handle.offer(frame(1)));
             let mut behind = std::pin::pin!(handle.offer(frame(2)));
