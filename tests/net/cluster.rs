@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
-use sigrelay::net::{ClusterMap, Credentials, Peers, Transport, TurmoilNet};
+use sigrelay::net::{ClusterMap, Credentials, Listener, Peers, Transport, TurmoilNet};
 use sigrelay::relay::{ChannelKey, Frame, NodeId, RelayConfig, Samples, Series};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Turmoil;
@@ -29,6 +29,12 @@ pub fn peers<T: Transport>(
         max_message: 64 * 1024,
         ..Peers::new(transport, map, credentials, me)
     }
+}
+
+/// The port `listener` listens at.
+pub fn port<L: Listener>(listener: &L) -> String {
+    let address = listener.local_address().expect("bound");
+    address.rsplit(':').next().expect("host:port").to_string()
 }
 
 /// Runs `body` on a current-thread tokio runtime with real sockets.

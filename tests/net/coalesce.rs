@@ -17,7 +17,7 @@ use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::cluster::{on_shuttle, on_tokio, on_turmoil, peers, CLUSTER, SERVER};
+use super::cluster::{on_shuttle, on_tokio, on_turmoil, peers, port, CLUSTER, SERVER};
 use sigrelay::relay::NodeId;
 
 /// Frames written while the server's write waits: fewer than a server holds for a peer.
@@ -180,9 +180,7 @@ async fn queued_deliveries_share_a_write<R: Runtime, T: Transport>(
         gate: gate.clone(),
     };
     let listener = gated.bind(bind).await.expect("a free port");
-    let address = listener.local_address().expect("bound");
-    let port = address.rsplit(':').next().expect("host:port");
-    let dial = dial.replace("{port}", port);
+    let dial = dial.replace("{port}", &port(&listener));
     let server = peers(gated.clone(), SERVER, "", CLUSTER);
     sigrelay::cluster::serve(&relay, server, listener)
         .await

@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
-use sigrelay::net::{Listener, Message, Tcp, Transport, TurmoilNet};
+use sigrelay::net::{Message, Tcp, Transport, TurmoilNet};
 use sigrelay::relay::{ChannelKey, Frame, NodeId, Relay, RelayConfig, Samples, Series};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
 
-use super::cluster::{on_tokio, on_turmoil, peers, CLUSTER, SERVER};
+use super::cluster::{on_tokio, on_turmoil, peers, port, CLUSTER, SERVER};
 
 fn key(n: u16) -> ChannelKey {
     ChannelKey::leased(SERVER, n)
@@ -75,11 +75,6 @@ async fn serves_a_peer<R: Runtime, T: Transport>(rt: R, transport: T, bind: &str
         .new_streamer(unused, Default::default())
         .await
         .is_err());
-}
-
-fn port<L: Listener>(listener: &L) -> String {
-    let address = listener.local_address().expect("bound");
-    address.rsplit(':').next().expect("host:port").to_string()
 }
 
 #[test]
