@@ -1,6 +1,6 @@
 //! What the network tests share: the server node, the cluster's credentials, how a node's
-//! peers are set up, the runners of each backend, and a two-node turmoil cluster whose
-//! leaseholder host writes without end.
+//! peers are set up, the runners of each backend, a macro that runs a body on all four
+//! network backends, and a two-node turmoil cluster whose leaseholder host writes without end.
 
 use std::future::Future;
 use std::time::Duration;
@@ -119,3 +119,43 @@ pub async fn leaseholder(rt: Turmoil) {
         rt.sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// One test per body with real TCP on tokio, with the in-memory network on tokio and under
+/// shuttle, and with turmoil's network. The calling module names `SHUTTLE_RUNS`, the
+/// schedules of each shuttle strategy, and `SEED`.
+macro_rules! across_nodes {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn tokio_tcp() {
+                    super::super::cluster::on_tokio(super::$name(
+                        sigrelay::rt::Tokio,
+                        sigrelay::net::Tcp,
+                    ));
+                }
+                #[test]
+                fn shuttle_memory() {
+                    super::super::cluster::on_shuttle(super::SHUTTLE_RUNS, super::SEED, |rt| {
+                        super::$name(rt, sigrelay::net::MemoryNet::new())
+                    });
+                }
+                #[test]
+                fn tokio_memory() {
+                    super::super::cluster::on_tokio(super::$name(
+                        sigrelay::rt::Tokio,
+                        sigrelay::net::MemoryNet::new(),
+                    ));
+                }
+                #[test]
+                fn turmoil_net() {
+                    let check = sigrelay::check::TurmoilCheck::new(super::SEED);
+                    super::super::cluster::on_turmoil(check, |rt| {
+                        super::$name(rt, sigrelay::net::TurmoilNet)
+                    });
+                }
+            }
+        )*
+    };
+}
+pub(crate) use across_nodes;

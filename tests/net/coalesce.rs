@@ -1,156 +1,23 @@
 //! Writes to a peer are coalesced: while the peer server waits on a write the peer does not
 //! take, the deliveries that queue up behind it go out together in one write once the link
-//! moves again, in order and complete. The server's side of the link is a gated stream that
-//! refuses writes until the test opens it and counts the writes it takes. The same body runs
+//! moves again, in order and complete. The server's side of the link is a gated stream
+//! (`gate.rs`) that holds writes until the test opens it and counts the writes it takes. The same body runs
 //! on tokio TCP, turmoil and the in-memory network under shuttle.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sigrelay::check::TurmoilCheck;
-use sigrelay::net::{Listener, Message, Tcp, Transport, TurmoilNet};
-use sigrelay::relay::{ChannelKey, Frame, Relay, RelayConfig, Samples, Series};
+use sigrelay::net::{Message, Tcp, Transport, TurmoilNet};
+use sigrelay::relay::{ChannelKey, Frame, NodeId, Relay, RelayConfig, Samples, Series};
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Tokio;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::cluster::{on_shuttle, on_tokio, on_turmoil, peers, port, CLUSTER, SERVER};
-use sigrelay::relay::NodeId;
+use super::gate::{Gate, Gated};
 
 /// Frames written while the server's write waits: fewer than a server holds for a peer.
 const QUEUED: i64 = 32;
-
-/// Holds the accepted streams' writes while closed, and counts the writes taken.
-#[derive(Debug, Default)]
-struct Gate(Mutex<GateState>);
-
-#[derive(Debug, Default)]
-struct GateState {
-    closed: bool,
-    held: bool,
-    writes: usize,
-    waiting: Option<Waker>,
-}
-
-impl Gate {
-    fn state(&self) -> std::sync::MutexGuard<'_, GateState> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn close(&self) {
-        self.state().closed = true;
-    }
-
-    fn open(&self) {
-        let waiting = {
-            let mut state = self.state();
-            state.closed = false;
-            state.waiting.take()
-        };
-        waiting.into_iter().for_each(Waker::wake);
-    }
-
-    /// Whether a write waits at the closed gate.
-    fn holds_a_write(&self) -> bool {
-        self.state().held
-    }
-
-    fn writes(&self) -> usize {
-        self.state().writes
-    }
-}
-
-/// `T` whose accepted streams pass their writes through one gate.
-#[derive(Clone)]
-struct Gated<T> {
-    inner: T,
-    gate: Arc<Gate>,
-}
-
-#[derive(Debug)]
-struct GatedStream<S> {
-    inner: S,
-    gate: Arc<Gate>,
-}
-
-struct GatedListener<L> {
-    inner: L,
-    gate: Arc<Gate>,
-}
-
-impl<T: Transport> Transport for Gated<T> {
-    type Stream = GatedStream<T::Stream>;
-    type Listener = GatedListener<T::Listener>;
-
-    async fn connect(&self, address: &str) -> io::Result<Self::Stream> {
-        let inner = self.inner.connect(address).await?;
-        let gate = Arc::new(Gate::default());
-        Ok(GatedStream { inner, gate })
-    }
-
-    async fn bind(&self, address: &str) -> io::Result<Self::Listener> {
-        let inner = self.inner.bind(address).await?;
-        let gate = self.gate.clone();
-        Ok(GatedListener { inner, gate })
-    }
-}
-
-impl<L: Listener> Listener for GatedListener<L> {
-    type Stream = GatedStream<L::Stream>;
-
-    async fn accept(&mut self) -> io::Result<(Self::Stream, String)> {
-        let (inner, from) = self.inner.accept().await?;
-        let gate = self.gate.clone();
-        Ok((GatedStream { inner, gate }, from))
-    }
-
-    fn local_address(&self) -> io::Result<String> {
-        self.inner.local_address()
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for GatedStream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for GatedStream<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        {
-            let mut state = self.gate.state();
-            state.held = state.closed;
-            if state.closed {
-                state.waiting = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-        }
-        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = written {
-            self.gate.state().writes += usize::from(n > 0);
-        }
-        written
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
 
 fn key() -> ChannelKey {
     ChannelKey::leased(SERVER, 1)

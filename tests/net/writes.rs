@@ -19,7 +19,9 @@ use sigrelay::relay::{
 use sigrelay::rt::prelude::*;
 use sigrelay::rt::Turmoil;
 
-use super::cluster::{leased_elsewhere, map, on_turmoil, CLUSTER, GATEWAY, LEASEHOLDER};
+use super::cluster::{
+    across_nodes, leased_elsewhere, map, on_turmoil, CLUSTER, GATEWAY, LEASEHOLDER,
+};
 
 const NODES: u16 = 3;
 const EXCLUDED: WriterGroup = WriterGroup(7);
@@ -318,44 +320,7 @@ fn a_write_across_a_memory_cut_is_never_doubled() {
 
 /// Schedules of each body under each of shuttle's random and PCT strategies.
 const SHUTTLE_RUNS: usize = 20;
-
-/// One test per body with real TCP on tokio, with the in-memory network on tokio and under
-/// shuttle, and with turmoil's network.
-macro_rules! across_nodes {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[test]
-                fn tokio_tcp() {
-                    super::super::cluster::on_tokio(super::$name(
-                        sigrelay::rt::Tokio,
-                        sigrelay::net::Tcp,
-                    ));
-                }
-                #[test]
-                fn shuttle_memory() {
-                    super::super::cluster::on_shuttle(super::SHUTTLE_RUNS, 0x3217, |rt| {
-                        super::$name(rt, sigrelay::net::MemoryNet::new())
-                    });
-                }
-                #[test]
-                fn tokio_memory() {
-                    super::super::cluster::on_tokio(super::$name(
-                        sigrelay::rt::Tokio,
-                        sigrelay::net::MemoryNet::new(),
-                    ));
-                }
-                #[test]
-                fn turmoil_net() {
-                    let check = sigrelay::check::TurmoilCheck::new(0x3217);
-                    super::super::cluster::on_turmoil(check, |rt| {
-                        super::$name(rt, sigrelay::net::TurmoilNet)
-                    });
-                }
-            }
-        )*
-    };
-}
+const SEED: u64 = 0x3217;
 
 across_nodes!(
     writes_reach_every_node_and_groups_are_excluded,
