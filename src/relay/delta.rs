@@ -249,12 +249,9 @@ impl<R: Runtime> DeltaHandle<R> {
     ) -> Result<(), DeltaError> {
         let keys = Arc::new(Keys::new(keys));
         self.shared.control_turn().await;
-        let update = |table: &mut Table<R>| match table.get_mut(id) {
-            Some(subscriber) => {
-                subscriber.keys = keys;
-                Ok(())
-            }
-            None => Err(DeltaError::NotConnected(id)),
+        let update = |table: &mut Table<R>| match table.set_keys(id, keys) {
+            true => Ok(()),
+            false => Err(DeltaError::NotConnected(id)),
         };
         self.shared.with_table(update)?
     }

@@ -27,6 +27,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::delivery::{Delivery, Inflow, Policy, Subscriber};
+use super::keys::frame_span;
 use super::reached;
 use super::table::{SubscriberId, Table};
 use crate::bugs::{Bug, Bugs};
@@ -336,50 +337,49 @@ impl<R: Runtime> Shared<R> {
 
 /// Marks the next delivery of every subscriber of one of `keys` as interrupted.
 fn mark_gap<R: Runtime>(table: &mut Table<R>, keys: &BTreeSet<ChannelKey>) {
-    let touched = table.starting_at(0).iter_mut().map(|(_, s)| s);
-    let touched = touched.filter(|s| !s.keys.set.is_disjoint(keys));
+    let touched = table
+        .subscribers_mut()
+        .filter(|s| !s.keys.set.is_disjoint(keys));
     touched.for_each(|s| s.interrupted = true);
 }
 
 /// Offers `frame` to the subscribers from id `from` on until one's outlet is full, and
-/// returns that one; a subscriber whose outlet is gone is dropped.
+/// returns that one; a subscriber whose outlet is gone is dropped. Only subscribers whose
+/// keys' span meets the frame's are looked at.
 fn offer_from<R: Runtime>(
     table: &mut Table<R>,
-    mut from: SubscriberId,
+    from: SubscriberId,
     frame: &Frame,
 ) -> Option<Full<R>> {
-    loop {
-        let mut gone = None;
-        for (id, subscriber) in table.starting_at(from) {
-            let id = *id;
-            let found = subscriber.find(frame);
-            if !found.touches() {
-                continue;
+    let (low, high) = frame_span(frame)?;
+    let mut at = table.first_from(from);
+    while let Some((found, id, subscriber)) = table.next_meeting(at, low, high) {
+        at = found + 1;
+        let wanted = subscriber.find(frame);
+        if !wanted.touches() {
+            continue;
+        }
+        match subscriber
+            .outlet
+            .try_send(subscriber.delivery(frame, wanted))
+        {
+            Ok(()) => subscriber.delivered(),
+            Err(TrySendError::Closed(_)) => {
+                table.remove(id);
+                at = found;
             }
-            match subscriber
-                .outlet
-                .try_send(subscriber.delivery(frame, found))
-            {
-                Ok(()) => subscriber.delivered(),
-                Err(TrySendError::Closed(_)) => {
-                    gone = Some(id);
-                    break;
-                }
-                Err(TrySendError::Full(delivery)) => {
-                    let (outlet, policy) = (subscriber.outlet.clone(), subscriber.policy);
-                    return Some(Full {
-                        id,
-                        outlet,
-                        policy,
-                        delivery,
-                    });
-                }
+            Err(TrySendError::Full(delivery)) => {
+                let (outlet, policy) = (subscriber.outlet.clone(), subscriber.policy);
+                return Some(Full {
+                    id,
+                    outlet,
+                    policy,
+                    delivery,
+                });
             }
         }
-        let id = gone?;
-        table.remove(id);
-        from = id.checked_add(1)?;
     }
+    None
 }
 
 /// Sleeps until `deadline`, or forever without one.

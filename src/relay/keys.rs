@@ -62,15 +62,12 @@ impl Keys {
     /// Whether the frame's keys all lie within one run of this set: its first and last key
     /// do, and a run holds every key between them.
     pub(super) fn covers(&self, frame: &Frame) -> bool {
-        let series = frame.series();
-        let (Some(first), Some(last)) = (series.first(), series.last()) else {
+        let Some((first, last)) = frame_span(frame) else {
             return true;
         };
-        let at = self
-            .runs
-            .partition_point(|run| *run.end() < first.key.raw());
+        let at = self.runs.partition_point(|run| *run.end() < first);
         let run = self.runs.get(at);
-        run.is_some_and(|run| run.contains(&first.key.raw()) && run.contains(&last.key.raw()))
+        run.is_some_and(|run| run.contains(&first) && run.contains(&last))
     }
 
     /// The runs, ascending: raw keys, first and last of each.
@@ -86,17 +83,18 @@ impl Keys {
     /// are consecutive, or to a walk.
     #[inline]
     pub(super) fn find(&self, frame: &Frame) -> Found {
-        let series = frame.series();
-        let (Some(first), Some(last)) = (series.first(), series.last()) else {
+        let Some((low, high)) = frame_span(frame) else {
             return Found::Nothing;
         };
-        let (low, high) = (first.key.raw(), last.key.raw());
-        match self.span {
-            Some((lowest, highest)) if lowest <= high && low <= highest => {
-                self.find_within(frame, low, high)
-            }
-            _ => Found::Nothing,
+        match meets(self.span, low, high) {
+            true => self.find_within(frame, low, high),
+            false => Found::Nothing,
         }
+    }
+
+    /// The lowest and the highest key, raw: `None` for the empty set.
+    pub(super) fn span(&self) -> Option<(u32, u32)> {
+        self.span
     }
 
     /// [`find`](Self::find), once the set's span meets the frame's, `low` to `high`.
@@ -126,6 +124,20 @@ impl Keys {
             },
         }
     }
+}
+
+/// The first and the last key of `frame`, raw: `None` for a frame of no series.
+#[inline]
+pub(super) fn frame_span(frame: &Frame) -> Option<(u32, u32)> {
+    let series = frame.series();
+    let (first, last) = series.first().zip(series.last())?;
+    Some((first.key.raw(), last.key.raw()))
+}
+
+/// Whether a set of keys spanning `span` may have one from `low` to `high`.
+#[inline]
+pub(super) fn meets(span: Option<(u32, u32)>, low: u32, high: u32) -> bool {
+    span.is_some_and(|(lowest, highest)| lowest <= high && low <= highest)
 }
 
 #[cfg(test)]
@@ -164,12 +176,22 @@ mod tests {
                 .collect();
             let keys = Keys::new(set);
             let at = |series: &Series| frame.series().iter().position(|s| s.key == series.key);
+            let folded = |walk: crate::frame::Wanted<'_>| {
+                walk.fold(Vec::new(), |mut folded, s| {
+                    folded.extend(at(s));
+                    folded
+                })
+            };
             match keys.find(&frame) {
                 Found::Nothing => proptest::prop_assert!(plain.is_empty()),
-                Found::Run(run) => proptest::prop_assert_eq!(run.collect::<Vec<_>>(), plain),
+                Found::Run(run) => {
+                    proptest::prop_assert_eq!(&folded(frame.series_at(run.clone())), &plain);
+                    proptest::prop_assert_eq!(run.collect::<Vec<_>>(), plain);
+                }
                 Found::Runs => {
                     let walked: Vec<usize> =
                         frame.series_in_runs(keys.runs()).filter_map(at).collect();
+                    proptest::prop_assert_eq!(&folded(frame.series_in_runs(keys.runs())), &plain);
                     proptest::prop_assert_eq!(walked, plain);
                 }
                 Found::Scattered => proptest::prop_assert!(!plain.is_empty()),
