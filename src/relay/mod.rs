@@ -7,7 +7,8 @@
 //! in the writer's own task: a frame written on this node takes one hop to its streamers.
 //! Each subscriber's keys are held as runs of consecutive keys too (`keys`), so the fan-out
 //! finds a streamer's series in a frame with a few comparisons and hands them over as a
-//! slice.
+//! slice; the subscribers' table keeps each one's key span packed beside it (`table`), so a
+//! frame looks only at the streamers whose span meets its own.
 //! A [`Relay`] runs all of this as routines of one signal group. Opened by
 //! [`cluster::open`](crate::cluster::open), it also serves its channels to other nodes and
 //! reaches theirs through peer taps, which the tapper starts through a hook

@@ -63,9 +63,7 @@ async fn queued_deliveries_share_a_write<R: Runtime, T: Transport>(
     gate.close();
     let writer = relay.writer();
     writer.write(frame(0)).await.expect("leased here");
-    while !gate.holds_a_write() {
-        rt.sleep(Duration::from_millis(1)).await;
-    }
+    gate.until_a_write_is_held(&rt).await;
     let before = gate.writes();
     for value in 1..=QUEUED {
         writer.write(frame(value)).await.expect("leased here");

@@ -7,8 +7,10 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use sigrelay::net::{Listener, Transport};
+use sigrelay::rt::prelude::*;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Holds the accepted streams' writes while closed, and counts the writes taken.
@@ -42,8 +44,20 @@ impl Gate {
     }
 
     /// Whether a write waits at the closed gate.
-    pub fn holds_a_write(&self) -> bool {
+    fn holds_a_write(&self) -> bool {
         self.state().held
+    }
+
+    /// Waits until a write waits at the closed gate; fails the test if none comes within
+    /// five seconds.
+    pub async fn until_a_write_is_held<R: Runtime>(&self, rt: &R) {
+        let held = async {
+            while !self.holds_a_write() {
+                rt.sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let held = rt.timeout(Duration::from_secs(5), held).await;
+        held.expect("a write reaches the closed gate");
     }
 
     pub fn writes(&self) -> usize {

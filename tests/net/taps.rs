@@ -78,9 +78,7 @@ pub async fn peer_taps_follow_demand_and_hold_open_acks<R: Runtime, T: Transport
         let opened = opener.new_streamer(keys(&[1, 2]), Default::default()).await;
         opened.expect("known keys")
     });
-    while !gate.holds_a_write() {
-        rt.sleep(Duration::from_millis(1)).await;
-    }
+    gate.until_a_write_is_held(&rt).await;
     let mut second = pin!(gateway.new_streamer(keys(&[2]), Default::default()));
     let early = rt.timeout(PENDING, second.as_mut()).await;
     assert!(
