@@ -503,3 +503,28 @@ pub async fn a_disconnect_ends_the_wait_on_its_outlet<R: Runtime>(rt: R) {
     drop((writes, held));
     running.await.unwrap();
 }
+
+/// Another subscriber connecting and leaving while a fan-out waits on a full lossless outlet
+/// (the leaving wakes that wait) neither ends the wait nor costs its subscriber the frame:
+/// once it reads, it gets every frame, in order.
+pub async fn another_subscriber_leaving_keeps_the_wait_on_a_full_outlet<R: Runtime>(rt: R) {
+    let (writes, inlet) = rt.channel("writes", 1);
+    let (delta, handle) = Delta::new(rt.clone(), inlet);
+    let running = rt.spawn("delta", delta.run());
+    let held = handle.connect(1, keys(&[1]), Policy::Lossless, 1).await;
+    let mut held = held.unwrap();
+    for value in 0..2 {
+        writes.send(frame(&[1], value).into()).await.unwrap();
+    }
+    rt.sleep(MS).await;
+    let other = handle.connect(2, keys(&[2]), Policy::Lossless, 1).await;
+    handle.disconnect(2).await.unwrap();
+    rt.sleep(MS).await;
+    drop((writes, other));
+    let mut got = Vec::new();
+    while let Some(delivery) = held.recv().await {
+        got.push(value(&delivery));
+    }
+    assert_eq!(got, [0, 1], "the frame whose fan-out waited is kept");
+    running.await.unwrap();
+}

@@ -28,6 +28,7 @@ suite_without_loom!(
     delta::gaps_mark_one_delivery_of_their_keys,
     delta::deliveries_hold_exactly_the_wanted_series,
     delta::a_disconnect_ends_the_wait_on_its_outlet,
+    delta::another_subscriber_leaving_keeps_the_wait_on_a_full_outlet,
     node::streams_only_demanded_keys_in_order,
     node::storage_taps_only_demanded_leased_keys,
     node::updates_move_the_barrier,
