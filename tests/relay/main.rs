@@ -31,6 +31,7 @@ suite_without_loom!(
     delta::another_subscriber_leaving_keeps_the_wait_on_a_full_outlet,
     node::streams_only_demanded_keys_in_order,
     node::storage_taps_only_demanded_leased_keys,
+    node::storage_takes_only_the_leased_part_of_a_frame,
     node::updates_move_the_barrier,
     node::refusals_are_typed_and_starve_no_one,
     node::writes_are_checked_across_holes,

@@ -362,3 +362,29 @@ pub async fn storage_taps_only_demanded_leased_keys<R: Runtime>(rt: R) {
     assert!(again.close().await.is_empty());
     close_clean(&relay).await;
 }
+
+/// A frame's leased series go through storage and its free ones straight to the fan-out:
+/// storage counts each frame holding a leased series, and no frame of free channels only,
+/// and a streamer of both kinds gets every part of every frame.
+pub async fn storage_takes_only_the_leased_part_of_a_frame<R: Runtime>(rt: R) {
+    let relay = open(rt).await;
+    let stored = || relay.storage().frames();
+    let writer = relay.writer();
+    let mut both = streamer(&relay, &[free(1), leased(1)]).await;
+    writer.write(frame(&[free(1)], 0)).await.expect("known");
+    assert_eq!(stored().await, 0, "a frame of free channels skips storage");
+    writer.write(frame(&[leased(1)], 1)).await.expect("known");
+    assert_eq!(stored().await, 1, "a frame of leased channels is stored");
+    let mixed = frame(&[free(1), leased(1)], 2);
+    writer.write(mixed).await.expect("known");
+    assert_eq!(stored().await, 2, "a mixed frame's leased part is stored");
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        got.extend(seen(&both.recv().await.expect("open")));
+    }
+    got.sort();
+    let parts = [(free(1), 0), (free(1), 2), (leased(1), 1), (leased(1), 2)];
+    assert_eq!(got, parts, "every part once");
+    assert!(both.close().await.is_empty(), "nothing more was written");
+    close_clean(&relay).await;
+}
