@@ -137,7 +137,8 @@ pub async fn writes_reach_every_node_and_groups_are_excluded<R: Runtime, T: Tran
     }
 }
 
-/// A leaseholder nobody listens for: the write says so and hands the frame back.
+/// A leaseholder nobody listens for: the write says so and hands the frame back. A frame
+/// with a channel the cluster does not serve is refused whole, before any part is written.
 pub async fn an_unreachable_leaseholder_is_a_typed_error<R: Runtime, T: Transport>(rt: R, net: T) {
     let listener = net.bind("127.0.0.1:0").await.expect("a free port");
     let here = listener.local_address().expect("bound");
@@ -162,6 +163,16 @@ pub async fn an_unreachable_leaseholder_is_a_typed_error<R: Runtime, T: Transpor
             assert_eq!(back, frame(key(4), 1), "the frame is handed back");
         }
         other => panic!("expected an unreachable leaseholder, got {other:?}"),
+    }
+    let unknown = ChannelKey::leased(NodeId(1), 9);
+    let series = [key(4), unknown].map(|key| frame(key, 2).series()[0].clone());
+    let mixed = Frame::new(series.to_vec()).expect("distinct keys");
+    match writer.write(mixed.clone()).await {
+        Err(WriteError::UnknownChannel(key, back)) => {
+            assert_eq!(key, unknown);
+            assert_eq!(back, mixed, "refused whole, before any part is written");
+        }
+        other => panic!("expected an unknown channel, got {other:?}"),
     }
     writer
         .write(frame(key(1), 1))
