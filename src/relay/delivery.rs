@@ -115,12 +115,13 @@ pub(super) struct Subscriber<R: Runtime> {
 }
 
 impl<R: Runtime> Subscriber<R> {
-    /// Where the series the subscriber wants lie in `frame`: nowhere if its writer's group
-    /// is excluded.
-    pub(super) fn find(&self, frame: &Frame) -> Found {
+    /// Where the series the subscriber wants lie in `frame`, whose keys run from `low` to
+    /// `high` (the table's scan has found that its span meets them): nowhere if its
+    /// writer's group is excluded.
+    pub(super) fn find_within(&self, frame: &Frame, low: u32, high: u32) -> Found {
         match frame.group().is_some_and(|g| self.exclude.contains(&g)) {
             true => Found::Nothing,
-            false => self.keys.find(frame),
+            false => self.keys.find_within(frame, low, high),
         }
     }
 

@@ -355,7 +355,7 @@ fn offer_from<R: Runtime>(
     let mut at = table.first_from(from);
     while let Some((found, id, subscriber)) = table.next_meeting(at, low, high) {
         at = found + 1;
-        let wanted = subscriber.find(frame);
+        let wanted = subscriber.find_within(frame, low, high);
         if !wanted.touches() {
             continue;
         }

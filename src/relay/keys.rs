@@ -97,8 +97,9 @@ impl Keys {
         self.span
     }
 
-    /// [`find`](Self::find), once the set's span meets the frame's, `low` to `high`.
-    fn find_within(&self, frame: &Frame, low: u32, high: u32) -> Found {
+    /// [`find`](Self::find) for a frame whose keys run from `low` to `high`, once the set's
+    /// span is known to meet them: exact whatever the span, which only saves the work.
+    pub(super) fn find_within(&self, frame: &Frame, low: u32, high: u32) -> Found {
         let series = frame.series();
         let at = self.runs.partition_point(|run| *run.end() < low);
         let Some(run) = self.runs.get(at).filter(|run| *run.start() <= high) else {
